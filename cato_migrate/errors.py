@@ -67,3 +67,11 @@ class ExternalError(CatoError):
 
 class Unverified(CatoError):
     exit_code = EXIT_UNVERIFIED
+
+
+class Conflict(ExternalError):
+    """The external system refused because something else is in flight (AppConfig 409)."""
+
+
+class NotFound(ExternalError):
+    """The external system does not have what was named."""

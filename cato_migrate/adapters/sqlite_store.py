@@ -1,0 +1,124 @@
+"""SQLite state store: the embedded default (`.cato-migrate/state.db`).
+
+Lock writes run inside `BEGIN IMMEDIATE` so two processes cannot both take the lock.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from cato_migrate.core.state import AcquireResult, AuditEntry, JournalEntry, LockLease
+from cato_migrate.errors import BadInput, ExternalError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS journal (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, env TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS journal_env_key ON journal(env, key);
+CREATE TABLE IF NOT EXISTS audit (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, env TEXT NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS lock (env TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS audit_append_only_u BEFORE UPDATE ON audit
+  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_append_only_d BEFORE DELETE ON audit
+  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+"""
+
+
+class SqliteStateStore:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None,
+                                       check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+        except (sqlite3.Error, OSError) as exc:
+            raise BadInput(f"cannot open the state store at {self.path}: {exc}",
+                           hint="check CATO_STATE_URL and that the directory is writable") from exc
+
+    def _tx(self):
+        return _Tx(self._db)
+
+    def append_journal(self, entry: JournalEntry) -> JournalEntry:
+        with self._tx() as db:
+            cur = db.execute("INSERT INTO journal(env, key, body) VALUES (?,?,?)",
+                             (entry.env, entry.key, entry.model_dump_json()))
+            return entry.model_copy(update={"seq": cur.lastrowid})
+
+    def journal(self, env: str, key: str | None = None) -> list[JournalEntry]:
+        if key is None:
+            rows = self._db.execute("SELECT seq, body FROM journal WHERE env=? ORDER BY seq", (env,))
+        else:
+            rows = self._db.execute("SELECT seq, body FROM journal WHERE env=? AND key=? ORDER BY seq", (env, key))
+        return [JournalEntry.model_validate({**json.loads(b), "seq": s}) for s, b in rows.fetchall()]
+
+    def append_audit(self, entry: AuditEntry) -> AuditEntry:
+        with self._tx() as db:
+            cur = db.execute("INSERT INTO audit(env, body) VALUES (?,?)", (entry.env, entry.model_dump_json()))
+            return entry.model_copy(update={"seq": cur.lastrowid})
+
+    def audit(self, env: str, limit: int = 100) -> list[AuditEntry]:
+        rows = self._db.execute(
+            "SELECT seq, body FROM (SELECT seq, body FROM audit WHERE env=? ORDER BY seq DESC LIMIT ?) ORDER BY seq",
+            (env, limit)).fetchall()
+        return [AuditEntry.model_validate({**json.loads(b), "seq": s}) for s, b in rows]
+
+    def read_lock(self, env: str) -> LockLease | None:
+        row = self._db.execute("SELECT body FROM lock WHERE env=?", (env,)).fetchone()
+        return LockLease.model_validate_json(row[0]) if row else None
+
+    def acquire_lock(self, lease: LockLease, *, now: float, preempt: bool = False,
+                     takeover_tokens: frozenset[str] = frozenset()) -> AcquireResult:
+        with self._tx() as db:
+            row = db.execute("SELECT body FROM lock WHERE env=?", (lease.env,)).fetchone()
+            previous = LockLease.model_validate_json(row[0]) if row else None
+            free = previous is None or previous.expires < now or previous.token in takeover_tokens
+            if not (free or preempt):
+                return AcquireResult(acquired=False, previous=previous)
+            db.execute("INSERT OR REPLACE INTO lock(env, body) VALUES (?,?)", (lease.env, lease.model_dump_json()))
+            return AcquireResult(acquired=True, lease=lease, previous=previous)
+
+    def renew_lock(self, env: str, token: str, heartbeat: float, expires: float) -> bool:
+        with self._tx() as db:
+            row = db.execute("SELECT body FROM lock WHERE env=?", (env,)).fetchone()
+            if not row:
+                return False
+            cur = LockLease.model_validate_json(row[0])
+            if cur.token != token:
+                return False
+            new = cur.model_copy(update={"heartbeat": heartbeat, "expires": expires})
+            db.execute("UPDATE lock SET body=? WHERE env=?", (new.model_dump_json(), env))
+            return True
+
+    def release_lock(self, env: str, token: str | None) -> LockLease | None:
+        with self._tx() as db:
+            row = db.execute("SELECT body FROM lock WHERE env=?", (env,)).fetchone()
+            if not row:
+                return None
+            cur = LockLease.model_validate_json(row[0])
+            if token is not None and cur.token != token:
+                return None
+            db.execute("DELETE FROM lock WHERE env=?", (env,))
+            return cur
+
+
+class _Tx:
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise ExternalError(f"state store is busy or unwritable: {exc}",
+                                hint="another cato-migrate may be writing; retry in a few seconds") from exc
+        return self.db
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.db.execute("COMMIT")
+        else:
+            self.db.execute("ROLLBACK")

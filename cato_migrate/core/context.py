@@ -1,0 +1,46 @@
+"""What a running command hands to core functions, steps and checks."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+from cato_migrate.core.lock import LeaseKeeper
+from cato_migrate.core.runbook import RunbookSpec
+from cato_migrate.core.state import AuditEntry, JournalEntry
+from cato_migrate.ports import Clock, StateStore, TrafficFlag
+
+
+class Services(Protocol):
+    """Adapters, built on first use so read-only paths never import an SDK they do not need."""
+
+    def traffic_flag(self) -> TrafficFlag: ...
+
+
+@dataclass
+class RunContext:
+    env: str
+    actor: str
+    run_id: str
+    store: StateStore
+    clock: Clock
+    services: Services
+    runbook: RunbookSpec
+    settings: Any
+    force: bool = False
+    reason: str = ""
+    lease: LeaseKeeper | None = None
+    progress: Callable[[str], None] = field(default=lambda msg: None)
+
+    def journal(self, key: str, event: str, **kw) -> JournalEntry:
+        return self.store.append_journal(JournalEntry(
+            env=self.env, key=key, event=event, actor=self.actor, at=self.clock.now(),
+            run_id=self.run_id, **kw))
+
+    def audit(self, action: str, target: str = "", reason: str = "", **details) -> AuditEntry:
+        return self.store.append_audit(AuditEntry(
+            env=self.env, at=self.clock.now(), actor=self.actor, action=action, target=target,
+            reason=reason, details=details))
+
+    def ensure_held(self) -> None:
+        if self.lease is not None:
+            self.lease.ensure_held()

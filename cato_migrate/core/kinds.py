@@ -1,0 +1,107 @@
+"""Step kinds and check kinds, registered by name.
+
+A runbook that names an unknown kind fails when it loads, not halfway through a phase.
+A kind that later work will implement is registered with `implemented = False`: it plans
+and reports "not implemented yet" plainly, and can never pass.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from cato_migrate.core.model import CoreModel
+
+CheckStatus = Literal["pass", "fail", "waiting", "not_implemented"]
+
+
+class NoParams(CoreModel):
+    pass
+
+
+@dataclass(frozen=True)
+class Verification:
+    ok: bool
+    message: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    status: CheckStatus
+    message: str
+    measured: float | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+class StepKind:
+    """plan() is pure; apply() must be idempotent; verify() proves apply() took."""
+
+    name: ClassVar[str]
+    Params: ClassVar[type[CoreModel]] = NoParams
+    implemented: ClassVar[bool] = True
+    planned_for: ClassVar[str] = ""
+    mutating: ClassVar[bool] = True
+
+    def plan(self, step, params, ctx) -> str:
+        raise NotImplementedError
+
+    def apply(self, step, params, ctx) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def verify(self, step, params, ctx) -> Verification:
+        raise NotImplementedError
+
+
+class CheckKind:
+    name: ClassVar[str]
+    Params: ClassVar[type[CoreModel]] = NoParams
+    implemented: ClassVar[bool] = True
+    planned_for: ClassVar[str] = ""
+
+    def evaluate(self, criterion, params, ctx) -> CheckResult:
+        raise NotImplementedError
+
+
+STEP_KINDS: dict[str, type[StepKind]] = {}
+CHECK_KINDS: dict[str, type[CheckKind]] = {}
+
+
+def register_step(cls: type[StepKind]) -> type[StepKind]:
+    if cls.name in STEP_KINDS and STEP_KINDS[cls.name] is not cls:
+        raise RuntimeError(f"step kind {cls.name!r} registered twice")
+    STEP_KINDS[cls.name] = cls
+    return cls
+
+
+def register_check(cls: type[CheckKind]) -> type[CheckKind]:
+    if cls.name in CHECK_KINDS and CHECK_KINDS[cls.name] is not cls:
+        raise RuntimeError(f"check kind {cls.name!r} registered twice")
+    CHECK_KINDS[cls.name] = cls
+    return cls
+
+
+_loaded = False
+
+
+def load_kinds() -> None:
+    """Import every module under cato_migrate.steps and cato_migrate.checks (they register)."""
+    global _loaded
+    if _loaded:
+        return
+    for pkg_name in ("cato_migrate.steps", "cato_migrate.checks"):
+        pkg = importlib.import_module(pkg_name)
+        for mod in pkgutil.iter_modules(pkg.__path__):
+            importlib.import_module(f"{pkg_name}.{mod.name}")
+    _loaded = True
+
+
+def step_kind(name: str) -> StepKind:
+    load_kinds()
+    return STEP_KINDS[name]()
+
+
+def check_kind(name: str) -> CheckKind:
+    load_kinds()
+    return CHECK_KINDS[name]()

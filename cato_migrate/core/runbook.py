@@ -1,0 +1,142 @@
+"""The runbook as data: the desired spec the engine executes (`RunbookSpec`).
+
+Observed progress lives in the journal (see `core.state`), never here.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from cato_migrate.core.model import CoreModel
+
+STEP_ID = r"^p[1-4]\.w([1-9]|1[0-6])\.[a-z0-9][a-z0-9-]*$"
+CRITERION_ID = r"^p[1-4]\.exit\.[a-z0-9][a-z0-9-]*$"
+
+
+class Threshold(CoreModel):
+    metric: str = Field(description="What is measured, e.g. p99_latency_ms, cache_hit_rate.")
+    op: Literal["<", "<=", ">", ">=", "=="] = Field(description="How the measurement compares to value to pass.")
+    value: float = Field(description="The threshold value, in `unit`.")
+    unit: str = Field(default="", description="Unit of value, for display (ms, ratio, percent).")
+
+    def passes(self, measured: float) -> bool:
+        return {
+            "<": measured < self.value,
+            "<=": measured <= self.value,
+            ">": measured > self.value,
+            ">=": measured >= self.value,
+            "==": measured == self.value,
+        }[self.op]
+
+    def describe(self) -> str:
+        return f"{self.metric} {self.op} {self.value:g}{(' ' + self.unit) if self.unit else ''}"
+
+
+class StepSpec(CoreModel):
+    id: str = Field(pattern=STEP_ID, description="Stable id, p<phase>.w<week>.<slug>; the journal key.")
+    title: str = Field(description="One line an on-call engineer reads in plans and status.")
+    kind: str = Field(description="Registered step kind that plans, applies and verifies this step.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Parameters for the step kind, validated by its params model.")
+    runbook_ref: str = Field(default="", description="The runbook text or command this step encodes.")
+
+
+class WeekSpec(CoreModel):
+    week: int = Field(ge=1, le=16, description="Week number in the 16-week plan.")
+    title: str = Field(description="The runbook's heading for the week.")
+    steps: list[StepSpec] = Field(min_length=1, description="Steps, executed in order.")
+
+
+class CriterionSpec(CoreModel):
+    id: str = Field(pattern=CRITERION_ID, description="Stable id, p<phase>.exit.<slug>.")
+    title: str = Field(description="The runbook's wording of the exit criterion.")
+    check: str = Field(description="Registered check kind that measures this criterion.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Parameters for the check kind.")
+    threshold: Threshold | None = Field(default=None, description="Pass condition on the measured value, where the check measures a number.")
+
+
+class PhaseSpec(CoreModel):
+    phase: int = Field(ge=1, le=4, description="Phase number.")
+    name: str = Field(description="Phase name, e.g. Infrastructure.")
+    weeks: list[WeekSpec] = Field(min_length=1, description="Weeks of the phase, in order.")
+    exit_criteria: list[CriterionSpec] = Field(min_length=1, description="What must pass before the next phase's traffic moves.")
+
+    @model_validator(mode="after")
+    def _ids_belong_to_phase(self) -> "PhaseSpec":
+        for week in self.weeks:
+            for step in week.steps:
+                prefix = f"p{self.phase}.w{week.week}."
+                if not step.id.startswith(prefix):
+                    raise ValueError(f"step id {step.id!r} must start with {prefix!r}")
+        for crit in self.exit_criteria:
+            if not crit.id.startswith(f"p{self.phase}.exit."):
+                raise ValueError(f"criterion id {crit.id!r} must start with 'p{self.phase}.exit.'")
+        return self
+
+    def steps(self) -> list[tuple[WeekSpec, StepSpec]]:
+        return [(w, s) for w in self.weeks for s in w.steps]
+
+
+class RollbackTrigger(CoreModel):
+    id: str = Field(description="Stable id of the trigger.")
+    title: str = Field(description="The runbook's wording.")
+    check: str = Field(description="Registered check kind that measures the trigger's metric.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Parameters for the check kind.")
+    threshold: Threshold | None = Field(default=None, description="The trigger FIRES when this condition holds.")
+
+
+class RollbackSpec(CoreModel):
+    quick_budget_seconds: int = Field(gt=0, description="Runbook budget for the quick rollback (< 5 minutes).")
+    full_budget_seconds: int = Field(gt=0, description="Runbook budget for the full rollback (< 1 hour).")
+    triggers: list[RollbackTrigger] = Field(description="Conditions that call for a rollback.")
+
+
+class TrafficStage(CoreModel):
+    percentage: int = Field(ge=0, le=100, description="Share of traffic on the new orchestrator.")
+    week: int = Field(ge=1, le=16, description="Week the stage happens in.")
+    requires_phases: list[int] = Field(description="Phases whose exit criteria must have passed (in the journal) before raising to this stage.")
+
+
+class RunbookMeta(CoreModel):
+    name: str = Field(description="Runbook name.")
+    source: str = Field(description="The document this data encodes.")
+    phase_files: list[str] = Field(min_length=1, description="Phase files, relative to this file, in order.")
+    traffic_plan: list[TrafficStage] = Field(min_length=1, description="The order traffic is raised in (10 -> 50 -> 100).")
+    rollback: RollbackSpec = Field(description="Rollback budgets and triggers.")
+
+    @model_validator(mode="after")
+    def _plan_rises(self) -> "RunbookMeta":
+        pcts = [s.percentage for s in self.traffic_plan]
+        if pcts != sorted(set(pcts)):
+            raise ValueError(f"traffic_plan must strictly rise, got {pcts}")
+        return self
+
+
+class RunbookSpec(CoreModel):
+    meta: RunbookMeta = Field(description="Runbook-wide data.")
+    phases: list[PhaseSpec] = Field(description="The four phases in order.")
+
+    def phase(self, number: int) -> PhaseSpec:
+        for p in self.phases:
+            if p.phase == number:
+                return p
+        from cato_migrate.errors import BadInput
+
+        raise BadInput(
+            f"there is no phase {number}; the runbook has phases "
+            + ", ".join(str(p.phase) for p in self.phases),
+            hint="run `cato-migrate phase list`",
+        )
+
+    def find_step(self, step_id: str) -> tuple[PhaseSpec, WeekSpec, StepSpec] | None:
+        for p in self.phases:
+            for w, s in p.steps():
+                if s.id == step_id:
+                    return p, w, s
+        return None
+
+    def stage_for(self, percentage: int) -> TrafficStage | None:
+        for st in self.meta.traffic_plan:
+            if st.percentage == percentage:
+                return st
+        return None

@@ -1,0 +1,86 @@
+"""Ports: the small interfaces core logic talks to. One adapter per external system.
+
+Adapters live in `cato_migrate/adapters/`, lazy-import their SDK and raise only
+errors from `cato_migrate.errors`. Fakes for unit tests live under `tests/`.
+"""
+from __future__ import annotations
+
+from typing import Literal, Protocol
+
+from pydantic import Field
+
+from cato_migrate.core.model import CoreModel, Record
+from cato_migrate.core.state import AcquireResult, AuditEntry, JournalEntry, LockLease
+
+
+class Clock(Protocol):
+    def now(self) -> float: ...
+    def sleep(self, seconds: float) -> None: ...
+
+
+class StateStore(Protocol):
+    """Journal, audit log and lock lease. Writes to the lock are conditional."""
+
+    def append_journal(self, entry: JournalEntry) -> JournalEntry: ...
+    def journal(self, env: str, key: str | None = None) -> list[JournalEntry]: ...
+    def append_audit(self, entry: AuditEntry) -> AuditEntry: ...
+    def audit(self, env: str, limit: int = 100) -> list[AuditEntry]: ...
+    def read_lock(self, env: str) -> LockLease | None: ...
+    def acquire_lock(self, lease: LockLease, *, now: float, preempt: bool = False,
+                     takeover_tokens: frozenset[str] = frozenset()) -> AcquireResult:
+        """Take the lock if free, expired, its token is in `takeover_tokens`, or `preempt`."""
+        ...
+    def renew_lock(self, env: str, token: str, heartbeat: float, expires: float) -> bool: ...
+    def release_lock(self, env: str, token: str | None) -> LockLease | None:
+        """Release the lease with `token` (None: whatever lease is there). Returns what was removed."""
+        ...
+
+
+class FlagSpec(CoreModel):
+    """What we want the traffic flag to say."""
+
+    enabled: bool = Field(description="Whether the new orchestrator takes any traffic.")
+    percentage: int = Field(ge=0, le=100, description="Share of users routed to the new orchestrator.")
+
+    @property
+    def effective_percentage(self) -> int:
+        return self.percentage if self.enabled else 0
+
+
+DeploymentState = Literal["NONE", "DEPLOYING", "BAKING", "COMPLETE", "ROLLED_BACK", "VALIDATING", "ROLLING_BACK", "REVERTED"]
+
+
+class Deployment(Record):
+    number: int = Field(description="AppConfig deployment number.")
+    state: str = Field(description="AppConfig deployment state.")
+    version: str = Field(description="Hosted configuration version being deployed.")
+    strategy: str = Field(description="Deployment strategy id.")
+    percentage_complete: float = Field(default=0.0, description="How far the rollout is.")
+    started_at: float | None = Field(default=None, description="Unix time it started.")
+
+
+class FlagStatus(Record):
+    """What the flag is observed to be: configured (latest deployment) vs served."""
+
+    configured_percentage: int | None = Field(description="Percentage in the latest deployment's content; None if never deployed.")
+    served_percentage: int = Field(description="Percentage a client reads now through appconfigdata (missing or disabled = 0).")
+    served_version: str | None = Field(default=None, description="Hosted version a client is served.")
+    deployment_state: str = Field(description="State of the latest deployment, or NONE.")
+    deployment: Deployment | None = Field(default=None, description="The latest deployment.")
+
+
+class TrafficFlag(Protocol):
+    """The `use_new_orchestrator` feature flag (AWS AppConfig in production)."""
+
+    def ensure_setup(self) -> None: ...
+    def create_version(self, spec: FlagSpec, description: str) -> str: ...
+    def start_deployment(self, version: str, strategy: str, description: str) -> Deployment: ...
+    def get_deployment(self, number: int) -> Deployment: ...
+    def latest_deployment(self) -> Deployment | None: ...
+    def stop_deployment(self, number: int) -> Deployment: ...
+    def ensure_strategy(self, name: str, deployment_minutes: float, bake_minutes: float,
+                        growth_factor: float) -> str: ...
+    def read_served(self) -> tuple[FlagSpec | None, str | None]:
+        """Read the flag as a client sees it: (spec or None when absent, served version)."""
+        ...
+    def configured(self, deployment: Deployment) -> FlagSpec: ...

@@ -1,0 +1,49 @@
+"""Step kinds the runbook names whose implementation comes with later work.
+
+They are registered so the runbook loads and `plan` shows them; running one stops the
+phase with "not implemented yet". They can never report done.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ConfigDict
+
+from cato_migrate.core.kinds import StepKind, register_step
+from cato_migrate.core.model import CoreModel
+
+
+class AnyParams(CoreModel):
+    model_config = ConfigDict(extra="allow")
+
+    def __getattr__(self, item: str) -> Any:  # pragma: no cover - only for plan text
+        return (self.model_extra or {}).get(item)
+
+
+_PLANNED = {
+    "container_image": "build and push a model container image (SageMaker work)",
+    "sagemaker_model": "deploy a model to a SageMaker endpoint (SageMaker work)",
+    "helm_release": "install a helm chart on EKS (Kubernetes work)",
+    "k8s_apply": "apply Kubernetes manifests (Kubernetes work)",
+    "integration_tests": "run the integration test suite against the environment (orchestrator work)",
+    "load_test": "run a load test against the environment (orchestrator work)",
+    "orchestrator_install": "install the orchestrator (orchestrator work)",
+    "orchestrator_probe": "probe an orchestrator capability (orchestrator work)",
+    "dynamodb_tables": "create DynamoDB global tables (data stores work)",
+    "opensearch_collection": "create the OpenSearch Serverless collection (data stores work)",
+    "consolidation_pipeline": "deploy the memory consolidation pipeline (data stores work)",
+    "workload_scale": "scale a Kubernetes workload (Kubernetes work)",
+    "workload_delete": "delete a Kubernetes workload after the monitoring week (decommission work)",
+    "archive_config": "archive the LiteLLM configuration (decommission work)",
+}
+
+
+def _make(kind_name: str, what: str) -> type[StepKind]:
+    return register_step(type(f"Planned_{kind_name}", (StepKind,), {
+        "name": kind_name, "Params": AnyParams, "implemented": False,
+        "planned_for": what,
+    }))
+
+
+for _name, _what in _PLANNED.items():
+    _make(_name, _what)
