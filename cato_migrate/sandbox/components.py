@@ -1,0 +1,233 @@
+"""What the local sandbox runs: one `Component` per process, in an ordered REGISTRY.
+
+Adding a component means appending one `Component(...)` to REGISTRY (or calling `register`):
+a name, how to build its command line from a `LaunchContext` (its port, the settings, the URLs
+of the components already started), how to tell it is healthy, and what it depends on. The
+manager starts components in registry order (dependencies first), on 127.0.0.1 and free ports.
+
+Health checks use raw sockets and urllib so that importing this module stays cheap (no boto3,
+redis or moto imports).
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import socket
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from cato_migrate.errors import BadInput
+
+HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class LaunchContext:
+    """What a component's `argv` may use: its own port, the settings, started components' URLs."""
+
+    port: int
+    settings: Any  # SandboxSettings (kept untyped here to avoid an import cycle)
+    urls: dict[str, str]
+    state_dir: Path
+
+    @property
+    def python(self) -> str:
+        return sys.executable
+
+    def url_of(self, name: str) -> str:
+        try:
+            return self.urls[name]
+        except KeyError:
+            raise BadInput(f"sandbox component needs {name!r}, which has not been started") from None
+
+
+def http_url(port: int) -> str:
+    return f"http://{HOST}:{port}"
+
+
+@dataclass(frozen=True)
+class Component:
+    """One sandbox process.
+
+    argv:        LaunchContext -> command line.
+    health:      (url, port) -> True once it serves; called repeatedly, must be quick.
+    url:         port -> the URL recorded in the state file for clients to use.
+    depends_on:  names of components that must be started (and healthy) first.
+    prerequisite: () -> None if it can run here, else a message saying what to install.
+    health_timeout_s: overrides the settings' health timeout for slow starters.
+    env:         extra environment variables for the process.
+    """
+
+    name: str
+    description: str
+    argv: Callable[[LaunchContext], list[str]]
+    health: Callable[[str, int], bool]
+    url: Callable[[int], str] = http_url
+    depends_on: tuple[str, ...] = ()
+    prerequisite: Callable[[], str | None] = field(default=lambda: None)
+    health_timeout_s: float | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+
+# --- health checks --------------------------------------------------------------------------
+
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxies
+
+
+def http_status(url: str, timeout: float = 1.0) -> int | None:
+    """HTTP status of GET `url`, or None if nothing answered."""
+    try:
+        with _OPENER.open(url, timeout=timeout) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+def http_answers(path: str, ok: Callable[[int], bool] = lambda code: code < 500):
+    """A health check: GET url+path answers with a status `ok` accepts."""
+    def check(url: str, port: int) -> bool:
+        code = http_status(url.rstrip("/") + path)
+        return code is not None and ok(code)
+    return check
+
+
+def redis_ping(url: str, port: int, timeout: float = 1.0) -> bool:
+    """True if a RESP PING on 127.0.0.1:port gets +PONG."""
+    try:
+        with socket.create_connection((HOST, port), timeout=timeout) as s:
+            s.sendall(b"*1\r\n$4\r\nPING\r\n")
+            return s.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def tcp_open(url: str, port: int, timeout: float = 0.5) -> bool:
+    """Fallback health check: something accepts TCP connections on the port."""
+    try:
+        with socket.create_connection((HOST, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+# --- the components -------------------------------------------------------------------------
+
+def _moto_argv(ctx: LaunchContext) -> list[str]:
+    exe = Path(sys.executable).parent / "moto_server"
+    head = [str(exe)] if os.access(exe, os.X_OK) else [sys.executable, "-m", "moto.server"]
+    return head + ["-H", HOST, "-p", str(ctx.port)]
+
+
+def _moto_prereq() -> str | None:
+    exe = Path(sys.executable).parent / "moto_server"
+    if os.access(exe, os.X_OK) or (importlib.util.find_spec("moto")
+                                   and importlib.util.find_spec("flask")):
+        return None
+    return "moto server is not installed: run `pip install 'moto[server]'` (or `make setup`)"
+
+
+def _appconfig_argv(ctx: LaunchContext) -> list[str]:
+    return [ctx.python, "-m", "cato_migrate.sandbox.appconfig_layer",
+            "--host", HOST, "--port", str(ctx.port),
+            "--moto-url", ctx.url_of("moto"),
+            "--minute-seconds", repr(float(ctx.settings.minute_seconds))]
+
+
+def _appconfig_prereq() -> str | None:
+    if importlib.util.find_spec("cato_migrate.sandbox.appconfig_layer") is None:
+        return ("the AppConfig deployment layer (cato_migrate/sandbox/appconfig_layer.py) is "
+                "missing from this checkout: update the checkout or reinstall cato-migrate")
+    return None
+
+
+def _redis_argv(ctx: LaunchContext) -> list[str]:
+    return [shutil.which("redis-server") or "redis-server", "--port", str(ctx.port),
+            "--bind", HOST, "--save", "", "--appendonly", "no", "--daemonize", "no",
+            "--dir", str(ctx.state_dir)]
+
+
+def _redis_prereq() -> str | None:
+    if shutil.which("redis-server") is None:
+        return ("redis-server is not on PATH: run `apt-get install -y redis-server` "
+                "(or `make setup`)")
+    return None
+
+
+REGISTRY: list[Component] = [
+    Component(
+        name="moto",
+        description="moto server: local stand-in for the AWS APIs (AppConfig, DynamoDB, ...)",
+        argv=_moto_argv,
+        health=http_answers("/moto-api/"),
+        prerequisite=_moto_prereq,
+    ),
+    Component(
+        name="appconfig",
+        description="AppConfig deployment layer (environments, strategies, deployments, "
+                    "appconfigdata) in front of moto",
+        argv=_appconfig_argv,
+        health=http_answers("/healthz", ok=lambda code: code == 200),
+        depends_on=("moto",),
+        prerequisite=_appconfig_prereq,
+    ),
+    Component(
+        name="redis",
+        description="redis-server: working memory for the orchestrator",
+        argv=_redis_argv,
+        health=redis_ping,
+        url=lambda port: f"redis://{HOST}:{port}",
+        prerequisite=_redis_prereq,
+    ),
+]
+
+
+def register(component: Component, registry: list[Component] | None = None) -> None:
+    """Append a component to the registry (names must be unique)."""
+    reg = REGISTRY if registry is None else registry
+    if any(c.name == component.name for c in reg):
+        raise BadInput(f"sandbox component {component.name!r} is already registered")
+    reg.append(component)
+
+
+def order_components(registry: list[Component], only: list[str] | None = None) -> list[Component]:
+    """The components to start, dependencies first, otherwise in registry order.
+
+    `only` selects a subset by name; the dependencies of what it selects are added. Unknown
+    names, unknown dependencies and cycles are BadInput.
+    """
+    by_name = {c.name: c for c in registry}
+    for c in registry:
+        for dep in c.depends_on:
+            if dep not in by_name:
+                raise BadInput(f"sandbox component {c.name!r} depends on unknown {dep!r}")
+    wanted = list(by_name) if only is None else list(only)
+    unknown = [n for n in wanted if n not in by_name]
+    if unknown:
+        raise BadInput(f"unknown sandbox component(s): {', '.join(unknown)}",
+                       hint=f"known: {', '.join(by_name)}")
+    selected: set[str] = set()
+    stack = list(wanted)
+    while stack:
+        name = stack.pop()
+        if name not in selected:
+            selected.add(name)
+            stack.extend(by_name[name].depends_on)
+    ordered: list[Component] = []
+    done: set[str] = set()
+    pending = [c for c in registry if c.name in selected]
+    while pending:
+        ready = next((c for c in pending if all(d in done for d in c.depends_on)), None)
+        if ready is None:
+            raise BadInput("sandbox components depend on each other in a cycle: "
+                           + ", ".join(c.name for c in pending))
+        ordered.append(ready)
+        done.add(ready.name)
+        pending.remove(ready)
+    return ordered

@@ -1,0 +1,345 @@
+"""`cato-migrate sandbox up|down|status`: start, record, check and stop the local sandbox.
+
+The record is `<state_dir>/sandbox.json`, written atomically after each component starts, so an
+`up` that dies halfway leaves a file that `down` can clean up from. Each process is recorded with
+its pid, process group and /proc start time; `down` signals a pid only while that start time
+still matches (see procs.py), so it never stops a process it did not start.
+
+State file (version 1):
+
+    {"version": 1, "complete": true, "started_at": "2026-...Z", "state_dir": "/abs/path",
+     "minute_seconds": 1.0,
+     "components": [{"name": "moto", "url": "http://127.0.0.1:40123", "port": 40123,
+                     "pid": 4242, "pgid": 4242, "start_time": 123456,
+                     "argv": [...], "log": "/abs/path/logs/moto.log", "started_at": "..."}]}
+
+`complete` is false while `up` is still starting components.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cato_migrate.errors import BadInput, ExternalError, Locked
+from cato_migrate.sandbox import procs
+from cato_migrate.sandbox.components import (REGISTRY, Component, LaunchContext,
+                                             order_components, tcp_open)
+
+__all__ = ["SandboxSettings", "sandbox_up", "sandbox_down", "sandbox_status",
+           "load_sandbox_state", "state_file_path"]
+
+STATE_FILE = "sandbox.json"
+STATE_VERSION = 1
+_PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the directory holding cato_migrate/
+
+
+class SandboxSettings(BaseModel):
+    """What `sandbox up|down|status` need to know."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    state_dir: Path = Field(Path(".cato-migrate"),
+                            description="where sandbox.json and logs/ live (relative to CWD)")
+    minute_seconds: float = Field(1.0, gt=0, description="wall seconds per simulated minute "
+                                  "(AppConfig bake times and the like)")
+    health_timeout_s: float = Field(30.0, gt=0, description="how long each component may "
+                                    "take to become healthy")
+    stop_timeout_s: float = Field(5.0, gt=0, description="SIGTERM grace before SIGKILL")
+    components: list[str] | None = Field(None, description="start only these components (and "
+                                         "their dependencies); default: all registered")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _state_dir(state_dir: str | os.PathLike) -> Path:
+    return Path(state_dir).expanduser().resolve()
+
+
+def state_file_path(state_dir: str | os.PathLike) -> Path:
+    return _state_dir(state_dir) / STATE_FILE
+
+
+# --- the state file -------------------------------------------------------------------------
+
+def load_sandbox_state(state_dir: str | os.PathLike) -> dict | None:
+    """The recorded sandbox (see the module docstring), or None if nothing is recorded."""
+    path = state_file_path(state_dir)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    try:
+        state = json.loads(text)
+        if not isinstance(state, dict) or not isinstance(state.get("components"), list):
+            raise ValueError("no components list")
+    except ValueError as exc:
+        raise BadInput(f"sandbox state file {path} is unreadable ({exc})",
+                       hint="check the processes listed in it by hand (ps), stop them, "
+                            "then delete the file") from None
+    return state
+
+
+def write_state(state_dir: Path, state: dict) -> None:
+    """Write the state file atomically (temp file in the same directory, then os.replace)."""
+    path = state_dir / STATE_FILE
+    tmp = path.with_name(f"{STATE_FILE}.{os.getpid()}.tmp")
+    with open(tmp, "w") as f:
+        json.dump(state, f, indent=2)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _remove_state(state_dir: Path) -> None:
+    try:
+        (state_dir / STATE_FILE).unlink()
+    except FileNotFoundError:
+        pass
+
+
+@contextmanager
+def _locked(state_dir: Path, wait_s: float = 120.0) -> Iterator[None]:
+    """One `up`/`down` at a time per state directory (two would each lose track of processes)."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(state_dir / "sandbox.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + wait_s
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise Locked(f"another `sandbox up/down` on {state_dir} has been running "
+                                 f"for over {wait_s:.0f} s",
+                                 hint="wait for it to finish, then try again") from None
+                time.sleep(0.2)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+# --- health ---------------------------------------------------------------------------------
+
+def _component_for(name: str, registry: list[Component]) -> Component | None:
+    return next((c for c in registry if c.name == name), None)
+
+
+def _healthy(rec: dict, registry: list[Component]) -> bool:
+    if not procs.same_process(rec.get("pid", 0), rec.get("start_time")):
+        return False
+    comp = _component_for(rec["name"], registry)
+    check = comp.health if comp else tcp_open
+    try:
+        return bool(check(rec["url"], rec["port"]))
+    except Exception:
+        return False
+
+
+def _status_of(state: dict | None, state_dir: Path, registry: list[Component]) -> dict:
+    path = str(state_dir / STATE_FILE)
+    if state is None:
+        return {"up": False, "state_file": path, "components": []}
+    comps = [{"name": r["name"], "url": r["url"], "port": r.get("port"), "pid": r.get("pid"),
+              "healthy": _healthy(r, registry)} for r in state["components"]]
+    up = bool(state.get("complete")) and bool(comps) and all(c["healthy"] for c in comps)
+    return {"up": up, "state_file": path, "components": comps}
+
+
+def sandbox_status(settings: SandboxSettings, *, registry: list[Component] | None = None) -> dict:
+    """{"up", "state_file", "components": [{"name", "url", "port", "pid", "healthy"}]}, live."""
+    state_dir = _state_dir(settings.state_dir)
+    reg = REGISTRY if registry is None else registry
+    return _status_of(load_sandbox_state(state_dir), state_dir, reg)
+
+
+# --- stopping -------------------------------------------------------------------------------
+
+def _stop_records(records: list[dict], timeout: float) -> tuple[list[str], list[dict], list[dict]]:
+    """Stop recorded processes in reverse order: (stopped names, skipped, failed records)."""
+    stopped: list[str] = []
+    skipped: list[dict] = []
+    failed: list[dict] = []
+    for rec in reversed(records):
+        name, pid = rec.get("name", "?"), int(rec.get("pid") or 0)
+        try:
+            outcome = procs.stop_process(pid, int(rec.get("pgid") or 0),
+                                         rec.get("start_time"), timeout=timeout)
+        except OSError as exc:
+            failed.append({**rec, "error": str(exc)})
+            continue
+        if outcome == "stopped":
+            stopped.append(name)
+        elif outcome == "recycled":
+            skipped.append({"name": name, "reason": f"pid {pid} now belongs to another process "
+                            "(start time differs); left alone"})
+        else:
+            skipped.append({"name": name, "reason": f"not running (pid {pid} is gone)"})
+    return stopped, skipped, failed
+
+
+def _stop_and_forget(state_dir: Path, state: dict, timeout: float) -> dict:
+    stopped, skipped, failed = _stop_records(state["components"], timeout)
+    if failed:
+        write_state(state_dir, {**state, "complete": False,
+                                "components": [{k: v for k, v in r.items() if k != "error"}
+                                               for r in failed]})
+        raise ExternalError(
+            "could not stop sandbox component(s): "
+            + "; ".join(f"{r['name']} (pid {r['pid']}): {r['error']}" for r in failed),
+            hint=f"stop them by hand, then run `cato-migrate sandbox down` again; they stay "
+                 f"recorded in {state_dir / STATE_FILE}",
+            details={"stopped": stopped, "skipped": skipped})
+    _remove_state(state_dir)
+    return {"stopped": stopped, "skipped": skipped}
+
+
+def sandbox_down(settings: SandboxSettings) -> dict:
+    """Stop exactly what `up` recorded, then remove the record.
+
+    {"stopped": [names], "skipped": [{"name", "reason"}], "state_file", "message"}.
+    """
+    state_dir = _state_dir(settings.state_dir)
+    path = str(state_dir / STATE_FILE)
+    if load_sandbox_state(state_dir) is None:
+        return {"stopped": [], "skipped": [], "state_file": path,
+                "message": f"no sandbox recorded in {path}; nothing to stop"}
+    with _locked(state_dir):
+        state = load_sandbox_state(state_dir)
+        if state is None:
+            return {"stopped": [], "skipped": [], "state_file": path,
+                    "message": f"no sandbox recorded in {path}; nothing to stop"}
+        out = _stop_and_forget(state_dir, state, settings.stop_timeout_s)
+    msg = f"stopped {len(out['stopped'])} sandbox component(s)"
+    if out["skipped"]:
+        msg += f", skipped {len(out['skipped'])}"
+    return {**out, "state_file": path, "message": msg}
+
+
+# --- starting -------------------------------------------------------------------------------
+
+def _reuse_problem(state: dict, comps: list[Component], settings: SandboxSettings,
+                   registry: list[Component]) -> str | None:
+    """None if the recorded sandbox is the one asked for and all of it is healthy."""
+    if not state.get("complete"):
+        return "a previous `sandbox up` did not finish"
+    recorded = [r["name"] for r in state["components"]]
+    wanted = [c.name for c in comps]
+    if recorded != wanted:
+        return f"recorded components {recorded} differ from the requested {wanted}"
+    if state.get("minute_seconds") != settings.minute_seconds:
+        return (f"minute_seconds changed ({state.get('minute_seconds')} -> "
+                f"{settings.minute_seconds})")
+    for rec in state["components"]:
+        if not procs.same_process(rec.get("pid", 0), rec.get("start_time")):
+            return f"{rec['name']} is not running"
+        if not _healthy(rec, registry):
+            return f"{rec['name']} is not healthy"
+    return None
+
+
+def _child_env(comp: Component) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_PACKAGE_ROOT), env.get("PYTHONPATH"))
+                                        if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(comp.env)
+    return env
+
+
+def _start_one(comp: Component, settings: SandboxSettings, state_dir: Path,
+               urls: dict[str, str]) -> dict:
+    port = procs.free_port()
+    ctx = LaunchContext(port=port, settings=settings, urls=dict(urls), state_dir=state_dir)
+    argv = [str(a) for a in comp.argv(ctx)]
+    log = state_dir / "logs" / f"{comp.name}.log"
+    try:
+        proc = procs.spawn(argv, log, env=_child_env(comp), cwd=str(state_dir))
+    except OSError as exc:
+        raise ExternalError(f"sandbox component {comp.name!r} could not be started: {exc}",
+                            hint=f"command: {' '.join(argv)}",
+                            details={"component": comp.name}) from exc
+    start_time = procs.proc_start_time(proc.pid)
+    return {"name": comp.name, "url": comp.url(port), "port": port, "pid": proc.pid,
+            "pgid": proc.pid, "start_time": start_time, "argv": argv, "log": str(log),
+            "started_at": _now()}
+
+
+def _wait_healthy(comp: Component, rec: dict, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        code = procs.child_exit_code(rec["pid"])
+        if code is not None or not procs.pid_alive(rec["pid"]):
+            problem = (f"exited with code {code}" if code is not None else "exited")
+            break
+        try:
+            if comp.health(rec["url"], rec["port"]):
+                return
+        except Exception:
+            pass
+        if time.monotonic() >= deadline:
+            problem = f"was not healthy after {timeout:g} s"
+            break
+        time.sleep(0.1)
+    tail = procs.tail(Path(rec["log"])) or "(log is empty)"
+    raise ExternalError(
+        f"sandbox component {comp.name!r} {problem} before becoming healthy; everything this "
+        f"`sandbox up` started has been stopped.\nLast lines of {rec['log']}:\n{tail}",
+        hint=f"read {rec['log']}, fix the cause, then run `cato-migrate sandbox up` again",
+        details={"component": comp.name, "log": rec["log"]})
+
+
+def sandbox_up(settings: SandboxSettings, *, registry: list[Component] | None = None) -> dict:
+    """Start every registered component (or the `settings.components` subset), in order.
+
+    Returns the status dict plus "already_up" and "message". Idempotent: a complete, healthy
+    recorded sandbox is returned as is; a partly dead one is stopped and started afresh.
+    """
+    reg = REGISTRY if registry is None else registry
+    comps = order_components(reg, settings.components)
+    missing = [f"{c.name}: {msg}" for c in comps if (msg := c.prerequisite())]
+    if missing:
+        raise BadInput("cannot start the sandbox (nothing was started):\n  " + "\n  ".join(missing),
+                       hint="install what is missing (`make setup` installs everything), "
+                            "then run `cato-migrate sandbox up` again")
+    state_dir = _state_dir(settings.state_dir)
+    with _locked(state_dir):
+        message = "sandbox started"
+        existing = load_sandbox_state(state_dir)
+        if existing is not None:
+            reason = _reuse_problem(existing, comps, settings, reg)
+            if reason is None:
+                return {**_status_of(existing, state_dir, reg), "already_up": True,
+                        "message": "sandbox already up"}
+            _stop_and_forget(state_dir, existing, settings.stop_timeout_s)
+            message = f"sandbox restarted ({reason})"
+        (state_dir / "logs").mkdir(parents=True, exist_ok=True)
+        state = {"version": STATE_VERSION, "complete": False, "started_at": _now(),
+                 "state_dir": str(state_dir), "minute_seconds": settings.minute_seconds,
+                 "components": []}
+        write_state(state_dir, state)
+        urls: dict[str, str] = {}
+        try:
+            for comp in comps:
+                rec = _start_one(comp, settings, state_dir, urls)
+                state["components"].append(rec)
+                write_state(state_dir, state)
+                _wait_healthy(comp, rec, comp.health_timeout_s or settings.health_timeout_s)
+                urls[comp.name] = rec["url"]
+            state["complete"] = True
+            write_state(state_dir, state)
+        except BaseException:
+            _stop_and_forget(state_dir, state, settings.stop_timeout_s)
+            raise
+        return {**_status_of(state, state_dir, reg), "already_up": False, "message": message}
