@@ -1,0 +1,3 @@
+from cato_migrate.cli.app import entry
+
+entry()

@@ -1,0 +1,197 @@
+"""Traffic flag on AWS AppConfig (boto3 `appconfig` + `appconfigdata`).
+
+The flag lives in a feature-flag profile (`AWS.AppConfig.FeatureFlags`). Writing a hosted
+version deploys nothing; a deployment does, and a client reads the result through
+`appconfigdata`. boto3 is imported on first use. Vendor errors become our error tree.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import ValidationError
+
+from cato_migrate.errors import BadInput, Conflict, ExternalError, NotFound
+from cato_migrate.ports import Deployment, FlagSpec
+
+FEATURE_FLAGS = "AWS.AppConfig.FeatureFlags"
+
+
+def flag_document(flag: str, spec: FlagSpec) -> dict[str, Any]:
+    """The hosted document AWS expects for a feature-flag profile (validated before upload)."""
+    spec = FlagSpec.model_validate(spec.model_dump())
+    return {
+        "flags": {flag: {"name": flag, "description": "Share of users routed to the new Cato orchestrator",
+                         "attributes": {"percentage": {"constraints": {"type": "number", "required": True,
+                                                                       "minimum": 0, "maximum": 100}}}}},
+        "values": {flag: {"enabled": spec.enabled, "percentage": spec.percentage}},
+        "version": "1",
+    }
+
+
+def parse_flag(flag: str, data: dict) -> FlagSpec | None:
+    """Served (evaluated) form or hosted form -> spec; a missing flag is None (= 0%)."""
+    values = data.get("values", data) if isinstance(data, dict) else {}
+    entry = values.get(flag) if isinstance(values, dict) else None
+    if entry is None:
+        return None
+    try:
+        return FlagSpec(enabled=bool(entry.get("enabled", False)), percentage=int(entry.get("percentage", 0)))
+    except (ValidationError, TypeError, ValueError, AttributeError) as exc:
+        raise ExternalError(f"flag {flag!r} has an invalid value {entry!r}: {exc}",
+                            hint="run `cato-migrate rollback --quick` to deploy a known-good 0%") from exc
+
+
+class AppConfigFlag:
+    def __init__(self, *, application: str, environment: str, profile: str, flag: str, region: str,
+                 endpoint_url: str | None = None, data_endpoint_url: str | None = None):
+        self.application, self.environment, self.profile, self.flag = application, environment, profile, flag
+        self.region, self.endpoint_url = region, endpoint_url or None
+        self.data_endpoint_url = data_endpoint_url or endpoint_url or None
+        self._ids: dict[str, str] = {}
+        self._clients: dict[str, Any] = {}
+
+    # -- plumbing -----------------------------------------------------------------------
+    def _client(self, service: str):
+        if service not in self._clients:
+            import boto3
+            from botocore.config import Config
+
+            url = self.data_endpoint_url if service == "appconfigdata" else self.endpoint_url
+            self._clients[service] = boto3.client(
+                service, region_name=self.region, endpoint_url=url,
+                config=Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30))
+        return self._clients[service]
+
+    def _call(self, service: str, op: str, **kw):
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return getattr(self._client(service), op)(**kw)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            msg = exc.response.get("Error", {}).get("Message", str(exc))
+            where = f"AppConfig {op}"
+            if code == "ConflictException":
+                raise Conflict(f"{where}: {msg}", hint="another deployment is in flight; see `cato-migrate canary status`") from exc
+            if code == "ResourceNotFoundException":
+                raise NotFound(f"{where}: {msg}") from exc
+            if code in ("BadRequestException", "ValidationException"):
+                raise BadInput(f"{where} refused the request: {msg}") from exc
+            raise ExternalError(f"{where} failed after retries: {code} {msg}",
+                                hint="check AWS credentials, region and the AppConfig service health") from exc
+        except BotoCoreError as exc:
+            raise ExternalError(f"AppConfig {op}: cannot reach {self.endpoint_url or 'AWS'}: {exc}",
+                                hint="on --env local run `cato-migrate sandbox up` first; otherwise check network and credentials") from exc
+
+    def _find(self, op: str, name: str, **kw) -> str | None:
+        token = None
+        while True:
+            page = self._call("appconfig", op, **kw, **({"NextToken": token} if token else {}))
+            for item in page.get("Items", []):
+                if item.get("Name") == name:
+                    return item["Id"]
+            token = page.get("NextToken")
+            if not token:
+                return None
+
+    # -- ids ------------------------------------------------------------------------------
+    def _resolve(self, create: bool) -> bool:
+        """Fill app/env/profile ids; create what is missing when `create`. False if missing."""
+        if {"app", "env", "profile"} <= self._ids.keys():
+            return True
+        app = self._ids.get("app") or self._find("list_applications", self.application)
+        if app is None and create:
+            app = self._call("appconfig", "create_application", Name=self.application)["Id"]
+        if app is None:
+            return False
+        self._ids["app"] = app
+        env = self._find("list_environments", self.environment, ApplicationId=app)
+        if env is None and create:
+            env = self._call("appconfig", "create_environment", ApplicationId=app, Name=self.environment)["Id"]
+        prof = self._find("list_configuration_profiles", self.profile, ApplicationId=app)
+        if prof is None and create:
+            prof = self._call("appconfig", "create_configuration_profile", ApplicationId=app, Name=self.profile,
+                              LocationUri="hosted", Type=FEATURE_FLAGS)["Id"]
+        if env is None or prof is None:
+            return False
+        self._ids.update(env=env, profile=prof)
+        return True
+
+    def ensure_setup(self) -> None:
+        self._resolve(create=True)
+
+    # -- TrafficFlag ------------------------------------------------------------------------
+    def ensure_strategy(self, name: str, deployment_minutes: float, bake_minutes: float, growth_factor: float) -> str:
+        found = self._find("list_deployment_strategies", name)
+        if found:
+            return found
+        return self._call("appconfig", "create_deployment_strategy", Name=name,
+                          DeploymentDurationInMinutes=int(deployment_minutes), FinalBakeTimeInMinutes=int(bake_minutes),
+                          GrowthFactor=float(growth_factor), GrowthType="LINEAR", ReplicateTo="NONE")["Id"]
+
+    def create_version(self, spec: FlagSpec, description: str) -> str:
+        self.ensure_setup()
+        body = json.dumps(flag_document(self.flag, spec)).encode()
+        out = self._call("appconfig", "create_hosted_configuration_version", ApplicationId=self._ids["app"],
+                         ConfigurationProfileId=self._ids["profile"], Content=body,
+                         ContentType="application/json", Description=description[:1024])
+        return str(out["VersionNumber"])
+
+    def start_deployment(self, version: str, strategy: str, description: str) -> Deployment:
+        self.ensure_setup()
+        out = self._call("appconfig", "start_deployment", ApplicationId=self._ids["app"],
+                         EnvironmentId=self._ids["env"], DeploymentStrategyId=strategy,
+                         ConfigurationProfileId=self._ids["profile"], ConfigurationVersion=version,
+                         Description=description[:1024])
+        return _deployment(out)
+
+    def get_deployment(self, number: int) -> Deployment:
+        self.ensure_setup()
+        return _deployment(self._call("appconfig", "get_deployment", ApplicationId=self._ids["app"],
+                                      EnvironmentId=self._ids["env"], DeploymentNumber=number))
+
+    def latest_deployment(self) -> Deployment | None:
+        if not self._resolve(create=False):
+            return None
+        items = self._call("appconfig", "list_deployments", ApplicationId=self._ids["app"],
+                           EnvironmentId=self._ids["env"]).get("Items", [])
+        mine = [i for i in items if i.get("ConfigurationName") in (None, self.profile)]
+        if not mine:
+            return None
+        return self.get_deployment(max(i["DeploymentNumber"] for i in mine))
+
+    def stop_deployment(self, number: int) -> Deployment:
+        self.ensure_setup()
+        self._call("appconfig", "stop_deployment", ApplicationId=self._ids["app"],
+                   EnvironmentId=self._ids["env"], DeploymentNumber=number)
+        return self.get_deployment(number)
+
+    def configured(self, deployment: Deployment) -> FlagSpec:
+        self.ensure_setup()
+        out = self._call("appconfig", "get_hosted_configuration_version", ApplicationId=self._ids["app"],
+                         ConfigurationProfileId=self._ids["profile"], VersionNumber=int(deployment.version))
+        return parse_flag(self.flag, json.loads(out["Content"].read() or b"{}")) or FlagSpec(enabled=False, percentage=0)
+
+    def read_served(self) -> tuple[FlagSpec | None, str | None]:
+        if not self._resolve(create=False):
+            return None, None
+        session = self._call("appconfigdata", "start_configuration_session", ApplicationIdentifier=self._ids["app"],
+                             EnvironmentIdentifier=self._ids["env"], ConfigurationProfileIdentifier=self._ids["profile"])
+        out = self._call("appconfigdata", "get_latest_configuration",
+                         ConfigurationToken=session["InitialConfigurationToken"])
+        raw = out["Configuration"].read()
+        if not raw:
+            return None, out.get("VersionLabel")
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise ExternalError(f"served configuration is not JSON: {raw[:80]!r}") from exc
+        return parse_flag(self.flag, data), out.get("VersionLabel")
+
+
+def _deployment(d: dict) -> Deployment:
+    started = d.get("StartedAt")
+    return Deployment(number=d["DeploymentNumber"], state=d["State"], version=str(d.get("ConfigurationVersion", "")),
+                      strategy=d.get("DeploymentStrategyId", ""), percentage_complete=float(d.get("PercentageComplete", 0)),
+                      started_at=started.timestamp() if hasattr(started, "timestamp") else started)

@@ -1,0 +1,110 @@
+"""The `cato-migrate` command. Verbs live one per file; heavy imports happen inside them."""
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+import typer
+
+from cato_migrate.cli import _common
+from cato_migrate.errors import EXIT_CODES_HELP
+
+HELP = f"""Run Cato's LiteLLM -> vLLM/Ray Serve/Bedrock migration runbook: executable,
+resumable steps, exit criteria, AppConfig traffic shifts and rollback.
+
+{EXIT_CODES_HELP}"""
+
+app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False, rich_markup_mode=None,
+                  context_settings={"help_option_names": ["-h", "--help"]}, pretty_exceptions_enable=False)
+
+
+@app.callback()
+def _globals(
+    env: Optional[str] = typer.Option(None, "--env", envvar="CATO_ENV", help="local | staging | production."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", envvar="CATO_OUTPUT", help="table | json."),
+    yes: Optional[bool] = typer.Option(None, "--yes", "-y", envvar="CATO_YES", help="Do not ask for confirmation (production)."),
+) -> None:
+    from cato_migrate.errors import BadInput
+
+    if env is not None and env not in ("local", "staging", "production"):
+        raise BadInput(f"--env must be local, staging or production, got {env!r}")
+    if output is not None and output not in ("table", "json"):
+        raise BadInput(f"--output must be table or json, got {output!r}")
+    _common.GLOBALS.env, _common.GLOBALS.output, _common.GLOBALS.yes = env, output, yes
+
+
+def _register() -> None:
+    from cato_migrate.cli import (attest, canary, history, lock, phase, rollback, sandbox, status,
+                                  validate)
+
+    app.command("status", help=status.__doc__)(status.status)
+    app.add_typer(phase.app, name="phase", help=phase.__doc__)
+    app.command("validate", help=validate.__doc__)(validate.validate)
+    app.add_typer(canary.app, name="canary", help=canary.__doc__)
+    app.command("rollback", help=rollback.__doc__)(rollback.rollback)
+    app.command("history", help=history.__doc__)(history.history)
+    app.add_typer(lock.app, name="lock", help=lock.__doc__)
+    app.command("attest", help=attest.__doc__)(attest.attest)
+    app.add_typer(sandbox.app, name="sandbox", help=sandbox.__doc__)
+
+
+_register()
+
+
+_VALUED = {"--env": "env", "--output": "output", "-o": "output"}
+_FLAGS = {"--yes": "yes", "-y": "yes"}
+
+
+def hoist_globals(argv: list[str]) -> list[str]:
+    """Accept global options anywhere (`canary status --output json`), like kubectl does."""
+    head, rest, i = [], [], 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--":
+            rest.extend(argv[i:])
+            break
+        name, eq, val = a.partition("=")
+        if name in _VALUED and (eq or i + 1 < len(argv)):
+            head += [name, val] if eq else [name, argv[i + 1]]
+            i += 1 if eq else 2
+            continue
+        if a in _FLAGS:
+            head.append(a)
+        else:
+            rest.append(a)
+        i += 1
+    return head + rest
+
+
+def main(argv: list[str] | None = None) -> int:
+    from cato_migrate.errors import CatoError
+
+    argv = hoist_globals(list(sys.argv[1:] if argv is None else argv))
+    try:
+        app(args=argv, standalone_mode=False)
+    except CatoError as exc:
+        from cato_migrate.cli import _render
+
+        _render.error(_common.GLOBALS.output or _output_from_env(), exc)
+        return exc.exit_code
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        sys.stderr.write("aborted; nothing was changed\n")
+        return 2
+    except Exception as exc:
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):  # click usage errors (typer vendors click)
+            exc.show()
+            return 2
+        raise
+    return 0
+
+
+def _output_from_env() -> str:
+    import os
+
+    return "json" if os.environ.get("CATO_OUTPUT") == "json" else "table"
+
+
+def entry() -> None:
+    sys.exit(main())

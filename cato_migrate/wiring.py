@@ -1,0 +1,93 @@
+"""Settings -> adapters. The one place that chooses which adapter serves which port."""
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import uuid
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+from cato_migrate.core.clock import SystemClock
+from cato_migrate.core.context import RunContext
+from cato_migrate.core.loader import load_runbook
+from cato_migrate.errors import BadInput
+from cato_migrate.settings import Settings
+
+
+def default_actor() -> str:
+    try:
+        user = getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        user = os.environ.get("USER", "unknown")
+    return f"{user}@{socket.gethostname()}"
+
+
+def make_store(settings: Settings):
+    loc = settings.state_location
+    if loc.startswith("dynamodb://"):
+        from cato_migrate.adapters.dynamodb_store import DynamoStateStore
+
+        u = urlparse(loc)
+        region = parse_qs(u.query).get("region", [settings.region])[0]
+        return DynamoStateStore(u.netloc, region=region, endpoint_url=settings.dynamodb_endpoint_url or None)
+    if "://" in loc and not loc.startswith("sqlite://"):
+        raise BadInput(f"CATO_STATE_URL {loc!r} is not understood; use a file path, sqlite:///PATH or dynamodb://TABLE?region=R")
+    from cato_migrate.adapters.sqlite_store import SqliteStateStore
+
+    return SqliteStateStore(loc.removeprefix("sqlite://"))
+
+
+def sandbox_url(settings: Settings, component: str) -> str | None:
+    from cato_migrate.sandbox.manager import load_sandbox_state
+
+    state = load_sandbox_state(Path(settings.work_dir))
+    for c in (state or {}).get("components", []):
+        if c["name"] == component:
+            return c["url"]
+    return None
+
+
+class Services:
+    """Adapters for the ports, built on first use."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._flag = None
+
+    def _endpoint(self, explicit: str, component: str) -> str | None:
+        if explicit:
+            return explicit
+        if self.settings.env != "local":
+            return None
+        url = sandbox_url(self.settings, component)
+        if url is None:
+            raise BadInput("the local sandbox is not running (no AppConfig endpoint recorded)",
+                           hint="run `cato-migrate sandbox up` first")
+        return url
+
+    def traffic_flag(self):
+        if self._flag is None:
+            from cato_migrate.adapters.appconfig import AppConfigFlag
+
+            s = self.settings
+            if s.env == "local":
+                # The sandbox accepts any credentials; do not touch a real AWS profile.
+                os.environ.setdefault("AWS_ACCESS_KEY_ID", "sandbox")
+                os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "sandbox")
+            url = self._endpoint(s.appconfig_endpoint_url, "appconfig")
+            data_url = self._endpoint(s.appconfigdata_endpoint_url, "appconfig") if (url or s.appconfigdata_endpoint_url) else None
+            self._flag = AppConfigFlag(application=s.appconfig_application, environment=s.appconfig_env_name,
+                                       profile=s.appconfig_profile, flag=s.flag_name, region=s.region,
+                                       endpoint_url=url, data_endpoint_url=data_url)
+        return self._flag
+
+
+def make_context(settings: Settings, *, services=None, store=None, clock=None, force: bool = False,
+                 reason: str = "", progress=None) -> RunContext:
+    runbook = load_runbook(settings.runbook_dir)
+    return RunContext(
+        env=settings.env, actor=settings.actor or default_actor(), run_id=uuid.uuid4().hex[:12],
+        store=store or make_store(settings), clock=clock or SystemClock(),
+        services=services or Services(settings), runbook=runbook, settings=settings,
+        force=force, reason=reason, progress=progress or (lambda m: None))

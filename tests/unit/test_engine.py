@@ -1,0 +1,123 @@
+import pytest
+
+from cato_migrate.adapters.sqlite_store import SqliteStateStore
+from cato_migrate.core.engine import evaluate_criterion, plan_phase, run_phase, validate_phase
+from cato_migrate.core.progress import step_state
+from cato_migrate.errors import BadInput
+from tests.fakes import make_ctx
+
+
+@pytest.fixture
+def store(tmp_path):
+    return SqliteStateStore(tmp_path / "state.db")
+
+
+def test_dry_run_changes_nothing(store):
+    ctx = make_ctx(store)
+    outcomes = plan_phase(ctx, ctx.runbook.phase(4))
+    assert [o.outcome for o in outcomes[:2]] == ["planned", "planned"]
+    assert "not implemented yet" in outcomes[4].message
+    assert store.journal("local") == [] and ctx.services.flag.calls == []
+
+
+def test_attest_step_waits_then_runs_after_sign_off(store):
+    ctx = make_ctx(store, force=True, reason="rehearsal")
+    phase = ctx.runbook.phase(4)
+    first = run_phase(ctx, phase, week=13)
+    assert [o.outcome for o in first] == ["waiting"]
+    assert "cato-migrate attest p4.w13.alert-oncall" in first[0].message
+    ctx.journal("p4.w13.alert-oncall", "attested", evidence={"by": "alice"})
+    second = run_phase(ctx, phase, week=13)
+    assert [o.outcome for o in second] == ["skipped", "done"]
+    assert second[1].evidence["served_percentage"] == 10
+
+
+def test_rerun_skips_finished_steps(store):
+    ctx = make_ctx(store, force=True, reason="r")
+    ctx.journal("p4.w13.alert-oncall", "attested", evidence={"by": "alice"})
+    run_phase(ctx, ctx.runbook.phase(4), week=13)
+    calls = len(ctx.services.flag.calls)
+    again = run_phase(ctx, ctx.runbook.phase(4), week=13)
+    assert [o.outcome for o in again] == ["skipped", "skipped"]
+    assert len(ctx.services.flag.calls) == calls
+
+
+def test_interrupted_step_is_reverified_not_reapplied(store):
+    ctx = make_ctx(store, force=True, reason="r")
+    ctx.journal("p4.w13.alert-oncall", "attested", evidence={"by": "alice"})
+    run_phase(ctx, ctx.runbook.phase(4), week=13)
+    # plant: the step's finish record is lost as if the process died after apply
+    ctx2 = make_ctx(SqliteStateStore(ctx.store.path.parent / "other.db"), clock=ctx.clock,
+                    flag=ctx.services.flag, force=True, reason="r")
+    ctx2.journal("p4.w13.alert-oncall", "attested", evidence={"by": "alice"})
+    ctx2.journal("p4.w13.canary-10", "started", inputs={"percentage": 10})
+    n = len(ctx.services.flag.versions)
+    out = run_phase(ctx2, ctx2.runbook.phase(4), week=13)
+    assert [o.outcome for o in out] == ["skipped", "resumed"]
+    assert len(ctx.services.flag.versions) == n  # verified, not re-applied
+    assert step_state(ctx2.store.journal("local"), "p4.w13.canary-10")[0] == "done"
+
+
+def test_interrupted_step_that_did_not_take_is_reapplied(store):
+    ctx = make_ctx(store, force=True, reason="r")
+    ctx.journal("p4.w13.alert-oncall", "attested", evidence={"by": "alice"})
+    ctx.journal("p4.w13.canary-10", "started", inputs={"percentage": 10})
+    out = run_phase(ctx, ctx.runbook.phase(4), week=13)
+    assert [o.outcome for o in out] == ["skipped", "done"]
+
+
+def test_not_implemented_step_stops_the_phase_and_never_passes(store):
+    ctx = make_ctx(store)
+    out = run_phase(ctx, ctx.runbook.phase(1))
+    assert [o.outcome for o in out] == ["waiting"]
+    ctx.journal("p1.w1.announce-kickoff", "attested", evidence={"by": "lead"})
+    out = run_phase(ctx, ctx.runbook.phase(1))
+    assert [o.outcome for o in out] == ["skipped", "not_implemented"]
+    assert step_state(store.journal("local"), "p1.w1.build-shadow-self-image")[0] == "pending"
+
+
+def test_bad_week_and_step_are_bad_input(store):
+    ctx = make_ctx(store)
+    with pytest.raises(BadInput):
+        run_phase(ctx, ctx.runbook.phase(4), week=3)
+    with pytest.raises(BadInput):
+        run_phase(ctx, ctx.runbook.phase(4), step_id="p4.w13.nope")
+
+
+def test_unimplemented_checks_report_not_implemented(store):
+    ctx = make_ctx(store)
+    results = validate_phase(ctx, ctx.runbook.phase(1))
+    assert {r.status for r in results} == {"not_implemented"}
+
+
+def test_full_traffic_check_fails_at_50_and_passes_at_100(store):
+    ctx = make_ctx(store, force=True, reason="r")
+    crit = next(c for c in ctx.runbook.phase(4).exit_criteria if c.id == "p4.exit.full-traffic")
+    from cato_migrate.core.traffic import set_traffic
+
+    assert evaluate_criterion(ctx, crit).status == "fail"  # never deployed: served 0
+    set_traffic(ctx, 50)
+    r = evaluate_criterion(ctx, crit)
+    assert r.status == "fail" and r.measured == 50
+    set_traffic(ctx, 100)
+    assert evaluate_criterion(ctx, crit).status == "pass"
+
+
+def test_attested_criterion_waits_for_sign_off(store):
+    ctx = make_ctx(store)
+    crit = next(c for c in ctx.runbook.phase(4).exit_criteria if c.id == "p4.exit.team-trained")
+    assert evaluate_criterion(ctx, crit).status == "waiting"
+    ctx.journal("p4.w16.team-trained", "attested", evidence={"by": "em"})
+    assert evaluate_criterion(ctx, crit).status == "pass"
+
+
+def test_threshold_without_measurement_is_waiting():
+    from cato_migrate.core.engine import apply_threshold
+    from cato_migrate.core.kinds import CheckResult
+    from cato_migrate.core.runbook import CriterionSpec
+
+    crit = CriterionSpec(id="p1.exit.x", title="x", check="latency_p99",
+                         threshold={"metric": "p99", "op": "<", "value": 500})
+    assert apply_threshold(crit, CheckResult("pass", "no data")).status == "waiting"
+    assert apply_threshold(crit, CheckResult("pass", "", 700.0)).status == "fail"
+    assert apply_threshold(crit, CheckResult("fail", "", 300.0)).status == "pass"
