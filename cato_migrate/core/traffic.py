@@ -90,7 +90,7 @@ def set_traffic(ctx: RunContext, target: int, *, timeout: float | None = None) -
         return {"changed": False, "from": current, "to": target, "status": before.model_dump(),
                 "message": f"already serving {target}%; nothing to do"}
     if problems:
-        ctx.audit("guardrail.override", TRAFFIC_KEY, ctx.reason, target=target, current=current, problems=problems)
+        ctx.audit("guardrail.override", TRAFFIC_KEY, ctx.reason, to_percentage=target, current=current, problems=problems)
     flag.ensure_setup()
     strategy = flag.ensure_strategy(ctx.settings.canary_strategy, ctx.settings.canary_deploy_minutes,
                                     ctx.settings.canary_bake_minutes, ctx.settings.canary_growth_percent)
@@ -99,7 +99,7 @@ def set_traffic(ctx: RunContext, target: int, *, timeout: float | None = None) -
     ctx.journal(TRAFFIC_KEY, "started", inputs={"target": target, "from": current, "version": version,
                                                "strategy": strategy, "forced": bool(problems)})
     dep = flag.start_deployment(version, strategy, f"canary {current}% -> {target}%")
-    ctx.audit("canary.set", TRAFFIC_KEY, ctx.reason, target=target, previous=current, version=version,
+    ctx.audit("canary.set", TRAFFIC_KEY, ctx.reason, to_percentage=target, previous=current, version=version,
               deployment=dep.number, forced=bool(problems))
     dep = wait_for(ctx, flag, dep, timeout or ctx.settings.deployment_timeout_seconds)
     return _verify(ctx, flag, dep, target, current)
