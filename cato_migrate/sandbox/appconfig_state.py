@@ -1,0 +1,531 @@
+"""Pure, in-memory AppConfig deployment state machine for the sandbox (no I/O).
+
+Used by :mod:`cato_migrate.sandbox.appconfig_layer`, which does the HTTP and the look-ups in
+moto; everything here is driven by an injected monotonic ``clock`` so it can be unit-tested with
+a fake clock.  Time is compressed: one strategy-minute lasts ``minute_seconds`` real seconds.
+
+Every public method returns plain dicts shaped exactly like the AWS wire members (botocore's
+``appconfig`` 2019-10-09 / ``appconfigdata`` 2021-11-11 service JSON) and raises
+:class:`AppConfigError` subclasses carrying the AWS error code and HTTP status.
+
+Deployment timeline (computed lazily from the clock on every read):
+``DEPLOYING`` for ``DeploymentDurationInMinutes``, then ``BAKING`` for
+``FinalBakeTimeInMinutes``, then ``COMPLETE``; ``StopDeployment`` turns a DEPLOYING/BAKING one
+into ``ROLLED_BACK`` (or a COMPLETE one into ``REVERTED`` when ``Allow-Revert`` is true).
+PercentageComplete grows in AWS's steps: LINEAR adds ``GrowthFactor`` % per step, EXPONENTIAL
+serves ``G*2^k`` %, steps evenly spread over the deployment duration, the first at start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import secrets
+import string
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+IN_FLIGHT = ("DEPLOYING", "BAKING")
+FEATURE_FLAGS_TYPE = "AWS.AppConfig.FeatureFlags"
+DEFAULT_POLL_INTERVAL_S = 60
+
+# Real ids/values of AWS's predefined strategies (Id == Name).
+PREDEFINED_STRATEGIES: tuple[dict[str, Any], ...] = tuple(
+    {"Id": n, "Name": n, "Description": d, "DeploymentDurationInMinutes": dur,
+     "GrowthType": gt, "GrowthFactor": gf, "FinalBakeTimeInMinutes": bake, "ReplicateTo": "NONE"}
+    for n, d, dur, gt, gf, bake in (
+        ("AppConfig.AllAtOnce", "Quick", 0, "LINEAR", 100.0, 10),
+        ("AppConfig.Linear50PercentEvery30Seconds", "Test/Demo", 1, "LINEAR", 50.0, 1),
+        ("AppConfig.Canary10Percent20Minutes", "AWS Recommended", 20, "EXPONENTIAL", 10.0, 10),
+        ("AppConfig.Linear20PercentEvery6Minutes", "AWS Recommended", 30, "LINEAR", 20.0, 30),
+    )
+)
+
+
+class AppConfigError(Exception):
+    status = 400
+    code = "BadRequestException"
+
+    def __init__(self, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        return {"Message": self.message, **self.extra}
+
+
+class BadRequest(AppConfigError):
+    pass
+
+
+class NotFound(AppConfigError):
+    status = 404
+    code = "ResourceNotFoundException"
+
+
+class Conflict(AppConfigError):
+    status = 409
+    code = "ConflictException"
+
+
+def new_id(length: int = 7) -> str:
+    alphabet = string.ascii_lowercase + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def evaluate_feature_flags(content: bytes) -> bytes:
+    """What AWS serves for an ``AWS.AppConfig.FeatureFlags`` profile: ``{flag: values[flag]}``.
+
+    A flag declared in ``flags`` without an entry in ``values`` is served as ``{"enabled": false}``.
+    Content that is not such a JSON document is returned unchanged (AWS would have rejected it
+    when the hosted version was created; moto does not validate).
+    """
+    try:
+        doc = json.loads(content)
+        flags = doc.get("flags") or {}
+        values = doc.get("values") or {}
+        out = {name: values.get(name, {"enabled": False}) for name in (flags or values)}
+    except (ValueError, AttributeError, TypeError):
+        return content
+    return json.dumps(out, separators=(",", ":")).encode()
+
+
+def session_bucket(session_id: str) -> float:
+    """Stable position of a session in [0, 100) for percentage roll-outs."""
+    return int(hashlib.sha256(session_id.encode()).hexdigest()[:8], 16) % 10000 / 100.0
+
+
+def paginate(items: list[Any], max_results: int | None, next_token: str | None) -> dict[str, Any]:
+    try:
+        start = int(next_token) if next_token else 0
+    except ValueError:
+        raise BadRequest("Invalid NextToken") from None
+    limit = max_results or 50
+    out: dict[str, Any] = {"Items": items[start:start + limit]}
+    if start + limit < len(items):
+        out["NextToken"] = str(start + limit)
+    return out
+
+
+@dataclass
+class Deployment:
+    app_id: str
+    env_id: str
+    number: int
+    strategy: dict[str, Any]
+    profile_id: str
+    profile_name: str
+    version: str
+    version_label: str | None
+    content: bytes           # what appconfigdata serves (evaluated for feature flags)
+    content_type: str
+    description: str | None
+    started: float
+    stopped: float | None = None
+    end_state: str | None = None  # ROLLED_BACK / REVERTED once stopped
+
+
+@dataclass
+class Session:
+    id: str
+    app_id: str
+    env_id: str
+    profile_id: str
+    min_poll: int | None
+    last_key: tuple[str, bytes] | None = None
+    last_poll: float | None = None
+
+
+@dataclass
+class Environment:
+    app_id: str
+    id: str
+    name: str
+    description: str | None = None
+    monitors: list[Any] = field(default_factory=list)
+    deployments: list[Deployment] = field(default_factory=list)  # oldest first
+
+
+class AppConfigState:
+    def __init__(self, minute_seconds: float = 1.0, clock: Callable[[], float] = time.monotonic,
+                 wall_clock: Callable[[], float] = time.time) -> None:
+        self.minute_seconds = minute_seconds
+        self.clock = clock
+        self._wall_offset = wall_clock() - clock()
+        self.lock = threading.RLock()
+        self.envs: dict[str, Environment] = {}
+        self.strategies: dict[str, dict[str, Any]] = {s["Id"]: dict(s) for s in PREDEFINED_STRATEGIES}
+        self.apps: dict[str, dict[str, Any]] = {}            # app id -> Id/Name/Description
+        self.profiles: dict[tuple[str, str], dict[str, Any]] = {}  # (app, profile id) -> Name/Type
+        self.sessions: dict[str, Session] = {}
+        self.tokens: dict[str, str | None] = {}              # token -> session id (None: used)
+
+    # -- names learnt from moto -------------------------------------------------------------
+    def note_application(self, app_id: str, name: str | None,
+                         description: str | None = None) -> None:
+        with self.lock:
+            app = {"Id": app_id, "Name": name or self.apps.get(app_id, {}).get("Name", app_id)}
+            if description not in (None, "None"):  # moto writes an unset description as "None"
+                app["Description"] = description
+            self.apps[app_id] = app
+
+    def forget_application(self, app_id: str) -> None:
+        with self.lock:
+            self.apps.pop(app_id, None)
+
+    def list_applications(self, max_results: int | None = None,
+                          next_token: str | None = None) -> dict[str, Any]:
+        """Applications seen in moto's answers (moto 5.2.5 has no ListApplications)."""
+        with self.lock:
+            return paginate([dict(a) for a in self.apps.values()], max_results, next_token)
+
+    def note_profile(self, app_id: str, profile_id: str, name: str | None, type_: str | None) -> None:
+        with self.lock:
+            self.profiles[(app_id, profile_id)] = {"Name": name, "Type": type_ or "AWS.Freeform"}
+
+    def resolve_application(self, ident: str) -> str:
+        with self.lock:
+            if ident in self.apps:
+                return ident
+            return next((i for i, a in self.apps.items() if a["Name"] == ident), ident)
+
+    def resolve_profile(self, app_id: str, ident: str) -> str:
+        with self.lock:
+            for (app, pid), p in self.profiles.items():
+                if app == app_id and ident in (pid, p["Name"]):
+                    return pid
+            return ident
+
+    # -- helpers ----------------------------------------------------------------------------
+    def iso(self, mono: float) -> str:
+        dt = datetime.fromtimestamp(self._wall_offset + mono, tz=timezone.utc)
+        return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    def _env(self, app_id: str, env_ident: str, by_name: bool = False) -> Environment:
+        env = self.envs.get(env_ident)
+        if env is None and by_name:
+            env = next((e for e in self.envs.values()
+                        if e.app_id == app_id and e.name == env_ident), None)
+        if env is None or env.app_id != app_id:
+            raise NotFound(f"Environment {env_ident} not found", ResourceName=env_ident)
+        return env
+
+    def _strategy(self, ident: str) -> dict[str, Any]:
+        s = self.strategies.get(ident) or next(
+            (s for s in self.strategies.values() if s["Name"] == ident), None)
+        if s is None:
+            raise NotFound(f"Deployment strategy {ident} not found", ResourceName=ident)
+        return s
+
+    def _deployment(self, app_id: str, env_id: str, number: Any) -> Deployment:
+        env = self._env(app_id, env_id)
+        for d in env.deployments:
+            if str(d.number) == str(number):
+                return d
+        raise NotFound(f"Deployment {number} not found", ResourceName=str(number))
+
+    # -- deployment timeline ----------------------------------------------------------------
+    def _times(self, d: Deployment) -> tuple[float, float]:
+        dep = d.strategy["DeploymentDurationInMinutes"] * self.minute_seconds
+        bake = d.strategy.get("FinalBakeTimeInMinutes", 0) * self.minute_seconds
+        return dep, bake
+
+    def _steps(self, d: Deployment) -> list[tuple[float, float]]:
+        """(offset from start, percentage) of each roll-out step while DEPLOYING."""
+        g = float(d.strategy["GrowthFactor"])
+        if d.strategy.get("GrowthType") == "EXPONENTIAL":
+            n = (math.ceil(math.log2(100.0 / g)) if g < 100 else 0) + 1
+            pcts = [min(100.0, g * 2 ** k) for k in range(n)]
+        else:
+            n = math.ceil(100.0 / g)
+            pcts = [min(100.0, g * (k + 1)) for k in range(n)]
+        dep, _ = self._times(d)
+        return [(dep * k / n, p) for k, p in enumerate(pcts)]
+
+    def state_of(self, d: Deployment, now: float | None = None) -> tuple[str, float]:
+        now = self.clock() if now is None else now
+        if d.stopped is not None:
+            return d.end_state or "ROLLED_BACK", self._percentage(d, d.stopped)
+        dep, bake = self._times(d)
+        elapsed = now - d.started
+        if elapsed < dep:
+            return "DEPLOYING", self._percentage(d, now)
+        return ("BAKING" if elapsed < dep + bake else "COMPLETE"), 100.0
+
+    def _percentage(self, d: Deployment, at: float) -> float:
+        dep, _ = self._times(d)
+        if at - d.started >= dep:
+            return 100.0
+        return max([p for off, p in self._steps(d) if off <= at - d.started] or [0.0])
+
+    def _events(self, d: Deployment, now: float) -> list[dict[str, Any]]:
+        dep, bake = self._times(d)
+        until = d.stopped if d.stopped is not None else now
+        ev = [(d.started, "DEPLOYMENT_STARTED", "USER", "Deployment started")]
+        ev += [(d.started + off, "PERCENTAGE_UPDATED", "APPCONFIG",
+                f"Configuration deployed to {p:.2f}% of clients")
+               for off, p in self._steps(d) if off < dep]
+        ev.append((d.started + dep, "BAKE_TIME_STARTED", "APPCONFIG", "Deployment bake time started"))
+        ev.append((d.started + dep + bake, "DEPLOYMENT_COMPLETED", "APPCONFIG", "Deployment completed"))
+        ev = [e for e in ev if e[0] <= until]
+        if d.stopped is not None and d.end_state == "ROLLED_BACK":
+            ev.append((d.stopped, "ROLLBACK_STARTED", "USER", "Rollback initiated by user"))
+            ev.append((d.stopped, "ROLLBACK_COMPLETED", "APPCONFIG", "Rollback completed"))
+        elif d.stopped is not None:
+            ev.append((d.stopped, "REVERT_COMPLETED", "USER", "Deployment reverted by user"))
+        order = sorted(range(len(ev)), key=lambda i: (ev[i][0], i), reverse=True)  # newest first
+        return [{"EventType": t, "TriggeredBy": by, "Description": desc, "OccurredAt": self.iso(at)}
+                for at, t, by, desc in (ev[i] for i in order)]
+
+    def _deployment_json(self, d: Deployment, summary: bool = False) -> dict[str, Any]:
+        now = self.clock()
+        state, pct = self.state_of(d, now)
+        dep, bake = self._times(d)
+        s = d.strategy
+        out: dict[str, Any] = {
+            "DeploymentNumber": d.number, "ConfigurationProfileId": d.profile_id,
+            "ConfigurationName": d.profile_name, "ConfigurationVersion": d.version,
+            "DeploymentDurationInMinutes": s["DeploymentDurationInMinutes"],
+            "GrowthType": s.get("GrowthType", "LINEAR"), "GrowthFactor": float(s["GrowthFactor"]),
+            "FinalBakeTimeInMinutes": s.get("FinalBakeTimeInMinutes", 0),
+            "State": state, "PercentageComplete": pct, "StartedAt": self.iso(d.started),
+        }
+        if state == "COMPLETE":
+            out["CompletedAt"] = self.iso(d.started + dep + bake)
+        elif d.stopped is not None:
+            out["CompletedAt"] = self.iso(d.stopped)
+        if d.version_label:
+            out["VersionLabel"] = d.version_label
+        if summary:
+            out["Type"] = "USER"
+            return out
+        out.update({"ApplicationId": d.app_id, "EnvironmentId": d.env_id,
+                    "DeploymentStrategyId": s["Id"], "ConfigurationLocationUri": "hosted",
+                    "EventLog": self._events(d, now), "AppliedExtensions": []})
+        if d.description is not None:
+            out["Description"] = d.description
+        return out
+
+    # -- environments -----------------------------------------------------------------------
+    def _env_json(self, env: Environment) -> dict[str, Any]:
+        state = "READY_FOR_DEPLOYMENT"
+        if env.deployments:
+            last = self.state_of(env.deployments[-1])[0]
+            state = {"DEPLOYING": "DEPLOYING", "BAKING": "DEPLOYING", "ROLLED_BACK": "ROLLED_BACK",
+                     "REVERTED": "REVERTED"}.get(last, state)
+        out = {"ApplicationId": env.app_id, "Id": env.id, "Name": env.name, "State": state,
+               "Monitors": env.monitors}
+        if env.description is not None:
+            out["Description"] = env.description
+        return out
+
+    def create_environment(self, app_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        if not body.get("Name"):
+            raise BadRequest("Name is required")
+        with self.lock:
+            env = Environment(app_id, new_id(), body["Name"], body.get("Description"),
+                              list(body.get("Monitors") or []))
+            self.envs[env.id] = env
+            return self._env_json(env)
+
+    def get_environment(self, app_id: str, env_id: str) -> dict[str, Any]:
+        with self.lock:
+            return self._env_json(self._env(app_id, env_id))
+
+    def list_environments(self, app_id: str, max_results: int | None = None,
+                          next_token: str | None = None) -> dict[str, Any]:
+        with self.lock:
+            items = [self._env_json(e) for e in self.envs.values() if e.app_id == app_id]
+            return paginate(items, max_results, next_token)
+
+    def update_environment(self, app_id: str, env_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            env = self._env(app_id, env_id)
+            env.name = body.get("Name") or env.name
+            if "Description" in body:
+                env.description = body["Description"]
+            if "Monitors" in body:
+                env.monitors = list(body["Monitors"] or [])
+            return self._env_json(env)
+
+    def delete_environment(self, app_id: str, env_id: str) -> None:
+        with self.lock:
+            env = self._env(app_id, env_id)
+            if any(self.state_of(d)[0] in IN_FLIGHT for d in env.deployments):
+                raise Conflict(f"Environment {env_id} has a deployment in progress")
+            del self.envs[env.id]
+
+    # -- deployment strategies --------------------------------------------------------------
+    def _check_strategy_fields(self, s: dict[str, Any]) -> None:
+        for key in ("DeploymentDurationInMinutes", "FinalBakeTimeInMinutes"):
+            if not isinstance(s.get(key), int) or not 0 <= s[key] <= 1440:
+                raise BadRequest(f"{key} must be an integer between 0 and 1440")
+        if not isinstance(s.get("GrowthFactor"), (int, float)) or not 1 <= s["GrowthFactor"] <= 100:
+            raise BadRequest("GrowthFactor must be between 1 and 100")
+        if s.get("GrowthType") not in ("LINEAR", "EXPONENTIAL"):
+            raise BadRequest("GrowthType must be LINEAR or EXPONENTIAL")
+
+    def create_deployment_strategy(self, body: dict[str, Any]) -> dict[str, Any]:
+        if not body.get("Name"):
+            raise BadRequest("Name is required")
+        s = {"Id": new_id(), "Name": body["Name"],
+             "DeploymentDurationInMinutes": body.get("DeploymentDurationInMinutes"),
+             "GrowthType": body.get("GrowthType") or "LINEAR",
+             "GrowthFactor": float(body.get("GrowthFactor", 0) or 0),
+             "FinalBakeTimeInMinutes": body.get("FinalBakeTimeInMinutes") or 0,
+             "ReplicateTo": body.get("ReplicateTo") or "NONE"}
+        if body.get("Description") is not None:
+            s["Description"] = body["Description"]
+        self._check_strategy_fields(s)
+        with self.lock:
+            self.strategies[s["Id"]] = s
+            return dict(s)
+
+    def get_deployment_strategy(self, ident: str) -> dict[str, Any]:
+        with self.lock:
+            return dict(self._strategy(ident))
+
+    def list_deployment_strategies(self, max_results: int | None = None,
+                                   next_token: str | None = None) -> dict[str, Any]:
+        with self.lock:
+            return paginate([dict(s) for s in self.strategies.values()], max_results, next_token)
+
+    def update_deployment_strategy(self, ident: str, body: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            s = self._strategy(ident)
+            if s["Id"].startswith("AppConfig."):
+                raise BadRequest("Predefined deployment strategies cannot be updated")
+            new = {**s, **{k: body[k] for k in ("Description", "DeploymentDurationInMinutes",
+                                                "FinalBakeTimeInMinutes", "GrowthFactor",
+                                                "GrowthType") if body.get(k) is not None}}
+            self._check_strategy_fields(new)
+            self.strategies[s["Id"]] = new
+            return dict(new)
+
+    def delete_deployment_strategy(self, ident: str) -> None:
+        with self.lock:
+            s = self._strategy(ident)
+            if s["Id"].startswith("AppConfig."):
+                raise BadRequest("Predefined deployment strategies cannot be deleted")
+            del self.strategies[s["Id"]]
+
+    # -- deployments --------------------------------------------------------------------------
+    def start_deployment(self, app_id: str, env_id: str, strategy_id: str, profile_id: str,
+                         version: str, content: bytes, content_type: str,
+                         description: str | None = None, version_label: str | None = None,
+                         profile_name: str | None = None, profile_type: str | None = None
+                         ) -> dict[str, Any]:
+        with self.lock:
+            env = self._env(app_id, env_id)
+            strategy = dict(self._strategy(strategy_id))
+            for d in env.deployments:
+                if self.state_of(d)[0] in IN_FLIGHT:
+                    raise Conflict(f"Deployment {d.number} is already in progress for "
+                                   f"environment {env.id}")
+            if profile_type == FEATURE_FLAGS_TYPE:
+                content, content_type = evaluate_feature_flags(content), "application/json"
+            d = Deployment(app_id, env.id, len(env.deployments) + 1, strategy, profile_id,
+                           profile_name or profile_id, str(version), version_label, content,
+                           content_type or "application/octet-stream", description, self.clock())
+            env.deployments.append(d)
+            return self._deployment_json(d)
+
+    def get_deployment(self, app_id: str, env_id: str, number: Any) -> dict[str, Any]:
+        with self.lock:
+            return self._deployment_json(self._deployment(app_id, env_id, number))
+
+    def list_deployments(self, app_id: str, env_id: str, max_results: int | None = None,
+                         next_token: str | None = None) -> dict[str, Any]:
+        with self.lock:
+            env = self._env(app_id, env_id)
+            items = [self._deployment_json(d, summary=True) for d in reversed(env.deployments)]
+            return paginate(items, max_results, next_token)
+
+    def stop_deployment(self, app_id: str, env_id: str, number: Any,
+                        allow_revert: bool = False) -> dict[str, Any]:
+        with self.lock:
+            d = self._deployment(app_id, env_id, number)
+            state, _ = self.state_of(d)
+            if state in IN_FLIGHT:
+                d.stopped, d.end_state = self.clock(), "ROLLED_BACK"
+            elif state == "COMPLETE" and allow_revert:
+                d.stopped, d.end_state = self.clock(), "REVERTED"
+            else:
+                raise BadRequest(f"Deployment {d.number} is {state} and cannot be stopped"
+                                 + (" (set Allow-Revert to revert it)" if state == "COMPLETE" else ""))
+            return self._deployment_json(d)
+
+    def served(self, env_id: str, profile_id: str, session_id: str) -> Deployment | None:
+        """The deployment whose content a session sees right now (None: nothing deployed)."""
+        with self.lock:
+            env = self.envs.get(env_id)
+            for d in reversed(env.deployments if env else []):
+                if d.profile_id != profile_id:
+                    continue
+                state, pct = self.state_of(d)
+                if state in ("COMPLETE", "BAKING") or (
+                        state == "DEPLOYING" and session_bucket(session_id) < pct):
+                    return d
+            return None
+
+    # -- appconfigdata sessions -------------------------------------------------------------
+    def start_session(self, app_id: str, env_ident: str, profile_id: str,
+                      min_poll: int | None = None) -> str:
+        if min_poll is not None and not 15 <= int(min_poll) <= 86400:
+            raise BadRequest("RequiredMinimumPollIntervalInSeconds must be between 15 and 86400",
+                             Reason="InvalidParameters")
+        with self.lock:
+            try:
+                env = self._env(app_id, env_ident, by_name=True)
+            except NotFound as e:
+                e.extra["ResourceType"] = "Environment"
+                raise
+            s = Session(secrets.token_hex(16), app_id, env.id, profile_id, min_poll)
+            self.sessions[s.id] = s
+            token = secrets.token_urlsafe(48)
+            self.tokens[token] = s.id
+            return token
+
+    def get_latest(self, token: str) -> dict[str, Any]:
+        """Body, headers and the next token for GetLatestConfiguration.
+
+        The minimum poll interval, when a session asked for one, is enforced compressed like
+        strategy minutes: ``seconds * minute_seconds / 60`` real seconds.
+        """
+        with self.lock:
+            if token not in self.tokens:
+                raise self._bad_token("Corrupted")
+            sid = self.tokens[token]
+            if sid is None or sid not in self.sessions:
+                raise self._bad_token("Expired")
+            s, now = self.sessions[sid], self.clock()
+            if s.min_poll and s.last_poll is not None and \
+                    now - s.last_poll < s.min_poll * self.minute_seconds / 60.0:
+                raise self._bad_token("PollIntervalNotSatisfied")
+            self.tokens[token] = None
+            s.last_poll = now
+            next_token = secrets.token_urlsafe(48)
+            self.tokens[next_token] = s.id
+            out: dict[str, Any] = {"NextPollConfigurationToken": next_token,
+                                   "NextPollIntervalInSeconds": s.min_poll or DEFAULT_POLL_INTERVAL_S,
+                                   "Configuration": b"", "ContentType": "application/octet-stream",
+                                   "VersionLabel": None}
+            d = self.served(s.env_id, s.profile_id, s.id)
+            if d is None:
+                return out
+            out["ContentType"] = d.content_type
+            key = (d.version, d.content)
+            if key != s.last_key:
+                s.last_key = key
+                out["Configuration"], out["VersionLabel"] = d.content, d.version
+            return out
+
+    @staticmethod
+    def _bad_token(problem: str) -> BadRequest:
+        return BadRequest(f"Invalid ConfigurationToken ({problem})", Reason="InvalidParameters",
+                          Details={"InvalidParameters": {"ConfigurationToken": {"Problem": problem}}})
