@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = hoist_globals(list(sys.argv[1:] if argv is None else argv))
     try:
-        app(args=argv, standalone_mode=False)
+        rv = app(args=argv, standalone_mode=False)
     except CatoError as exc:
         from cato_migrate.cli import _render
 
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             exc.show()
             return 2
         raise
-    return 0
+    return rv if isinstance(rv, int) else 0
 
 
 def _output_from_env() -> str:
