@@ -13,10 +13,19 @@ def history(limit: int = typer.Option(50, "--limit", "-n", min=1, help="How many
     entries = ctx.store.audit(ctx.env, limit)
 
     def human(c) -> None:
-        t = _render.table("when", "who", "action", "target", "reason", "details")
+        if not entries:
+            c.print("no changes recorded yet")
         for e in entries:
-            details = ", ".join(f"{k}={v}" for k, v in e.details.items())
-            t.add_row(fmt_time(e.at), e.actor, e.action, e.target, e.reason, details)
-        c.print(t if entries else "no changes recorded yet")
+            reason = f' "{e.reason}"' if e.reason else ""
+            c.print(f"[dim]{fmt_time(e.at)}[/dim]  {e.actor}  [bold]{e.action}[/bold] {e.target}{reason}",
+                    markup=True)
+            if e.details:
+                c.print("    " + ", ".join(f"{k}={_short(v)}" for k, v in e.details.items()), markup=False)
 
     _render.emit(_common.output(), {"env": ctx.env, "entries": [e.model_dump() for e in entries]}, human)
+
+
+def _short(v) -> str:
+    if isinstance(v, list):
+        return f"[{len(v)} items]" if len(v) > 3 or len(str(v)) > 60 else str(v)
+    return str(v)

@@ -59,7 +59,7 @@ def plan_phase(ctx: RunContext, phase: PhaseSpec, week: int | None = None, step_
             out.append(StepOutcome(s.id, w.week, s.title, s.kind, "skipped", f"done (by {last.actor}); would skip"))
         elif not kind.implemented:
             out.append(StepOutcome(s.id, w.week, s.title, s.kind, "not_implemented",
-                                   f"step kind {s.kind!r} is not implemented yet ({kind.planned_for})"))
+                                   f"not implemented yet: {kind.planned_for}"))
         else:
             prefix = "interrupted earlier; would verify, then re-apply if needed: " if state == "running" else ""
             out.append(StepOutcome(s.id, w.week, s.title, s.kind, "planned", prefix + kind.plan(s, params, ctx)))
@@ -91,7 +91,7 @@ def _run_step(ctx: RunContext, w: WeekSpec, s: StepSpec) -> StepOutcome:
     if state == "done":
         return out("skipped", f"already done (by {last.actor})")
     if not kind.implemented:
-        return out("not_implemented", f"step kind {s.kind!r} is not implemented yet ({kind.planned_for}); nothing was changed")
+        return out("not_implemented", f"not implemented yet: {kind.planned_for}; nothing was changed")
     inputs = s.params | ({"forced": True, "reason": ctx.reason} if ctx.force else {})
     if state == "running":
         check = kind.verify(s, params, ctx)
@@ -135,7 +135,7 @@ class CriterionOutcome:
 def evaluate_criterion(ctx: RunContext, crit: CriterionSpec, record: bool = True) -> CriterionOutcome:
     kind = check_kind(crit.check)
     if not kind.implemented:
-        res = CheckResult("not_implemented", f"check {crit.check!r} is not implemented yet ({kind.planned_for})")
+        res = CheckResult("not_implemented", f"not implemented yet: {kind.planned_for}")
     else:
         try:
             res = kind.evaluate(crit, kind.Params.model_validate(crit.params), ctx)

@@ -15,8 +15,9 @@ DEFAULT_RUNBOOK_DIR = Path(__file__).resolve().parents[2] / "runbook"
 META_FILE = "runbook.yaml"
 
 
-def _line_of(node: yaml.Node | None, loc: tuple) -> int:
+def _line_of(src, loc: tuple) -> int:
     """1-based line of the deepest YAML node that `loc` reaches."""
+    node = src.node if isinstance(src, _Source) else src
     line = (node.start_mark.line + 1) if node is not None else 1
     for part in loc:
         if isinstance(node, yaml.MappingNode):
@@ -32,13 +33,30 @@ def _line_of(node: yaml.Node | None, loc: tuple) -> int:
     return line
 
 
-def _read(path: Path) -> tuple[Any, yaml.Node | None]:
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Source:
+    """A file's text; its node tree (for line numbers) is composed only when an error needs it."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self._node: yaml.Node | None = None
+
+    @property
+    def node(self) -> yaml.Node | None:
+        if self._node is None:
+            self._node = yaml.compose(self.text, Loader=_Loader)
+        return self._node
+
+
+def _read(path: Path) -> tuple[Any, _Source]:
     try:
         text = path.read_text()
     except OSError as exc:
         raise RunbookError(f"{path}: cannot read: {exc}") from exc
     try:
-        return yaml.safe_load(text), yaml.compose(text)
+        return yaml.load(text, Loader=_Loader), _Source(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
