@@ -1,6 +1,7 @@
 """What a running command hands to core functions, steps and checks."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
@@ -14,6 +15,15 @@ class Services(Protocol):
     """Adapters, built on first use so read-only paths never import an SDK they do not need."""
 
     def traffic_flag(self) -> TrafficFlag: ...
+
+
+_SECRETISH = re.compile(r"secret|password|passwd|token|credential|api_?key|authorization", re.I)
+
+
+def redact(details: dict) -> dict:
+    """The audit log never holds a secret, whatever a caller passes."""
+    return {k: ("***" if _SECRETISH.search(k) else redact(v) if isinstance(v, dict) else v)
+            for k, v in details.items()}
 
 
 @dataclass
@@ -39,7 +49,7 @@ class RunContext:
     def audit(self, action: str, target: str = "", reason: str = "", **details) -> AuditEntry:
         return self.store.append_audit(AuditEntry(
             env=self.env, at=self.clock.now(), actor=self.actor, action=action, target=target,
-            reason=reason, details=details))
+            reason=reason, details=redact(details)))
 
     def ensure_held(self) -> None:
         if self.lease is not None:
