@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
+import time
+from functools import wraps
 from pathlib import Path
 
 from cato_migrate.core.state import AcquireResult, AuditEntry, JournalEntry, LockLease
@@ -25,29 +28,59 @@ CREATE TRIGGER IF NOT EXISTS audit_append_only_d BEFORE DELETE ON audit
 """
 
 
+def _serialised(method):
+    """One connection, shared with the lock heartbeat thread: one operation at a time."""
+
+    @wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._mutex:
+            try:
+                return method(self, *args, **kwargs)
+            except sqlite3.Error as exc:
+                raise ExternalError(f"state store {self.path}: {exc}",
+                                    hint="another cato-migrate may be writing; retry in a few seconds") from exc
+    return wrapper
+
+
 class SqliteStateStore:
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, open_attempts: int = 20):
         self.path = Path(path)
+        self._mutex = threading.RLock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None,
-                                       check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
-        except (sqlite3.Error, OSError) as exc:
-            raise BadInput(f"cannot open the state store at {self.path}: {exc}",
-                           hint="check CATO_STATE_URL and that the directory is writable") from exc
+        except OSError as exc:
+            raise BadInput(f"cannot create the state store directory {self.path.parent}: {exc}",
+                           hint="check CATO_STATE_URL / CATO_WORK_DIR and that the directory is writable") from exc
+        for attempt in range(open_attempts):
+            try:
+                self._db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None,
+                                           check_same_thread=False)
+                # Switching to WAL and creating the schema can race another process opening a
+                # new file at the same moment ("database is locked"); that is worth a retry.
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=FULL")
+                self._db.executescript(_SCHEMA)
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == open_attempts - 1:
+                    raise ExternalError(f"cannot open the state store at {self.path}: {exc}",
+                                        hint="another cato-migrate may be starting; retry in a few seconds") from exc
+                time.sleep(0.05 * (attempt + 1))
+            except sqlite3.Error as exc:
+                raise BadInput(f"cannot open the state store at {self.path}: {exc}",
+                               hint="check CATO_STATE_URL points at a cato-migrate SQLite file") from exc
 
     def _tx(self):
         return _Tx(self._db)
 
+    @_serialised
     def append_journal(self, entry: JournalEntry) -> JournalEntry:
         with self._tx() as db:
             cur = db.execute("INSERT INTO journal(env, key, body) VALUES (?,?,?)",
                              (entry.env, entry.key, entry.model_dump_json()))
             return entry.model_copy(update={"seq": cur.lastrowid})
 
+    @_serialised
     def journal(self, env: str, key: str | None = None) -> list[JournalEntry]:
         if key is None:
             rows = self._db.execute("SELECT seq, body FROM journal WHERE env=? ORDER BY seq", (env,))
@@ -55,21 +88,25 @@ class SqliteStateStore:
             rows = self._db.execute("SELECT seq, body FROM journal WHERE env=? AND key=? ORDER BY seq", (env, key))
         return [JournalEntry.model_validate({**json.loads(b), "seq": s}) for s, b in rows.fetchall()]
 
+    @_serialised
     def append_audit(self, entry: AuditEntry) -> AuditEntry:
         with self._tx() as db:
             cur = db.execute("INSERT INTO audit(env, body) VALUES (?,?)", (entry.env, entry.model_dump_json()))
             return entry.model_copy(update={"seq": cur.lastrowid})
 
+    @_serialised
     def audit(self, env: str, limit: int = 100) -> list[AuditEntry]:
         rows = self._db.execute(
             "SELECT seq, body FROM (SELECT seq, body FROM audit WHERE env=? ORDER BY seq DESC LIMIT ?) ORDER BY seq",
             (env, limit)).fetchall()
         return [AuditEntry.model_validate({**json.loads(b), "seq": s}) for s, b in rows]
 
+    @_serialised
     def read_lock(self, env: str) -> LockLease | None:
         row = self._db.execute("SELECT body FROM lock WHERE env=?", (env,)).fetchone()
         return LockLease.model_validate_json(row[0]) if row else None
 
+    @_serialised
     def acquire_lock(self, lease: LockLease, *, now: float, preempt: bool = False,
                      takeover_tokens: frozenset[str] = frozenset()) -> AcquireResult:
         with self._tx() as db:
@@ -81,6 +118,7 @@ class SqliteStateStore:
             db.execute("INSERT OR REPLACE INTO lock(env, body) VALUES (?,?)", (lease.env, lease.model_dump_json()))
             return AcquireResult(acquired=True, lease=lease, previous=previous)
 
+    @_serialised
     def renew_lock(self, env: str, token: str, heartbeat: float, expires: float) -> bool:
         with self._tx() as db:
             row = db.execute("SELECT body FROM lock WHERE env=?", (env,)).fetchone()
@@ -93,6 +131,7 @@ class SqliteStateStore:
             db.execute("UPDATE lock SET body=? WHERE env=?", (new.model_dump_json(), env))
             return True
 
+    @_serialised
     def release_lock(self, env: str, token: str | None) -> LockLease | None:
         with self._tx() as db:
             row = db.execute("SELECT body FROM lock WHERE env=?", (env,)).fetchone()

@@ -65,3 +65,24 @@ def test_preempt_is_audited_and_the_old_holder_notices(store):
     a.release()
     assert store.read_lock("local").command == "rollback --quick"
     r.release()
+
+
+def test_heartbeat_thread_and_main_thread_share_the_store_safely(store):
+    import time as _time
+
+    from cato_migrate.core.clock import SystemClock
+    from cato_migrate.core.state import JournalEntry
+
+    k = LeaseKeeper(store, SystemClock(), env="local", actor="a@h", command="phase run 4", ttl=0.15)
+    k.acquire()
+    deadline = _time.monotonic() + 1.0
+    n = 0
+    while _time.monotonic() < deadline:
+        store.append_journal(JournalEntry(env="local", key="k", event="started", actor="a", at=0.0))
+        n += 1
+    assert not k.lost.is_set()
+    assert k._thread.is_alive()
+    k.ensure_held()
+    assert store.read_lock("local").expires > SystemClock().now()
+    k.release()
+    assert len(store.journal("local")) == n
