@@ -8,147 +8,43 @@ Every public method returns plain dicts shaped exactly like the AWS wire members
 ``appconfig`` 2019-10-09 / ``appconfigdata`` 2021-11-11 service JSON) and raises
 :class:`AppConfigError` subclasses carrying the AWS error code and HTTP status.
 
-Deployment timeline (computed lazily from the clock on every read):
-``DEPLOYING`` for ``DeploymentDurationInMinutes``, then ``BAKING`` for
-``FinalBakeTimeInMinutes``, then ``COMPLETE``; ``StopDeployment`` turns a DEPLOYING/BAKING one
-into ``ROLLED_BACK`` (or a COMPLETE one into ``REVERTED`` when ``Allow-Revert`` is true).
-PercentageComplete grows in AWS's steps: LINEAR adds ``GrowthFactor`` % per step, EXPONENTIAL
-serves ``G*2^k`` %, steps evenly spread over the deployment duration, the first at start.
+This module is the facade: the records, errors and helpers live in
+:mod:`cato_migrate.sandbox.appconfig_model` and the deployment timeline (DEPLOYING, BAKING,
+COMPLETE, roll-out steps, event log) in :mod:`cato_migrate.sandbox.appconfig_timeline`; the
+names below are re-exported so existing imports from here keep working.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
 import secrets
-import string
 import threading
 import time
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, Callable
 
-IN_FLIGHT = ("DEPLOYING", "BAKING")
-FEATURE_FLAGS_TYPE = "AWS.AppConfig.FeatureFlags"
-DEFAULT_POLL_INTERVAL_S = 60
-
-# Real ids/values of AWS's predefined strategies (Id == Name).
-PREDEFINED_STRATEGIES: tuple[dict[str, Any], ...] = tuple(
-    {"Id": n, "Name": n, "Description": d, "DeploymentDurationInMinutes": dur,
-     "GrowthType": gt, "GrowthFactor": gf, "FinalBakeTimeInMinutes": bake, "ReplicateTo": "NONE"}
-    for n, d, dur, gt, gf, bake in (
-        ("AppConfig.AllAtOnce", "Quick", 0, "LINEAR", 100.0, 10),
-        ("AppConfig.Linear50PercentEvery30Seconds", "Test/Demo", 1, "LINEAR", 50.0, 1),
-        ("AppConfig.Canary10Percent20Minutes", "AWS Recommended", 20, "EXPONENTIAL", 10.0, 10),
-        ("AppConfig.Linear20PercentEvery6Minutes", "AWS Recommended", 30, "LINEAR", 20.0, 30),
-    )
+from cato_migrate.sandbox import appconfig_timeline as timeline
+from cato_migrate.sandbox.appconfig_model import (
+    DEFAULT_POLL_INTERVAL_S,
+    FEATURE_FLAGS_TYPE,
+    IN_FLIGHT,
+    PREDEFINED_STRATEGIES,
+    AppConfigError,
+    BadRequest,
+    Conflict,
+    Deployment,
+    Environment,
+    NotFound,
+    Session,
+    evaluate_feature_flags,
+    new_id,
+    paginate,
+    session_bucket,
 )
 
-
-class AppConfigError(Exception):
-    status = 400
-    code = "BadRequestException"
-
-    def __init__(self, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.message = message
-        self.extra = extra
-
-    def body(self) -> dict[str, Any]:
-        return {"Message": self.message, **self.extra}
-
-
-class BadRequest(AppConfigError):
-    pass
-
-
-class NotFound(AppConfigError):
-    status = 404
-    code = "ResourceNotFoundException"
-
-
-class Conflict(AppConfigError):
-    status = 409
-    code = "ConflictException"
-
-
-def new_id(length: int = 7) -> str:
-    alphabet = string.ascii_lowercase + string.digits
-    return "".join(secrets.choice(alphabet) for _ in range(length))
-
-
-def evaluate_feature_flags(content: bytes) -> bytes:
-    """What AWS serves for an ``AWS.AppConfig.FeatureFlags`` profile: ``{flag: values[flag]}``.
-
-    A flag declared in ``flags`` without an entry in ``values`` is served as ``{"enabled": false}``.
-    Content that is not such a JSON document is returned unchanged (AWS would have rejected it
-    when the hosted version was created; moto does not validate).
-    """
-    try:
-        doc = json.loads(content)
-        flags = doc.get("flags") or {}
-        values = doc.get("values") or {}
-        out = {name: values.get(name, {"enabled": False}) for name in (flags or values)}
-    except (ValueError, AttributeError, TypeError):
-        return content
-    return json.dumps(out, separators=(",", ":")).encode()
-
-
-def session_bucket(session_id: str) -> float:
-    """Stable position of a session in [0, 100) for percentage roll-outs."""
-    return int(hashlib.sha256(session_id.encode()).hexdigest()[:8], 16) % 10000 / 100.0
-
-
-def paginate(items: list[Any], max_results: int | None, next_token: str | None) -> dict[str, Any]:
-    try:
-        start = int(next_token) if next_token else 0
-    except ValueError:
-        raise BadRequest("Invalid NextToken") from None
-    limit = max_results or 50
-    out: dict[str, Any] = {"Items": items[start:start + limit]}
-    if start + limit < len(items):
-        out["NextToken"] = str(start + limit)
-    return out
-
-
-@dataclass
-class Deployment:
-    app_id: str
-    env_id: str
-    number: int
-    strategy: dict[str, Any]
-    profile_id: str
-    profile_name: str
-    version: str
-    version_label: str | None
-    content: bytes           # what appconfigdata serves (evaluated for feature flags)
-    content_type: str
-    description: str | None
-    started: float
-    stopped: float | None = None
-    end_state: str | None = None  # ROLLED_BACK / REVERTED once stopped
-
-
-@dataclass
-class Session:
-    id: str
-    app_id: str
-    env_id: str
-    profile_id: str
-    min_poll: int | None
-    last_key: tuple[str, bytes] | None = None
-    last_poll: float | None = None
-
-
-@dataclass
-class Environment:
-    app_id: str
-    id: str
-    name: str
-    description: str | None = None
-    monitors: list[Any] = field(default_factory=list)
-    deployments: list[Deployment] = field(default_factory=list)  # oldest first
+__all__ = [
+    "DEFAULT_POLL_INTERVAL_S", "FEATURE_FLAGS_TYPE", "IN_FLIGHT", "PREDEFINED_STRATEGIES",
+    "AppConfigError", "AppConfigState", "BadRequest", "Conflict", "Deployment", "Environment",
+    "NotFound", "Session", "evaluate_feature_flags", "new_id", "paginate", "session_bucket",
+]
 
 
 class AppConfigState:
@@ -203,8 +99,7 @@ class AppConfigState:
 
     # -- helpers ----------------------------------------------------------------------------
     def iso(self, mono: float) -> str:
-        dt = datetime.fromtimestamp(self._wall_offset + mono, tz=timezone.utc)
-        return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return timeline.iso(self._wall_offset, mono)
 
     def _env(self, app_id: str, env_ident: str, by_name: bool = False) -> Environment:
         env = self.envs.get(env_ident)
@@ -229,63 +124,15 @@ class AppConfigState:
                 return d
         raise NotFound(f"Deployment {number} not found", ResourceName=str(number))
 
-    # -- deployment timeline ----------------------------------------------------------------
-    def _times(self, d: Deployment) -> tuple[float, float]:
-        dep = d.strategy["DeploymentDurationInMinutes"] * self.minute_seconds
-        bake = d.strategy.get("FinalBakeTimeInMinutes", 0) * self.minute_seconds
-        return dep, bake
-
-    def _steps(self, d: Deployment) -> list[tuple[float, float]]:
-        """(offset from start, percentage) of each roll-out step while DEPLOYING."""
-        g = float(d.strategy["GrowthFactor"])
-        if d.strategy.get("GrowthType") == "EXPONENTIAL":
-            n = (math.ceil(math.log2(100.0 / g)) if g < 100 else 0) + 1
-            pcts = [min(100.0, g * 2 ** k) for k in range(n)]
-        else:
-            n = math.ceil(100.0 / g)
-            pcts = [min(100.0, g * (k + 1)) for k in range(n)]
-        dep, _ = self._times(d)
-        return [(dep * k / n, p) for k, p in enumerate(pcts)]
-
+    # -- deployment timeline (maths in appconfig_timeline) ------------------------------------
     def state_of(self, d: Deployment, now: float | None = None) -> tuple[str, float]:
         now = self.clock() if now is None else now
-        if d.stopped is not None:
-            return d.end_state or "ROLLED_BACK", self._percentage(d, d.stopped)
-        dep, bake = self._times(d)
-        elapsed = now - d.started
-        if elapsed < dep:
-            return "DEPLOYING", self._percentage(d, now)
-        return ("BAKING" if elapsed < dep + bake else "COMPLETE"), 100.0
-
-    def _percentage(self, d: Deployment, at: float) -> float:
-        dep, _ = self._times(d)
-        if at - d.started >= dep:
-            return 100.0
-        return max([p for off, p in self._steps(d) if off <= at - d.started] or [0.0])
-
-    def _events(self, d: Deployment, now: float) -> list[dict[str, Any]]:
-        dep, bake = self._times(d)
-        until = d.stopped if d.stopped is not None else now
-        ev = [(d.started, "DEPLOYMENT_STARTED", "USER", "Deployment started")]
-        ev += [(d.started + off, "PERCENTAGE_UPDATED", "APPCONFIG",
-                f"Configuration deployed to {p:.2f}% of clients")
-               for off, p in self._steps(d) if off < dep]
-        ev.append((d.started + dep, "BAKE_TIME_STARTED", "APPCONFIG", "Deployment bake time started"))
-        ev.append((d.started + dep + bake, "DEPLOYMENT_COMPLETED", "APPCONFIG", "Deployment completed"))
-        ev = [e for e in ev if e[0] <= until]
-        if d.stopped is not None and d.end_state == "ROLLED_BACK":
-            ev.append((d.stopped, "ROLLBACK_STARTED", "USER", "Rollback initiated by user"))
-            ev.append((d.stopped, "ROLLBACK_COMPLETED", "APPCONFIG", "Rollback completed"))
-        elif d.stopped is not None:
-            ev.append((d.stopped, "REVERT_COMPLETED", "USER", "Deployment reverted by user"))
-        order = sorted(range(len(ev)), key=lambda i: (ev[i][0], i), reverse=True)  # newest first
-        return [{"EventType": t, "TriggeredBy": by, "Description": desc, "OccurredAt": self.iso(at)}
-                for at, t, by, desc in (ev[i] for i in order)]
+        return timeline.state_of(d, now, self.minute_seconds)
 
     def _deployment_json(self, d: Deployment, summary: bool = False) -> dict[str, Any]:
         now = self.clock()
         state, pct = self.state_of(d, now)
-        dep, bake = self._times(d)
+        dep, bake = timeline.times(d, self.minute_seconds)
         s = d.strategy
         out: dict[str, Any] = {
             "DeploymentNumber": d.number, "ConfigurationProfileId": d.profile_id,
@@ -306,7 +153,7 @@ class AppConfigState:
             return out
         out.update({"ApplicationId": d.app_id, "EnvironmentId": d.env_id,
                     "DeploymentStrategyId": s["Id"], "ConfigurationLocationUri": "hosted",
-                    "EventLog": self._events(d, now), "AppliedExtensions": []})
+                    "EventLog": timeline.events(d, now, self.minute_seconds, self._wall_offset), "AppliedExtensions": []})
         if d.description is not None:
             out["Description"] = d.description
         return out
