@@ -30,7 +30,15 @@ def make_store(settings: Settings):
 
         u = urlparse(loc)
         region = parse_qs(u.query).get("region", [settings.region])[0]
-        return DynamoStateStore(u.netloc, region=region, endpoint_url=settings.dynamodb_endpoint_url or None)
+        endpoint = settings.dynamodb_endpoint_url or None
+        if endpoint is None and settings.env == "local":
+            endpoint = sandbox_url(settings, "moto")
+            if endpoint is None:
+                raise BadInput("CATO_STATE_URL is a DynamoDB table but the local sandbox is not running",
+                               hint="run `cato-migrate sandbox up` first")
+            os.environ.setdefault("AWS_ACCESS_KEY_ID", "sandbox")
+            os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "sandbox")
+        return DynamoStateStore(u.netloc, region=region, endpoint_url=endpoint)
     if "://" in loc and not loc.startswith("sqlite://"):
         raise BadInput(f"CATO_STATE_URL {loc!r} is not understood; use a file path, sqlite:///PATH or dynamodb://TABLE?region=R")
     from cato_migrate.adapters.sqlite_store import SqliteStateStore

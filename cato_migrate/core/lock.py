@@ -83,9 +83,16 @@ class LeaseKeeper:
         def beat() -> None:
             while not self._stop.wait(interval):
                 now = self.clock.now()
-                if not self.store.renew_lock(self.env, self.lease.token, now, now + self.ttl):
+                try:
+                    renewed = self.store.renew_lock(self.env, self.lease.token, now, now + self.ttl)
+                except Exception:  # a store hiccup: keep trying until the lease would lapse
+                    if self.clock.now() < self.lease.expires:
+                        continue
+                    renewed = False
+                if not renewed:
                     self.lost.set()
                     return
+                self.lease = self.lease.model_copy(update={"heartbeat": now, "expires": now + self.ttl})
 
         self._thread = threading.Thread(target=beat, name="cato-lock-heartbeat", daemon=True)
         self._thread.start()

@@ -90,3 +90,13 @@ def test_quick_rollback_while_canary_is_baking(cli):
     assert cli.json("canary", "status")["served_percentage"] == 0
     actions = [e["action"] for e in cli.json("history")["entries"]]
     assert "lock.preempt" in actions
+
+
+def test_drill_with_the_dynamodb_state_store(cli):
+    cli.env["CATO_STATE_URL"] = "dynamodb://cato-migrate-state-cli?region=us-east-1"
+    assert cli.run("canary", "set", "10", "--force", "--reason", "drill").returncode == 0
+    r = cli.run("rollback", "--quick")
+    assert r.returncode == 0, r.stderr
+    actions = [e["action"] for e in cli.json("history")["entries"]]
+    assert actions[-2:] == ["canary.set", "rollback.quick"]
+    assert cli.json("lock", "status")["held"] is False
