@@ -9,6 +9,7 @@ from cato_migrate.cli import _common, _render
 
 
 def status() -> None:
+    from cato_migrate.core.kinds import step_kind
     from cato_migrate.core.lock import fmt_time
     from cato_migrate.core.progress import where_are_we
     from cato_migrate.core.traffic import TRAFFIC_KEY
@@ -18,6 +19,10 @@ def status() -> None:
     where = where_are_we(ctx.runbook, entries)
     flag = next((e for e in reversed(entries) if e.key == TRAFFIC_KEY and e.event in ("finished", "failed")), None)
     lock = ctx.store.read_lock(ctx.env)
+    if where["next"]:
+        kind = step_kind(where["next"]["kind"])
+        where["next"]["implemented"] = kind.implemented
+        where["next"]["not_implemented"] = "" if kind.implemented else f"not implemented yet: {kind.planned_for}"
     data = {
         "env": ctx.env, **where,
         "flag": None if flag is None else {
@@ -44,7 +49,10 @@ def status() -> None:
         n = where["next"]
         if n:
             c.print(f"[bold]next[/bold] {n['step']} (week {n['week']}, {_render.styled(n['state'])}): {n['title']}")
-            c.print(f"     run: cato-migrate phase run {n['phase']}")
+            if n["not_implemented"]:
+                c.print(f"     [magenta]{n['not_implemented']}[/magenta]")
+            else:
+                c.print(f"     run: cato-migrate phase run {n['phase']}")
         else:
             c.print("[bold]next[/bold] nothing: every step is done")
 
