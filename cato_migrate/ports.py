@@ -62,7 +62,7 @@ class Deployment(Record):
 class FlagStatus(Record):
     """What the flag is observed to be: configured (latest deployment) vs served."""
 
-    configured_percentage: int | None = Field(description="Percentage in the latest deployment's content; None if never deployed.")
+    configured_percentage: int = Field(description="Percentage in the latest deployment's content (0 if never deployed: a missing flag means 0%).")
     served_percentage: int = Field(description="Percentage a client reads now through appconfigdata (missing or disabled = 0).")
     served_version: str | None = Field(default=None, description="Hosted version a client is served.")
     deployment_state: str = Field(description="State of the latest deployment, or NONE.")

@@ -43,14 +43,14 @@ def status() -> None:
     data = {"env": ctx.env, **st.model_dump()}
 
     def human(c) -> None:
-        conf = "never deployed" if st.configured_percentage is None else f"{st.configured_percentage}%"
+        conf = f"{st.configured_percentage}%" + (" (never deployed: no flag means 0%)" if st.deployment is None else "")
         c.print(f"[bold]served[/bold]     {st.served_percentage}%  (what clients read now, version {st.served_version or '-'})")
         c.print(f"[bold]configured[/bold] {conf}  (latest deployment)")
         d = st.deployment
         if d:
             c.print(f"[bold]deployment[/bold] #{d.number} {_render.styled(d.state.lower())} "
                     f"{d.percentage_complete:.0f}% complete, strategy {d.strategy}")
-        if st.configured_percentage is not None and st.configured_percentage != st.served_percentage:
+        if st.configured_percentage != st.served_percentage:
             c.print("[yellow]configured and served differ: a deployment is in flight or was rolled back[/yellow]")
 
     _render.emit(_common.output(), data, human)

@@ -29,7 +29,7 @@ def flag_status(flag: TrafficFlag) -> FlagStatus:
     latest = flag.latest_deployment()
     served_spec, served_version = flag.read_served()
     served = served_spec.effective_percentage if served_spec else 0
-    configured = flag.configured(latest).effective_percentage if latest else None
+    configured = flag.configured(latest).effective_percentage if latest else 0
     return FlagStatus(configured_percentage=configured, served_percentage=served,
                       served_version=served_version,
                       deployment_state=latest.state if latest else "NONE", deployment=latest)
@@ -62,9 +62,9 @@ def wait_for(ctx: RunContext, flag: TrafficFlag, dep: Deployment, timeout: float
     while True:
         ctx.ensure_held()
         dep = flag.get_deployment(dep.number)
-        if dep.state != seen:
-            ctx.progress(f"deployment #{dep.number}: {dep.state} ({dep.percentage_complete:.0f}% complete)")
-            seen = dep.state
+        if (dep.state, int(dep.percentage_complete)) != seen:
+            ctx.progress(f"deployment #{dep.number}: {dep.state} ({dep.percentage_complete:.0f}% of clients)")
+            seen = (dep.state, int(dep.percentage_complete))
         if dep.state not in IN_FLIGHT:
             return dep
         if ctx.clock.now() >= deadline:
@@ -75,7 +75,7 @@ def wait_for(ctx: RunContext, flag: TrafficFlag, dep: Deployment, timeout: float
 def set_traffic(ctx: RunContext, target: int, *, timeout: float | None = None) -> dict:
     flag = ctx.services.traffic_flag()
     before = flag_status(flag)
-    current = before.configured_percentage or 0
+    current = before.served_percentage  # what clients get; a rolled-back deployment does not count
     if before.deployment_state in IN_FLIGHT:
         raise CheckFailed(
             f"deployment #{before.deployment.number} is {before.deployment_state}; nothing was changed",

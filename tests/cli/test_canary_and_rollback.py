@@ -39,7 +39,7 @@ def test_bad_canary_values_exit_2_and_change_nothing(cli, bad):
     assert r.returncode == 2, (r.stdout, r.stderr)
     assert "nothing was changed" in r.stderr or "No such option" in r.stderr
     st = cli.json("canary", "status")
-    assert st["configured_percentage"] is None and st["deployment_state"] == "NONE"
+    assert st["configured_percentage"] == 0 and st["deployment_state"] == "NONE"
     assert cli.json("history")["entries"] == []
 
 
