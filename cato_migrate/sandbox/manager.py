@@ -234,7 +234,8 @@ def _reuse_problem(state: dict, comps: list[Component], settings: SandboxSetting
     """None if the recorded sandbox is the one asked for and all of it is healthy."""
     if not state.get("complete"):
         return "a previous `sandbox up` did not finish"
-    recorded = [r["name"] for r in state["components"]]
+    on_demand = {c.name for c in registry if getattr(c, "on_demand", False)}
+    recorded = [r["name"] for r in state["components"] if r["name"] not in on_demand]
     wanted = [c.name for c in comps]
     if recorded != wanted:
         return f"recorded components {recorded} differ from the requested {wanted}"
@@ -343,3 +344,44 @@ def sandbox_up(settings: SandboxSettings, *, registry: list[Component] | None = 
             _stop_and_forget(state_dir, state, settings.stop_timeout_s)
             raise
         return {**_status_of(state, state_dir, reg), "already_up": False, "message": message}
+
+
+def sandbox_add(settings: SandboxSettings, name: str, *, registry: list[Component] | None = None) -> dict:
+    """Start one more component (an on-demand one such as Ray) in the running sandbox.
+
+    Idempotent: a recorded, healthy component is returned as it is. Its dependencies must
+    already be running. On failure only this component is stopped; the rest stay up.
+    """
+    reg = REGISTRY if registry is None else registry
+    comp = _component_for(name, reg)
+    if comp is None:
+        raise BadInput(f"unknown sandbox component {name!r}", hint=f"known: {', '.join(c.name for c in reg)}")
+    if (msg := comp.prerequisite()):
+        raise BadInput(f"cannot start {name}: {msg}", hint="`make setup` installs everything")
+    state_dir = _state_dir(settings.state_dir)
+    with _locked(state_dir):
+        state = load_sandbox_state(state_dir)
+        if state is None or not state.get("complete"):
+            raise BadInput("the sandbox is not up", hint="run `cato-migrate sandbox up` first")
+        existing = next((r for r in state["components"] if r["name"] == name), None)
+        if existing is not None:
+            if procs.same_process(existing.get("pid", 0), existing.get("start_time")) and _healthy(existing, reg):
+                return {**existing, "healthy": True, "already_up": True}
+            _stop_records([existing], settings.stop_timeout_s)
+            state["components"] = [r for r in state["components"] if r["name"] != name]
+            write_state(state_dir, state)
+        urls = {r["name"]: r["url"] for r in state["components"]}
+        missing = [d for d in comp.depends_on if d not in urls]
+        if missing:
+            raise BadInput(f"{name} needs {', '.join(missing)} running in the sandbox first")
+        rec = _start_one(comp, settings, state_dir, urls)
+        state["components"].append(rec)
+        write_state(state_dir, state)
+        try:
+            _wait_healthy(comp, rec, comp.health_timeout_s or settings.health_timeout_s)
+        except BaseException:
+            _stop_records([rec], settings.stop_timeout_s)
+            state["components"] = [r for r in state["components"] if r is not rec]
+            write_state(state_dir, state)
+            raise
+        return {**rec, "healthy": True, "already_up": False}

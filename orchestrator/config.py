@@ -1,0 +1,104 @@
+"""The orchestrator's configuration schema (pydantic; unknown keys are errors).
+
+Concurrency is set on purpose (see `ServeConfig`): Ray Serve's defaults allow 5 in-flight
+requests per replica and queue without bound, which collapses under a burst on a small
+machine; the Python HTTP proxy and the outbound client saturate first.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from orchestrator.ports import ModelTier
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BackendConfig(_Model):
+    kind: Literal["bedrock", "vllm", "sagemaker"] = Field(description="Which inference API serves the tier.")
+    model_id: str = Field(description="Bedrock model id, vLLM model name, or SageMaker endpoint name.")
+    endpoint_url: str | None = Field(default=None, description="Override of the API endpoint (the sandbox simulator locally).")
+    region: str = Field(default="us-east-1", description="AWS region for Bedrock/SageMaker.")
+    timeout_s: float = Field(default=30.0, gt=0, description="Per-attempt timeout.")
+    max_attempts: int = Field(default=3, ge=1, le=10, description="Attempts for throttling/5xx/timeouts, with jittered backoff.")
+
+
+class BreakerConfig(_Model):
+    failure_threshold: int = Field(default=5, ge=1, description="Counted failures within the window that open a breaker.")
+    window_s: float = Field(default=60.0, gt=0, description="Sliding window for counting failures.")
+    cooldown_s: float = Field(default=30.0, gt=0, description="Open time before a half-open probe.")
+
+
+class CacheConfig(_Model):
+    enabled: bool = Field(default=True, description="Use the semantic cache.")
+    threshold: float = Field(default=0.80, gt=0, le=1, description="Cosine similarity a hit needs (before the paraphrase guard).")
+    max_entries: int = Field(default=100_000, gt=0, description="Entries per scope before the oldest are evicted.")
+
+
+class ServeConfig(_Model):
+    host: str = Field(default="127.0.0.1", description="Serve HTTP proxy host.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Serve HTTP proxy port.")
+    num_replicas: int = Field(default=1, ge=1, description="Orchestrator replicas.")
+    max_ongoing_requests: int = Field(
+        default=512, ge=1,
+        description="Per replica. The default (5) serialises an I/O-bound asyncio app; requests here mostly await "
+                    "the model, so one replica holds hundreds at ~0.3 MB each.")
+    max_queued_requests: int = Field(
+        default=2048, ge=-1,
+        description="Beyond this the proxy answers 503 at once instead of queueing without bound (-1), "
+                    "so clients fail fast and LiteLLM-style collapse under a burst is avoided.")
+
+
+class OrchestratorConfig(_Model):
+    backends: dict[ModelTier, BackendConfig] = Field(description="One backend per tier.")
+    redis_url: str = Field(description="Working memory (sessions).")
+    region: str = Field(default="us-east-1", description="AWS region for DynamoDB.")
+    dynamodb_endpoint_url: str | None = Field(default=None, description="DynamoDB endpoint override (moto locally).")
+    sessions_table: str = Field(default="cato-working-memory", description="Durable copy of sessions.")
+    facts_table: str = Field(default="cato-semantic-memory", description="Semantic memory (facts by domain).")
+    session_ttl_s: int = Field(default=3600, gt=0, description="Working-memory TTL in Redis.")
+    history_turns: int = Field(default=20, ge=0, description="Turns of history sent to the model.")
+    shadow_self_domains: list[str] = Field(default_factory=lambda: ["shadow", "introspection"],
+                                           description="Domains routed to Shadow Self first.")
+    breaker: BreakerConfig = Field(default_factory=BreakerConfig, description="Circuit breaker settings.")
+    cache: CacheConfig = Field(default_factory=CacheConfig, description="Semantic cache settings.")
+    serve: ServeConfig = Field(default_factory=ServeConfig, description="Ray Serve settings.")
+    admin_token: SecretStr = Field(default=SecretStr(""), description="Bearer token for /admin; empty disables the admin API.")
+
+    @classmethod
+    def for_sandbox(cls, state: dict, **overrides) -> "OrchestratorConfig":
+        """Point every backend at the sandbox's model simulator; Redis and DynamoDB at the sandbox's."""
+        urls = {c["name"]: c["url"] for c in state.get("components", [])}
+        missing = [n for n in ("simulator", "redis", "moto") if n not in urls]
+        if missing:
+            raise ValueError(f"the sandbox has no {', '.join(missing)}: run `cato-migrate sandbox up`")
+        sim = urls["simulator"]
+        data = {
+            "backends": {
+                ModelTier.BEDROCK_HAIKU: {"kind": "bedrock", "model_id": "anthropic.claude-3-haiku-20240307-v1:0", "endpoint_url": sim},
+                ModelTier.BEDROCK_SONNET: {"kind": "bedrock", "model_id": "anthropic.claude-3-5-sonnet-20240620-v1:0", "endpoint_url": sim},
+                ModelTier.SHADOW_SELF: {"kind": "vllm", "model_id": "cato-shadow-self", "endpoint_url": sim + "/v1"},
+            },
+            "redis_url": urls["redis"], "dynamodb_endpoint_url": urls["moto"],
+        }
+        data.update(overrides)
+        return cls.model_validate(data)
+
+    @classmethod
+    def from_env(cls) -> "OrchestratorConfig":
+        """CATO_ORCHESTRATOR_CONFIG (a JSON file), else the local sandbox's state file."""
+        path = os.environ.get("CATO_ORCHESTRATOR_CONFIG")
+        if path:
+            return cls.model_validate_json(Path(path).read_text())
+        work = Path(os.environ.get("CATO_WORK_DIR", ".cato-migrate"))
+        state_file = work / "sandbox.json"
+        if not state_file.exists():
+            raise ValueError(f"no orchestrator config: set CATO_ORCHESTRATOR_CONFIG or run `cato-migrate sandbox up` "
+                             f"(looked for {state_file})")
+        return cls.for_sandbox(json.loads(state_file.read_text()))

@@ -1,0 +1,29 @@
+"""Whether an answer may depend on who is asking, which decides its cache scope.
+
+A query that refers to the speaker or to earlier turns ("my name", "that", "it") can only be
+answered from someone's context; its answer is cached for that user/session alone and never
+served to anyone else. Everything else is context-free and shares the global scope.
+"""
+from __future__ import annotations
+
+import re
+
+_DEPENDENT = re.compile(
+    r"\b(i|i'm|i've|i'd|me|my|mine|myself|we|us|our|ours|earlier|previous|previously|above|again|"
+    r"it|its|that|this|those|these|they|them|he|she|him|her|his|hers|their|theirs)\b",
+    re.IGNORECASE)
+
+
+def depends_on_context(query: str) -> bool:
+    return bool(_DEPENDENT.search(query))
+
+
+def cache_scope(query: str, *, user_id: str | None, session_id: str | None) -> str | None:
+    """The scope to look up and store in; None means do not cache at all."""
+    if not depends_on_context(query):
+        return "global"
+    if user_id:
+        return f"user:{user_id}"
+    if session_id:
+        return f"session:{session_id}"
+    return None

@@ -1,0 +1,129 @@
+"""CatoOrchestrator: route a query to a model tier with context, cache, breakers and fallback.
+
+Framework-free asyncio; `serve_app.py` wraps it for Ray Serve. Names follow the runbook's
+snippets (`route_query`, `_determine_routing`, `circuit_breakers`).
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from orchestrator.context_scope import cache_scope
+from orchestrator.ports import BackendError, Message, ModelTier, RoutingDecision
+
+
+class NoTierAvailable(Exception):
+    """Every tier in the decision's chain is open or failed; carries the last error."""
+
+    def __init__(self, message: str, tried: list[str], last: BackendError | None = None):
+        super().__init__(message)
+        self.tried, self.last = tried, last
+
+
+class CatoOrchestrator:
+    def __init__(self, config=None, *, backends=None, router=None, breakers=None, cache=None,
+                 working=None, memory=None, metrics=None):
+        if backends is None or working is None:
+            from orchestrator.wiring import build_components
+
+            built = build_components(config)
+            config = built.config
+            backends = backends if backends is not None else built.backends
+            working = working if working is not None else built.working
+            cache = cache if cache is not None else built.cache
+            memory = memory if memory is not None else built.memory
+        self.config = config
+        self.backends: dict[ModelTier, Any] = backends
+        if router is None:
+            from orchestrator.routing import ComplexityRouter
+
+            domains = frozenset(config.shadow_self_domains) if config else frozenset()
+            router = ComplexityRouter(shadow_self_domains=domains)
+        self.router = router
+        if breakers is None:
+            from orchestrator.breaker import BreakerBoard
+
+            kw = config.breaker.model_dump() if config else {}
+            breakers = BreakerBoard(list(ModelTier), **kw)
+        self.circuit_breakers = breakers
+        self.cache = cache
+        self.working = working
+        self.memory = memory
+        self.metrics = metrics
+
+    def _determine_routing(self, query: str, domain: str = "general") -> RoutingDecision:
+        return self.router.decide(query, domain)
+
+    async def route_query(self, query: str, session_id: str | None = None, domain: str = "general",
+                          user_id: str | None = None, max_tokens: int = 256) -> dict:
+        t0 = time.perf_counter()
+        history = await self.working.history(session_id, self._turns()) if session_id else []
+        decision = self._determine_routing(query, domain)
+        scope = cache_scope(query, user_id=user_id, session_id=session_id)
+        if self.cache is not None and scope is not None:
+            hit = await self.cache.lookup(query, scope=scope)
+            if hit is not None:
+                await self._remember(session_id, query, hit.answer)
+                return self._result(hit.answer, decision.primary_model, decision, True, None, session_id, t0,
+                                    cache={"similarity": round(hit.similarity, 4), "matched": hit.matched_query,
+                                           "scope": hit.scope})
+        messages = history + [Message("user", query)]
+        completion, fallback_from = await self._complete(decision, messages, max_tokens)
+        if self.cache is not None and scope is not None:
+            await self.cache.store(query, completion.text, scope=scope)
+        await self._remember(session_id, query, completion.text)
+        return self._result(completion.text, completion.tier, decision, False, fallback_from, session_id, t0,
+                            hidden_states=completion.hidden_states)
+
+    async def _complete(self, decision: RoutingDecision, messages: list[Message], max_tokens: int):
+        chain = [decision.primary_model, *decision.fallbacks]
+        tried: list[str] = []
+        last: BackendError | None = None
+        for tier in chain:
+            breaker = self.circuit_breakers[tier]
+            if tier not in self.backends or not breaker.can_execute():
+                tried.append(f"{tier.value}: {'no backend' if tier not in self.backends else 'breaker open'}")
+                continue
+            try:
+                completion = await self.backends[tier].complete(messages, max_tokens=max_tokens)
+            except BackendError as exc:
+                breaker.record_failure(exc.kind)
+                self._count_error(tier, exc.kind)
+                tried.append(f"{tier.value}: {exc.kind}")
+                last = exc
+                if not exc.counts_for_breaker:
+                    raise  # a refusal or a bad request would fail the same way on every tier
+                continue
+            breaker.record_success()
+            fallback_from = decision.primary_model if tier != decision.primary_model else None
+            return completion, fallback_from
+        raise NoTierAvailable("no model tier could answer: " + "; ".join(tried), tried, last)
+
+    async def _remember(self, session_id: str | None, query: str, answer: str) -> None:
+        if session_id:
+            await self.working.append(session_id, Message("user", query))
+            await self.working.append(session_id, Message("assistant", answer))
+
+    def _turns(self) -> int:
+        return self.config.history_turns if self.config else 20
+
+    def _count_error(self, tier: ModelTier, kind: str) -> None:
+        if self.metrics is not None:
+            self.metrics.error(tier.value, kind)
+
+    def _result(self, text, tier, decision, cached, fallback_from, session_id, t0, **extra) -> dict:
+        latency_ms = (time.perf_counter() - t0) * 1000
+        if self.metrics is not None:
+            self.metrics.request(tier.value, cached, latency_ms / 1000)
+        return {"response": text, "model": tier.value, "tier": tier, "cached": cached,
+                "route_reason": decision.reason, "fallback_from": fallback_from.value if fallback_from else None,
+                "session_id": session_id, "latency_ms": round(latency_ms, 3), **extra}
+
+    async def close(self) -> None:
+        for b in self.backends.values():
+            await b.close()
+
+
+def new_session_id() -> str:
+    return uuid.uuid4().hex

@@ -1,0 +1,37 @@
+"""Prometheus metrics for the orchestrator, on a registry of its own."""
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+BREAKER_STATE = {"closed": 0, "half_open": 1, "open": 2}
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("cato_requests_total", "Requests answered, by tier and whether cached",
+                                ["tier", "cached"], registry=self.registry)
+        self.latency = Histogram("cato_request_latency_seconds", "End-to-end latency of route_query", ["tier"],
+                                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+                                 registry=self.registry)
+        self.errors = Counter("cato_backend_errors_total", "Backend failures by tier and kind", ["tier", "kind"],
+                              registry=self.registry)
+        self.cache = Counter("cato_cache_lookups_total", "Semantic cache lookups", ["result"], registry=self.registry)
+        self.breaker = Gauge("cato_breaker_state", "Circuit breaker state (0 closed, 1 half-open, 2 open)", ["tier"],
+                             registry=self.registry)
+        self.failed = Counter("cato_requests_failed_total", "Requests no tier could answer", registry=self.registry)
+
+    def request(self, tier: str, cached: bool, seconds: float) -> None:
+        self.requests.labels(tier, str(cached).lower()).inc()
+        self.latency.labels(tier).observe(seconds)
+        self.cache.labels("hit" if cached else "miss").inc()
+
+    def error(self, tier: str, kind: str) -> None:
+        self.errors.labels(tier, kind).inc()
+
+    def breakers(self, board) -> None:
+        for tier, breaker in board.items():
+            self.breaker.labels(getattr(tier, "value", tier)).set(BREAKER_STATE.get(breaker.state, -1))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,148 @@
+"""Ray Serve application: an OpenAI-compatible front for CatoOrchestrator.
+
+POST /v1/chat/completions (streaming and not), GET /healthz, GET /metrics (Prometheus),
+and /admin/* behind a bearer token. The response's `model` is the tier that served; the
+object `cato` says whether it was cached, why it was routed there, and any fallback.
+"""
+from __future__ import annotations
+
+import hmac
+import json
+import time
+import uuid
+
+from fastapi import FastAPI, Header, HTTPException, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from ray import serve
+
+from orchestrator.config import OrchestratorConfig
+from orchestrator.ports import ModelTier
+
+api = FastAPI(title="Cato orchestrator", docs_url=None, redoc_url=None)
+
+
+def _last_user_message(body: dict) -> str:
+    msgs = body.get("messages")
+    if not isinstance(msgs, list) or not msgs:
+        raise HTTPException(400, "messages must be a non-empty list")
+    for m in reversed(msgs):
+        if isinstance(m, dict) and m.get("role") == "user" and isinstance(m.get("content"), str) and m["content"].strip():
+            return m["content"]
+    raise HTTPException(400, "messages needs a user message with text content")
+
+
+@serve.deployment(name="CatoOrchestrator")
+@serve.ingress(api)
+class OrchestratorDeployment:
+    def __init__(self, config_json: str):
+        from orchestrator.core import CatoOrchestrator
+        from orchestrator.metrics import Metrics
+
+        self.config = OrchestratorConfig.model_validate_json(config_json)
+        self.metrics = Metrics()
+        self.orch = CatoOrchestrator(self.config, metrics=self.metrics)
+        self.started = time.time()
+
+    @api.get("/healthz")
+    async def healthz(self):
+        return {"ok": True, "uptime_s": round(time.time() - self.started, 1),
+                "breakers": {t.value: b.state for t, b in self.orch.circuit_breakers.items()}}
+
+    @api.get("/metrics")
+    async def metrics_endpoint(self):
+        self.metrics.breakers(self.orch.circuit_breakers)
+        return PlainTextResponse(self.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    @api.post("/v1/chat/completions")
+    async def chat(self, request: Request, x_session_id: str | None = Header(default=None)):
+        try:
+            body = await request.json()
+        except ValueError:
+            raise HTTPException(400, "body must be JSON")
+        query = _last_user_message(body)
+        session_id = x_session_id or body.get("user")
+        domain = (body.get("metadata") or {}).get("domain", "general") if isinstance(body.get("metadata"), dict) else "general"
+        from orchestrator.core import NoTierAvailable
+        from orchestrator.ports import BackendError
+
+        try:
+            result = await self.orch.route_query(query, session_id=session_id, domain=domain, user_id=body.get("user"),
+                                                 max_tokens=int(body.get("max_tokens") or 256))
+        except NoTierAvailable as exc:
+            self.metrics.failed.inc()
+            return JSONResponse({"error": {"message": str(exc), "type": "service_unavailable"}}, status_code=503)
+        except BackendError as exc:
+            return JSONResponse({"error": {"message": str(exc), "type": exc.kind}},
+                                status_code=400 if exc.kind in ("content_filter", "client") else 502)
+        payload = _completion(result)
+        if body.get("stream"):
+            return StreamingResponse(_sse(payload), media_type="text/event-stream")
+        return payload
+
+    def _authorise(self, authorization: str | None) -> None:
+        token = self.config.admin_token.get_secret_value()
+        given = (authorization or "").removeprefix("Bearer ").strip()
+        if not token or not hmac.compare_digest(given, token):
+            raise HTTPException(401, "admin API needs Authorization: Bearer <admin token>")
+
+    @api.get("/admin/breakers")
+    async def breakers(self, authorization: str | None = Header(default=None)):
+        self._authorise(authorization)
+        return {t.value: b.snapshot() for t, b in self.orch.circuit_breakers.items()}
+
+    @api.post("/admin/breakers/reset")
+    async def reset_breakers(self, authorization: str | None = Header(default=None)):
+        self._authorise(authorization)
+        from orchestrator.breaker import BreakerBoard
+
+        self.orch.circuit_breakers = BreakerBoard(list(ModelTier), **self.config.breaker.model_dump())
+        return {"reset": True}
+
+    @api.get("/admin/cache")
+    async def cache_stats(self, authorization: str | None = Header(default=None)):
+        self._authorise(authorization)
+        return self.orch.cache.stats() if self.orch.cache is not None else {"enabled": False}
+
+
+def _completion(result: dict) -> dict:
+    return {
+        "id": "chatcmpl-" + uuid.uuid4().hex[:24], "object": "chat.completion", "created": int(time.time()),
+        "model": result["model"],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": result["response"]}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 0, "completion_tokens": len(result["response"].split()), "total_tokens": 0},
+        "cato": {"cached": result["cached"], "route_reason": result["route_reason"],
+                 "fallback_from": result["fallback_from"], "session_id": result["session_id"],
+                 "latency_ms": result["latency_ms"]},
+    }
+
+
+async def _sse(payload: dict):
+    """The answer as OpenAI chat.completion.chunk events (word by word), then [DONE]."""
+    base = {k: payload[k] for k in ("id", "created", "model")}
+    words = payload["choices"][0]["message"]["content"].split(" ")
+    first = {**base, "object": "chat.completion.chunk",
+             "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],
+             "cato": payload["cato"]}
+    yield f"data: {json.dumps(first)}\n\n"
+    for i, w in enumerate(words):
+        chunk = {**base, "object": "chat.completion.chunk",
+                 "choices": [{"index": 0, "delta": {"content": w if i == 0 else " " + w}, "finish_reason": None}]}
+        yield f"data: {json.dumps(chunk)}\n\n"
+    last = {**base, "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+    yield f"data: {json.dumps(last)}\n\n"
+    yield "data: [DONE]\n\n"
+
+
+def build_app(config: OrchestratorConfig):
+    s = config.serve
+    return OrchestratorDeployment.options(
+        num_replicas=s.num_replicas, max_ongoing_requests=s.max_ongoing_requests,
+        max_queued_requests=s.max_queued_requests,
+    ).bind(_dump(config))
+
+
+def _dump(config: OrchestratorConfig) -> str:
+    """JSON for the replica, with the admin token in clear (SecretStr hides it from model_dump)."""
+    data = config.model_dump(mode="json")
+    data["admin_token"] = config.admin_token.get_secret_value()
+    return json.dumps(data)

@@ -1,0 +1,52 @@
+"""Run the orchestrator on a local Ray cluster as a sandbox process.
+
+    python -m orchestrator.serve_main --ray-address 127.0.0.1:PORT --port HTTP_PORT --state-dir DIR
+
+Deploys the Serve app (HTTP proxy on 127.0.0.1:HTTP_PORT), then stays up as the handle the
+sandbox manager stops: on SIGTERM it shuts Serve down and exits.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ray-address", required=True)
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--state-dir", required=True, help="sandbox state dir (its sandbox.json names simulator, redis, moto)")
+    ap.add_argument("--admin-token", default="", help="bearer token for /admin")
+    args = ap.parse_args(argv)
+
+    import ray
+    from ray import serve
+
+    from orchestrator.config import OrchestratorConfig, ServeConfig
+    from orchestrator.serve_app import build_app
+
+    state = json.loads((Path(args.state_dir) / "sandbox.json").read_text())
+    config = OrchestratorConfig.for_sandbox(state, serve=ServeConfig(port=args.port).model_dump(),
+                                            admin_token=args.admin_token)
+    ray.init(address=args.ray_address, namespace="cato", log_to_driver=False)
+    serve.start(http_options={"host": "127.0.0.1", "port": args.port})
+    serve.run(build_app(config), name="cato", route_prefix="/")
+    print(f"orchestrator serving on http://127.0.0.1:{args.port}", flush=True)
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    try:
+        serve.shutdown()
+    finally:
+        ray.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
