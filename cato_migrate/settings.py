@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     rollback_strategy: str = Field(default="cato-rollback-zero-bake", description="Zero-bake strategy used by rollback --quick.")
     deployment_timeout_seconds: float = Field(default=3600.0, gt=0, description="How long canary set waits for a deployment.")
     lock_ttl_seconds: float = Field(default=60.0, gt=0, description="Lock lease length; the holder renews it while running.")
+    orchestrator_url: str = Field(default="", description="Orchestrator base URL (local: the sandbox's).")
+    orchestrator_admin_token: str = Field(default="", description="Bearer token for the orchestrator's /admin API.")
     sandbox_minute_seconds: float = Field(default=1.0, gt=0, description="Sandbox: real seconds per AppConfig strategy minute.")
 
     @property

@@ -56,6 +56,14 @@ def sandbox_url(settings: Settings, component: str) -> str | None:
     return None
 
 
+def orchestrator_token(settings: Settings) -> str:
+    """The sandbox orchestrator's admin token (written by `orchestrator install`), else the setting."""
+    if settings.orchestrator_admin_token:
+        return settings.orchestrator_admin_token
+    path = Path(settings.work_dir) / "orchestrator.token"
+    return path.read_text().strip() if path.exists() else ""
+
+
 class Services:
     """Adapters for the ports, built on first use."""
 
@@ -73,6 +81,25 @@ class Services:
             raise BadInput("the local sandbox is not running (no AppConfig endpoint recorded)",
                            hint="run `cato-migrate sandbox up` first")
         return url
+
+    def orchestrator_api(self):
+        from cato_migrate.adapters.orchestrator_http import OrchestratorHttp
+
+        s = self.settings
+        url = s.orchestrator_url or (sandbox_url(s, "orchestrator") if s.env == "local" else None)
+        if not url:
+            raise BadInput("no orchestrator to probe" + (" in the sandbox" if s.env == "local" else ""),
+                           hint="run `cato-migrate orchestrator install --env local`" if s.env == "local"
+                           else "set orchestrator_url in cato-migrate.toml or CATO_ORCHESTRATOR_URL")
+        return OrchestratorHttp(url, admin_token=orchestrator_token(s))
+
+    def fault_injector(self):
+        from cato_migrate.adapters.orchestrator_http import SimulatorFaults
+
+        url = sandbox_url(self.settings, "simulator") if self.settings.env == "local" else None
+        if not url:
+            raise BadInput("planting a backend fault needs the sandbox's model simulator (local only)")
+        return SimulatorFaults(url)
 
     def traffic_flag(self):
         if self._flag is None:

@@ -9,13 +9,13 @@ from __future__ import annotations
 import hmac
 import json
 import time
-import uuid
 
 from fastapi import FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from ray import serve
 
 from orchestrator.config import OrchestratorConfig
+from orchestrator.openai_format import completion_payload, sse_events
 from orchestrator.ports import ModelTier
 
 api = FastAPI(title="Cato orchestrator", docs_url=None, redoc_url=None)
@@ -74,9 +74,9 @@ class OrchestratorDeployment:
         except BackendError as exc:
             return JSONResponse({"error": {"message": str(exc), "type": exc.kind}},
                                 status_code=400 if exc.kind in ("content_filter", "client") else 502)
-        payload = _completion(result)
+        payload = completion_payload(result)
         if body.get("stream"):
-            return StreamingResponse(_sse(payload), media_type="text/event-stream")
+            return StreamingResponse(sse_events(payload), media_type="text/event-stream")
         return payload
 
     def _authorise(self, authorization: str | None) -> None:
@@ -102,35 +102,6 @@ class OrchestratorDeployment:
     async def cache_stats(self, authorization: str | None = Header(default=None)):
         self._authorise(authorization)
         return self.orch.cache.stats() if self.orch.cache is not None else {"enabled": False}
-
-
-def _completion(result: dict) -> dict:
-    return {
-        "id": "chatcmpl-" + uuid.uuid4().hex[:24], "object": "chat.completion", "created": int(time.time()),
-        "model": result["model"],
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": result["response"]}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 0, "completion_tokens": len(result["response"].split()), "total_tokens": 0},
-        "cato": {"cached": result["cached"], "route_reason": result["route_reason"],
-                 "fallback_from": result["fallback_from"], "session_id": result["session_id"],
-                 "latency_ms": result["latency_ms"]},
-    }
-
-
-async def _sse(payload: dict):
-    """The answer as OpenAI chat.completion.chunk events (word by word), then [DONE]."""
-    base = {k: payload[k] for k in ("id", "created", "model")}
-    words = payload["choices"][0]["message"]["content"].split(" ")
-    first = {**base, "object": "chat.completion.chunk",
-             "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],
-             "cato": payload["cato"]}
-    yield f"data: {json.dumps(first)}\n\n"
-    for i, w in enumerate(words):
-        chunk = {**base, "object": "chat.completion.chunk",
-                 "choices": [{"index": 0, "delta": {"content": w if i == 0 else " " + w}, "finish_reason": None}]}
-        yield f"data: {json.dumps(chunk)}\n\n"
-    last = {**base, "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
-    yield f"data: {json.dumps(last)}\n\n"
-    yield "data: [DONE]\n\n"
 
 
 def build_app(config: OrchestratorConfig):

@@ -97,6 +97,16 @@ class FakeServices:
     def traffic_flag(self):
         return self.flag
 
+    def orchestrator_api(self):
+        from cato_migrate.errors import BadInput
+
+        raise BadInput("no orchestrator in unit tests")
+
+    def fault_injector(self):
+        from cato_migrate.errors import BadInput
+
+        raise BadInput("no simulator in unit tests")
+
 
 def make_ctx(store, clock=None, flag=None, force=False, reason="", env="local") -> RunContext:
     clock = clock or FakeClock()

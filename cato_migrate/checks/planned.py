@@ -7,12 +7,8 @@ from cato_migrate.steps.planned import AnyParams
 _PLANNED = {
     "sagemaker_hidden_states": "invoke the Shadow Self endpoint and check hidden states (SageMaker work)",
     "nli_accuracy": "labelled probe set through the NLI endpoint (SageMaker work)",
-    "orchestrator_routing": "routing probes against the orchestrator (orchestrator work)",
     "latency_p99": "p99 latency from metrics (orchestrator/gateway work)",
     "error_rate": "error rate from metrics (gateway work)",
-    "orchestrator_context": "multi-turn context probe (orchestrator work)",
-    "orchestrator_breaker": "circuit breaker fault probe (orchestrator work)",
-    "cache_hit_rate": "semantic cache hit rate from metrics (orchestrator work)",
     "dynamodb_replication": "write in one region, read in another (data stores work)",
     "opensearch_episodic": "index then search back a probe (data stores work)",
     "consolidation_facts": "probe interaction whose facts appear (data stores work)",

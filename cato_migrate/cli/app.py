@@ -34,8 +34,8 @@ def _globals(
 
 
 def _register() -> None:
-    from cato_migrate.cli import (attest, canary, history, lock, phase, rollback, sandbox, status,
-                                  validate)
+    from cato_migrate.cli import (attest, canary, eval, history, lock, orchestrator, phase, rollback,
+                                  sandbox, status, validate)
 
     app.command("status", help=status.__doc__)(status.status)
     app.add_typer(phase.app, name="phase", help=phase.__doc__)
@@ -46,6 +46,8 @@ def _register() -> None:
     app.add_typer(lock.app, name="lock", help=lock.__doc__)
     app.command("attest", help=attest.__doc__)(attest.attest)
     app.add_typer(sandbox.app, name="sandbox", help=sandbox.__doc__)
+    app.add_typer(orchestrator.app, name="orchestrator", help=orchestrator.__doc__)
+    app.add_typer(eval.app, name="eval", help=eval.__doc__)
 
 
 _register()

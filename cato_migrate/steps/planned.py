@@ -28,7 +28,6 @@ _PLANNED = {
     "integration_tests": "run the integration test suite against the environment (orchestrator work)",
     "load_test": "run a load test against the environment (orchestrator work)",
     "orchestrator_install": "install the orchestrator (orchestrator work)",
-    "orchestrator_probe": "probe an orchestrator capability (orchestrator work)",
     "dynamodb_tables": "create DynamoDB global tables (data stores work)",
     "opensearch_collection": "create the OpenSearch Serverless collection (data stores work)",
     "consolidation_pipeline": "deploy the memory consolidation pipeline (data stores work)",

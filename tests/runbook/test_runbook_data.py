@@ -38,7 +38,7 @@ def test_communication_plan_and_manual_items_are_attest_steps():
 def test_unimplemented_kinds_are_registered_but_flagged():
     load_runbook()
     assert STEP_KINDS["sagemaker_model"].implemented is False
-    assert CHECK_KINDS["cache_hit_rate"].implemented is False
+    assert CHECK_KINDS["dax_read_latency"].implemented is False
     assert STEP_KINDS["traffic_shift"].implemented and CHECK_KINDS["attested"].implemented
 
 

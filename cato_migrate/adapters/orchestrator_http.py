@@ -1,0 +1,60 @@
+"""The orchestrator's public HTTP API (OpenAI-compatible + /admin) and the simulator's fault knob."""
+from __future__ import annotations
+
+from cato_migrate.errors import ExternalError
+
+
+class OrchestratorHttp:
+    def __init__(self, base_url: str, admin_token: str = "", timeout: float = 60.0):
+        import httpx
+
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, trust_env=False)
+        self._admin = {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
+
+    def _req(self, method: str, path: str, **kw) -> dict:
+        import httpx
+
+        try:
+            r = self._http.request(method, path, **kw)
+        except httpx.HTTPError as exc:
+            raise ExternalError(f"orchestrator at {self.base_url} unreachable: {exc}",
+                                hint="is it installed? `cato-migrate orchestrator install --env local`") from exc
+        if r.status_code >= 400:
+            raise ExternalError(f"orchestrator {method} {path} answered {r.status_code}: {r.text[:300]}")
+        return r.json()
+
+    def health(self) -> dict:
+        return self._req("GET", "/healthz")
+
+    def chat(self, query: str, *, session_id: str | None = None, domain: str = "general") -> dict:
+        headers = {"x-session-id": session_id} if session_id else {}
+        body = {"model": "cato", "messages": [{"role": "user", "content": query}], "metadata": {"domain": domain}}
+        return self._req("POST", "/v1/chat/completions", json=body, headers=headers)
+
+    def breakers(self) -> dict:
+        return self._req("GET", "/admin/breakers", headers=self._admin)
+
+    def reset_breakers(self) -> None:
+        self._req("POST", "/admin/breakers/reset", headers=self._admin)
+
+    def metrics_text(self) -> str:
+        return self._http.get("/metrics").text
+
+
+class SimulatorFaults:
+    """Plants backend faults through the model simulator's admin API (sandbox only)."""
+
+    def __init__(self, base_url: str):
+        import httpx
+
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(base_url=self.base_url, timeout=10.0, trust_env=False)
+
+    def fail_tier(self, tier: str, error_rate: float) -> None:
+        r = self._http.put("/admin/config", json={"tiers": {tier: {"error_rate": error_rate}}})
+        if r.status_code >= 400:
+            raise ExternalError(f"simulator admin refused the fault: {r.status_code} {r.text[:200]}")
+
+    def clear(self) -> None:
+        self._http.post("/admin/reset")

@@ -1,0 +1,44 @@
+"""Fakes for orchestrator unit tests only."""
+from __future__ import annotations
+
+from orchestrator.ports import BackendError, CacheHit, Completion, Message, ModelTier
+
+
+class FakeBackend:
+    def __init__(self, tier: ModelTier, fail_with: str | None = None):
+        self.tier, self.fail_with, self.calls = tier, fail_with, []
+
+    async def complete(self, messages, *, max_tokens=256, temperature=0.0) -> Completion:
+        self.calls.append(list(messages))
+        if self.fail_with:
+            raise BackendError(self.fail_with, f"planted {self.fail_with}", tier=self.tier)
+        seen = " | ".join(m.content for m in messages)
+        return Completion(text=f"[{self.tier.value}] {seen}", tier=self.tier, model_id=self.tier.value)
+
+    async def close(self) -> None:
+        pass
+
+
+class FakeWorking:
+    def __init__(self):
+        self.sessions: dict[str, list[Message]] = {}
+
+    async def append(self, session_id, message):
+        self.sessions.setdefault(session_id, []).append(message)
+
+    async def history(self, session_id, limit=20):
+        return self.sessions.get(session_id, [])[-limit:]
+
+
+class ExactCache:
+    """Exact-text cache per scope: enough to test scoping in the core."""
+
+    def __init__(self):
+        self.scopes: dict[str, dict[str, str]] = {}
+
+    async def lookup(self, query, *, scope="global"):
+        ans = self.scopes.get(scope, {}).get(query)
+        return CacheHit(ans, 1.0, query, scope) if ans is not None else None
+
+    async def store(self, query, answer, *, scope="global"):
+        self.scopes.setdefault(scope, {})[query] = answer
