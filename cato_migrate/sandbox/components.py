@@ -160,6 +160,17 @@ def _redis_prereq() -> str | None:
     return None
 
 
+def _simulator_argv(ctx: LaunchContext) -> list[str]:
+    return [ctx.python, "-m", "cato_migrate.sandbox.model_simulator",
+            "--host", HOST, "--port", str(ctx.port)]
+
+
+def _simulator_prereq() -> str | None:
+    if importlib.util.find_spec("aiohttp") is None:
+        return "the model simulator needs aiohttp: run `pip install aiohttp` (or `make setup`)"
+    return None
+
+
 REGISTRY: list[Component] = [
     Component(
         name="moto",
@@ -184,6 +195,14 @@ REGISTRY: list[Component] = [
         health=redis_ping,
         url=lambda port: f"redis://{HOST}:{port}",
         prerequisite=_redis_prereq,
+    ),
+    Component(
+        name="simulator",
+        description="model simulator: vLLM (OpenAI), Bedrock Converse and SageMaker APIs with "
+                    "deterministic answers and configurable latency/faults",
+        argv=_simulator_argv,
+        health=http_answers("/ping", ok=lambda code: code == 200),
+        prerequisite=_simulator_prereq,
     ),
 ]
 

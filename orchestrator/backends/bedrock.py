@@ -1,0 +1,78 @@
+"""Amazon Bedrock through the Converse API (`converse`, `converse_stream`) of boto3's
+bedrock-runtime client. boto3 is imported on first use; calls run on the backend's thread pool.
+"""
+from __future__ import annotations
+
+from typing import Any, AsyncIterator
+
+from orchestrator.backends.aws import AwsBackend
+from orchestrator.ports import Completion, Message, ModelTier
+
+# Converse stop reasons meaning "the model's answer was withheld", not "the backend is unwell".
+_FILTERED = {"guardrail_intervened", "content_filtered"}
+
+
+def converse_request(model_id: str, messages: list[Message], max_tokens: int,
+                     temperature: float) -> dict[str, Any]:
+    """Converse's shape: system prompts apart; turns alternate, the first from the user.
+
+    Consecutive turns of one role are merged into one message of several text blocks
+    (Converse rejects two user turns in a row); a leading assistant turn gets a placeholder
+    user turn before it rather than being dropped, so no context is lost; empty turns are
+    skipped (Converse rejects blank text).
+    """
+    system = [{"text": m.content} for m in messages if m.role == "system" and m.content.strip()]
+    turns: list[dict[str, Any]] = []
+    for m in messages:
+        if m.role == "system" or not m.content.strip():
+            continue
+        if turns and turns[-1]["role"] == m.role:
+            turns[-1]["content"].append({"text": m.content})
+        else:
+            turns.append({"role": m.role, "content": [{"text": m.content}]})
+    if not turns or turns[0]["role"] != "user":
+        turns.insert(0, {"role": "user", "content": [{"text": "(conversation continues)"}]})
+    request: dict[str, Any] = {"modelId": model_id, "messages": turns,
+                               "inferenceConfig": {"maxTokens": max_tokens, "temperature": temperature}}
+    if system:
+        request["system"] = system
+    return request
+
+
+class BedrockBackend(AwsBackend):
+    service = "bedrock-runtime"
+
+    def __init__(self, model_id: str, tier: ModelTier, region: str = "us-east-1",
+                 endpoint_url: str | None = None, *, max_attempts: int = 3, timeout_s: float = 30.0,
+                 base_delay_s: float = 0.1, max_delay_s: float = 2.0, max_pool_connections: int = 64,
+                 client: Any = None, rng: Any = None):
+        super().__init__(tier, model_id, region, endpoint_url, max_attempts=max_attempts,
+                         timeout_s=timeout_s, base_delay_s=base_delay_s, max_delay_s=max_delay_s,
+                         max_pool_connections=max_pool_connections, client=client, rng=rng)
+
+    async def _complete_once(self, messages: list[Message], max_tokens: int,
+                             temperature: float) -> Completion:
+        resp = await self.call("converse", **converse_request(self.model_id, messages, max_tokens,
+                                                               temperature))
+        if resp.get("stopReason") in _FILTERED:
+            raise self.error("content_filter", f"stopReason {resp['stopReason']}")
+        blocks = ((resp.get("output") or {}).get("message") or {}).get("content") or []
+        usage = resp.get("usage") or {}
+        extra = resp.get("additionalModelResponseFields") or {}
+        hidden = extra.get("hidden_states") if isinstance(extra, dict) else None
+        return Completion(text="".join(b.get("text", "") for b in blocks), tier=self.tier,
+                          model_id=self.model_id, input_tokens=int(usage.get("inputTokens", 0)),
+                          output_tokens=int(usage.get("outputTokens", 0)),
+                          hidden_states=[float(x) for x in hidden] if hidden else None)
+
+    async def _stream_once(self, messages: list[Message], max_tokens: int,
+                           temperature: float) -> AsyncIterator[str]:
+        resp = await self.call("converse_stream", **converse_request(
+            self.model_id, messages, max_tokens, temperature))
+        async for event in self.iterate(resp["stream"]):
+            if "contentBlockDelta" in event:
+                text = event["contentBlockDelta"].get("delta", {}).get("text")
+                if text:
+                    yield text
+            elif "messageStop" in event and event["messageStop"].get("stopReason") in _FILTERED:
+                raise self.error("content_filter", f"stopReason {event['messageStop']['stopReason']}")

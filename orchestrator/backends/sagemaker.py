@@ -1,0 +1,102 @@
+"""A SageMaker real-time endpoint through boto3's sagemaker-runtime `invoke_endpoint` (and
+`invoke_endpoint_with_response_stream` for streaming).
+
+Request: `{"messages": [...], "parameters": {"max_new_tokens", "temperature"}}` — the
+conversation goes as messages so the container sees the whole context. Answers are read in the
+shapes containers use: `{"generated_text", ...}` (the cato Shadow Self container, with
+`hidden_states`), TGI's `[{"generated_text"}]`, or an OpenAI chat completion. Streams are TGI
+server-sent events (`data:{"token": {"text"}}`) carried in PayloadPart events.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, AsyncIterator
+
+from orchestrator.backends.aws import AwsBackend
+from orchestrator.ports import Completion, Message, ModelTier
+
+
+class SageMakerBackend(AwsBackend):
+    service = "sagemaker-runtime"
+
+    def __init__(self, endpoint_name: str, tier: ModelTier, region: str = "us-east-1",
+                 endpoint_url: str | None = None, *, max_attempts: int = 3, timeout_s: float = 30.0,
+                 base_delay_s: float = 0.1, max_delay_s: float = 2.0, max_pool_connections: int = 64,
+                 client: Any = None, rng: Any = None):
+        super().__init__(tier, endpoint_name, region, endpoint_url, max_attempts=max_attempts,
+                         timeout_s=timeout_s, base_delay_s=base_delay_s, max_delay_s=max_delay_s,
+                         max_pool_connections=max_pool_connections, client=client, rng=rng)
+
+    def _body(self, messages: list[Message], max_tokens: int, temperature: float) -> bytes:
+        return json.dumps({"messages": [{"role": m.role, "content": m.content} for m in messages],
+                           "parameters": {"max_new_tokens": max_tokens,
+                                          "temperature": temperature}}).encode()
+
+    async def _complete_once(self, messages: list[Message], max_tokens: int,
+                             temperature: float) -> Completion:
+        resp = await self.call("invoke_endpoint", EndpointName=self.model_id,
+                               ContentType="application/json", Accept="application/json",
+                               Body=self._body(messages, max_tokens, temperature))
+        raw = await self._in_thread(resp["Body"].read)
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            raise self.error("server", f"endpoint answered non-JSON: {raw[:200]!r}") from None
+        text, usage, hidden = _read_answer(data)
+        if text is None:
+            raise self.error("server", f"endpoint answered an unknown shape: {raw[:200]!r}")
+        return Completion(text=text, tier=self.tier, model_id=self.model_id,
+                          input_tokens=int(usage.get("input_tokens", usage.get("prompt_tokens", 0))),
+                          output_tokens=int(usage.get("output_tokens", usage.get("completion_tokens", 0))),
+                          hidden_states=[float(x) for x in hidden] if hidden else None)
+
+    async def _stream_once(self, messages: list[Message], max_tokens: int,
+                           temperature: float) -> AsyncIterator[str]:
+        resp = await self.call("invoke_endpoint_with_response_stream", EndpointName=self.model_id,
+                               ContentType="application/json",
+                               Body=self._body(messages, max_tokens, temperature))
+        buffer = b""
+        async for event in self.iterate(resp["Body"]):
+            part = event.get("PayloadPart")
+            if not part:
+                continue
+            # PayloadParts split bytes wherever they like: only act on complete lines.
+            buffer += part.get("Bytes", b"")
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                text = _token_text(line)
+                if text:
+                    yield text
+        text = _token_text(buffer)
+        if text:
+            yield text
+
+
+def _read_answer(data: Any) -> tuple[str | None, dict[str, Any], list[float] | None]:
+    """(text, usage, hidden_states) from the response shapes containers use."""
+    if isinstance(data, list) and data and isinstance(data[0], dict):
+        data = data[0]  # TGI: [{"generated_text": ...}]
+    if not isinstance(data, dict):
+        return None, {}, None
+    usage = data.get("usage") or {}
+    hidden = data.get("hidden_states")
+    if "generated_text" in data:
+        return str(data["generated_text"]), usage, hidden
+    choices = data.get("choices")
+    if choices:  # an OpenAI-compatible container (TGI / LMI messages API)
+        return str((choices[0].get("message") or {}).get("content") or ""), usage, hidden
+    return None, usage, hidden
+
+
+def _token_text(line: bytes) -> str | None:
+    line = line.strip()
+    if not line.startswith(b"data:"):
+        return None
+    try:
+        event = json.loads(line[5:])
+    except ValueError:
+        return None
+    token = event.get("token") if isinstance(event, dict) else None
+    if not isinstance(token, dict) or token.get("special"):
+        return None
+    return token.get("text")
