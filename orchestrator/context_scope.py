@@ -14,8 +14,15 @@ _DEPENDENT = re.compile(
     re.IGNORECASE)
 
 
+# "How do I ...", "Can we ..." ask for general instructions, not about the speaker.
+_GENERIC_ASKER = re.compile(
+    r"\b(how (do|can|should|would|could) (i|we)|(can|could|should|may) (i|we)|do (i|we) need( to)?|"
+    r"what (do|should|can) (i|we)|where (do|can|should) (i|we)|when (do|should) (i|we)|is it|it is|it's)\b",
+    re.IGNORECASE)
+
+
 def depends_on_context(query: str) -> bool:
-    return bool(_DEPENDENT.search(query))
+    return bool(_DEPENDENT.search(_GENERIC_ASKER.sub(" ", query)))
 
 
 def cache_scope(query: str, *, user_id: str | None, session_id: str | None) -> str | None:

@@ -23,7 +23,9 @@ class NoTierAvailable(Exception):
 
 class CatoOrchestrator:
     def __init__(self, config=None, *, backends=None, router=None, breakers=None, cache=None,
-                 working=None, memory=None, metrics=None):
+                 working=None, memory=None, metrics=None, startup=()):
+        self._startup = list(startup)
+        self._started = False
         if backends is None or working is None:
             from orchestrator.wiring import build_components
 
@@ -33,6 +35,7 @@ class CatoOrchestrator:
             working = working if working is not None else built.working
             cache = cache if cache is not None else built.cache
             memory = memory if memory is not None else built.memory
+            self._startup += built.startup or []
         self.config = config
         self.backends: dict[ModelTier, Any] = backends
         if router is None:
@@ -58,6 +61,8 @@ class CatoOrchestrator:
     async def route_query(self, query: str, session_id: str | None = None, domain: str = "general",
                           user_id: str | None = None, max_tokens: int = 256) -> dict:
         t0 = time.perf_counter()
+        if not self._started:
+            await self._start()
         history = await self.working.history(session_id, self._turns()) if session_id else []
         decision = self._determine_routing(query, domain)
         scope = cache_scope(query, user_id=user_id, session_id=session_id)
@@ -75,6 +80,17 @@ class CatoOrchestrator:
         await self._remember(session_id, query, completion.text)
         return self._result(completion.text, completion.tier, decision, False, fallback_from, session_id, t0,
                             hidden_states=completion.hidden_states)
+
+    async def _start(self) -> None:
+        import asyncio
+
+        if not hasattr(self, "_start_lock"):
+            self._start_lock = asyncio.Lock()
+        async with self._start_lock:
+            if not self._started:
+                for hook in self._startup:
+                    await hook()
+                self._started = True
 
     async def _complete(self, decision: RoutingDecision, messages: list[Message], max_tokens: int):
         chain = [decision.primary_model, *decision.fallbacks]

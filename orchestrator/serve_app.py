@@ -1,10 +1,11 @@
 """Ray Serve application: an OpenAI-compatible front for CatoOrchestrator.
 
+(No `from __future__ import annotations` here: FastAPI reads the real annotations.)
+
 POST /v1/chat/completions (streaming and not), GET /healthz, GET /metrics (Prometheus),
 and /admin/* behind a bearer token. The response's `model` is the tier that served; the
 object `cato` says whether it was cached, why it was routed there, and any fallback.
 """
-from __future__ import annotations
 
 import hmac
 import json

@@ -1,6 +1,6 @@
 """Run the orchestrator on a local Ray cluster as a sandbox process.
 
-    python -m orchestrator.serve_main --ray-address 127.0.0.1:PORT --port HTTP_PORT --state-dir DIR
+    python -m orchestrator.serve_main --ray-address 127.0.0.1:PORT --port HTTP_PORT --state-dir DIR --admin-token-file FILE
 
 Deploys the Serve app (HTTP proxy on 127.0.0.1:HTTP_PORT), then stays up as the handle the
 sandbox manager stops: on SIGTERM it shuts Serve down and exits.
@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ray-address", required=True)
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--state-dir", required=True, help="sandbox state dir (its sandbox.json names simulator, redis, moto)")
-    ap.add_argument("--admin-token", default="", help="bearer token for /admin")
+    ap.add_argument("--admin-token-file", default="", help="file holding the bearer token for /admin")
     args = ap.parse_args(argv)
 
     import ray
@@ -31,7 +31,8 @@ def main(argv: list[str] | None = None) -> int:
 
     state = json.loads((Path(args.state_dir) / "sandbox.json").read_text())
     config = OrchestratorConfig.for_sandbox(state, serve=ServeConfig(port=args.port).model_dump(),
-                                            admin_token=args.admin_token)
+                                            admin_token=Path(args.admin_token_file).read_text().strip()
+                                            if args.admin_token_file else "")
     ray.init(address=args.ray_address, namespace="cato", log_to_driver=False)
     serve.start(http_options={"host": "127.0.0.1", "port": args.port})
     serve.run(build_app(config), name="cato", route_prefix="/")

@@ -16,6 +16,7 @@ class Built:
     working: Any
     cache: Any
     memory: Any
+    startup: list = None  # async callables run once before the first query (e.g. create tables)
 
 
 def make_backend(tier: ModelTier, bc: BackendConfig):
@@ -52,4 +53,4 @@ def build_components(config: OrchestratorConfig | None = None) -> Built:
         from orchestrator.cache import SemanticCacheService
 
         cache = SemanticCacheService(threshold=config.cache.threshold, max_entries=config.cache.max_entries)
-    return Built(config, backends, working, cache, memory=None)
+    return Built(config, backends, working, cache, memory=None, startup=[durable.ensure_table])

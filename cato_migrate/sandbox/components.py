@@ -72,6 +72,7 @@ class Component:
     prerequisite: Callable[[], str | None] = field(default=lambda: None)
     health_timeout_s: float | None = None
     env: dict[str, str] = field(default_factory=dict)
+    on_demand: bool = False  # started by a later command (`orchestrator install`), not by `sandbox up`
 
 
 # --- health checks --------------------------------------------------------------------------
@@ -171,6 +172,35 @@ def _simulator_prereq() -> str | None:
     return None
 
 
+def _ray_argv(ctx: LaunchContext) -> list[str]:
+    ray = Path(ctx.python).parent / "ray"
+    return [str(ray), "start", "--head", "--block", f"--port={ctx.port}", "--node-ip-address=127.0.0.1",
+            "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats"]
+
+
+def _ray_prereq() -> str | None:
+    if importlib.util.find_spec("ray") is None:
+        return "Ray is not installed: run `make setup` (installs the orchestrator extra)"
+    return None
+
+
+def orchestrator_token(state_dir: Path) -> Path:
+    """The sandbox orchestrator's admin token file (0600), created on first use."""
+    path = Path(state_dir) / "orchestrator.token"
+    if not path.exists():
+        import secrets
+
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(24))
+    return path
+
+
+def _orchestrator_argv(ctx: LaunchContext) -> list[str]:
+    return [ctx.python, "-m", "orchestrator.serve_main", "--ray-address", ctx.url_of("ray"),
+            "--port", str(ctx.port), "--state-dir", str(ctx.state_dir),
+            "--admin-token-file", str(orchestrator_token(ctx.state_dir))]
+
+
 REGISTRY: list[Component] = [
     Component(
         name="moto",
@@ -204,6 +234,28 @@ REGISTRY: list[Component] = [
         health=http_answers("/ping", ok=lambda code: code == 200),
         prerequisite=_simulator_prereq,
     ),
+    Component(
+        name="ray",
+        description="local Ray head node (on demand: `cato-migrate orchestrator install`)",
+        argv=_ray_argv,
+        health=tcp_open,
+        url=lambda port: f"{HOST}:{port}",
+        prerequisite=_ray_prereq,
+        health_timeout_s=90.0,
+        env={"RAY_USAGE_STATS_ENABLED": "0"},
+        on_demand=True,
+    ),
+    Component(
+        name="orchestrator",
+        description="the Cato orchestrator as a Ray Serve app (on demand: `cato-migrate orchestrator install`)",
+        argv=_orchestrator_argv,
+        health=http_answers("/healthz", ok=lambda code: code == 200),
+        depends_on=("ray", "simulator", "redis", "moto"),
+        prerequisite=_ray_prereq,
+        health_timeout_s=180.0,
+        env={"RAY_USAGE_STATS_ENABLED": "0"},
+        on_demand=True,
+    ),
 ]
 
 
@@ -226,7 +278,7 @@ def order_components(registry: list[Component], only: list[str] | None = None) -
         for dep in c.depends_on:
             if dep not in by_name:
                 raise BadInput(f"sandbox component {c.name!r} depends on unknown {dep!r}")
-    wanted = list(by_name) if only is None else list(only)
+    wanted = [c.name for c in registry if not c.on_demand] if only is None else list(only)
     unknown = [n for n in wanted if n not in by_name]
     if unknown:
         raise BadInput(f"unknown sandbox component(s): {', '.join(unknown)}",

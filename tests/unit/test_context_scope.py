@@ -1,0 +1,22 @@
+import pytest
+
+from orchestrator.context_scope import cache_scope, depends_on_context
+
+
+@pytest.mark.parametrize("q", ["What is my name?", "My name is Alice", "What does it mean?", "Explain that again",
+                               "How do I reset my password?", "What did we discuss earlier?", "Tell me more about them"])
+def test_context_dependent(q):
+    assert depends_on_context(q)
+
+
+@pytest.mark.parametrize("q", ["What is Python?", "How do I reverse a list in Python?", "Can I freeze cooked rice?",
+                               "Is it safe to eat raw eggs?", "Explain the implications of quantum computing"])
+def test_context_free(q):
+    assert not depends_on_context(q)
+
+
+def test_scopes():
+    assert cache_scope("What is Python?", user_id="u", session_id="s") == "global"
+    assert cache_scope("What is my name?", user_id="u", session_id="s") == "user:u"
+    assert cache_scope("What is my name?", user_id=None, session_id="s") == "session:s"
+    assert cache_scope("What is my name?", user_id=None, session_id=None) is None
