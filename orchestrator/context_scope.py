@@ -10,7 +10,7 @@ import re
 
 _DEPENDENT = re.compile(
     r"\b(i|i'm|i've|i'd|me|my|mine|myself|we|us|our|ours|earlier|previous|previously|above|again|"
-    r"it|its|that|this|those|these|they|them|he|she|him|her|his|hers|their|theirs)\b",
+    r"it|that|this|those|these|they|them|he|she|him|her|his|hers|their|theirs)\b",
     re.IGNORECASE)
 
 

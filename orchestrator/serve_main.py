@@ -2,7 +2,8 @@
 
     python -m orchestrator.serve_main --ray-address 127.0.0.1:PORT --port HTTP_PORT --state-dir DIR --admin-token-file FILE
 
-Deploys the Serve app (HTTP proxy on 127.0.0.1:HTTP_PORT), then stays up as the handle the
+Settings in DIR/orchestrator-overrides.json (if present) are merged into the config, e.g.
+{"history_turns": 0} or {"cache": {"enabled": false}}. Deploys the Serve app (HTTP proxy on 127.0.0.1:HTTP_PORT), then stays up as the handle the
 sandbox manager stops: on SIGTERM it shuts Serve down and exits.
 """
 from __future__ import annotations
@@ -30,7 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     from orchestrator.serve_app import build_app
 
     state = json.loads((Path(args.state_dir) / "sandbox.json").read_text())
-    config = OrchestratorConfig.for_sandbox(state, serve=ServeConfig(port=args.port).model_dump(),
+    overrides_file = Path(args.state_dir) / "orchestrator-overrides.json"
+    overrides = json.loads(overrides_file.read_text()) if overrides_file.exists() else {}
+    config = OrchestratorConfig.for_sandbox(state, **overrides, serve=ServeConfig(port=args.port).model_dump(),
                                             admin_token=Path(args.admin_token_file).read_text().strip()
                                             if args.admin_token_file else "")
     ray.init(address=args.ray_address, namespace="cato", log_to_driver=False)

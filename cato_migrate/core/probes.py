@@ -119,6 +119,16 @@ PARAPHRASES = [
     ("How long should I boil an egg?", "How many minutes should an egg be boiled?"),
     ("What is a black hole?", "Can you explain what a black hole is?"),
     ("How do I sort a dictionary by value in Python?", "How can I sort a Python dict by its values?"),
+    ("What is photosynthesis?", "Can you explain photosynthesis?"),
+    ("How do I convert Celsius to Fahrenheit?", "What is the formula to convert Celsius to Fahrenheit?"),
+    ("What are the symptoms of dehydration?", "What symptoms does dehydration cause?"),
+    ("How do I undo the last git commit?", "How can I undo my last commit in git?"),
+    ("Who wrote Pride and Prejudice?", "Who is the author of Pride and Prejudice?"),
+    ("What is the difference between a list and a tuple in Python?", "How does a Python list differ from a tuple?"),
+    ("How many bones are in the human body?", "How many bones does the human body have?"),
+    ("What is compound interest?", "Can you explain compound interest?"),
+    ("How do I remove duplicates from a list in Python?", "How can I delete duplicate items from a Python list?"),
+    ("What is the tallest mountain in the world?", "Which mountain is the tallest in the world?"),
 ]
 
 
