@@ -1,0 +1,179 @@
+"""Working memory: the recent turns of each session in Redis, backed by a durable copy.
+
+Redis holds, per session, two keys with the same hash tag (so they share a cluster slot)::
+
+    wm:{<session>}:turns   list of JSON turns {"s": seq, "r": role, "c": content}, oldest first,
+                           trimmed to the last `max_turns`, TTL `ttl_s` refreshed on every write
+    wm:{<session>}:seq     highest seq this Redis has seen for the session (same TTL)
+
+With a durable store (`DynamoSessions`), the durable copy is written first and is the source of
+truth; Redis is a cache of a contiguous suffix of it, kept honest by two Lua scripts:
+
+* append pushes turn `seq` only if the list ends at `seq - 1` (or starts a new session at 1);
+  a gap or an out-of-order write deletes the list instead, so it is never silently partial;
+* re-warm (after a miss) fills the list from DynamoDB only if no newer turn was appended
+  meanwhile and nobody else warmed it first.
+
+So after FLUSHALL, a restart, eviction or TTL expiry, `history()` reloads from DynamoDB and
+re-warms Redis: losing Redis loses no conversation. Redis errors never reach a reader: reads
+fall back to DynamoDB (or return [] with an error logged when there is no durable copy). A
+write whose durable part succeeded but whose Redis part failed is logged, and this process
+reads that session from DynamoDB until a re-warm succeeds.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Protocol
+
+from orchestrator.ports import Message
+
+log = logging.getLogger(__name__)
+
+_APPEND = """
+local seq = tonumber(ARGV[2])
+local known = tonumber(redis.call('GET', KEYS[2]) or '0')
+if seq > known then redis.call('SET', KEYS[2], seq, 'EX', ARGV[3])
+else redis.call('EXPIRE', KEYS[2], ARGV[3]) end
+local last = redis.call('LINDEX', KEYS[1], -1)
+if not last then
+  if seq ~= 1 then return 0 end
+else
+  local prev = cjson.decode(last)['s']
+  if type(prev) ~= 'number' or seq ~= prev + 1 then redis.call('DEL', KEYS[1]) return -1 end
+end
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[4]), -1)
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+_WARM = """
+local top = tonumber(ARGV[1])
+local known = tonumber(redis.call('GET', KEYS[2]) or '0')
+if known > top then return 0 end
+if ARGV[3] == '1' then redis.call('DEL', KEYS[1])
+elseif redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('RPUSH', KEYS[1], unpack(ARGV, 4))
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[2], top, 'EX', ARGV[2])
+return 1
+"""
+
+
+class DurableSessions(Protocol):
+    """The durable copy of working memory (DynamoDB in production: `DynamoSessions`)."""
+
+    async def append(self, session_id: str, message: Message) -> int: ...   # returns the turn's seq
+    async def load(self, session_id: str, limit: int) -> list[tuple[int, Message]]: ...
+
+
+def _encode(seq: int | None, message: Message) -> str:
+    return json.dumps({"s": seq, "r": message.role, "c": message.content}, ensure_ascii=False)
+
+
+def _decode(raw: bytes | str) -> Message:
+    d = json.loads(raw)
+    return Message(d["r"], d["c"])
+
+
+class WorkingMemoryStore:
+    """`WorkingMemory` on `redis.asyncio`, optionally backed by `DurableSessions`."""
+
+    def __init__(self, redis_url: str, *, ttl_s: int = 3600, durable: DurableSessions | None = None,
+                 max_turns: int = 50, key_prefix: str = "wm", socket_timeout: float = 1.0,
+                 redis_client: Any = None):
+        if max_turns < 1 or ttl_s < 1:
+            raise ValueError("max_turns and ttl_s must be positive")
+        self.redis_url, self.ttl_s, self.durable, self.max_turns = redis_url, ttl_s, durable, max_turns
+        self.key_prefix, self.socket_timeout = key_prefix, socket_timeout
+        self._redis = redis_client
+        self._scripts: dict[str, Any] = {}
+        self._stale: set[str] = set()   # sessions whose last Redis write failed in this process
+
+    # -- Redis plumbing ---------------------------------------------------------------------
+    @property
+    def redis(self) -> Any:
+        if self._redis is None:
+            import redis.asyncio as aioredis  # lazy
+            self._redis = aioredis.from_url(self.redis_url, socket_timeout=self.socket_timeout,
+                                            socket_connect_timeout=self.socket_timeout)
+        return self._redis
+
+    def _script(self, name: str, source: str) -> Any:
+        if name not in self._scripts:
+            self._scripts[name] = self.redis.register_script(source)
+        return self._scripts[name]
+
+    def keys(self, session_id: str) -> tuple[str, str]:
+        tag = f"{self.key_prefix}:{{{session_id}}}"
+        return f"{tag}:turns", f"{tag}:seq"
+
+    @staticmethod
+    def _redis_errors() -> tuple[type[BaseException], ...]:
+        from redis.exceptions import RedisError
+        return (RedisError, OSError)
+
+    async def close(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+            self._scripts.clear()
+
+    # -- WorkingMemory ------------------------------------------------------------------------
+    async def append(self, session_id: str, message: Message) -> None:
+        turns, seq_k = self.keys(session_id)
+        if self.durable is None:   # Redis is the only copy: its errors are the caller's to see
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.rpush(turns, _encode(None, message)).ltrim(turns, -self.max_turns, -1)
+            pipe.expire(turns, self.ttl_s)
+            await pipe.execute()
+            return
+        seq = await self.durable.append(session_id, message)   # source of truth first
+        try:
+            await self._script("append", _APPEND)(keys=[turns, seq_k], args=[
+                _encode(seq, message), seq, self.ttl_s, self.max_turns])
+        except self._redis_errors() as exc:
+            self._stale.add(session_id)
+            log.warning("working memory: Redis write for session %s failed (%s); turn %d is "
+                        "durable, reads go to DynamoDB until Redis is re-warmed", session_id, exc, seq)
+
+    async def history(self, session_id: str, limit: int = 20) -> list[Message]:
+        if limit <= 0:
+            return []
+        want = min(limit, self.max_turns)
+        if session_id not in self._stale:
+            try:
+                raw = await self.redis.lrange(self.keys(session_id)[0], -want, -1)
+            except self._redis_errors() as exc:
+                if self.durable is None:
+                    log.error("working memory: Redis read for session %s failed (%s) and there is "
+                              "no durable copy; returning no history", session_id, exc)
+                    return []
+                log.warning("working memory: Redis read for session %s failed (%s); "
+                            "reading the durable copy", session_id, exc)
+                return await self._from_durable(session_id, limit, warm=False)
+            complete = len(raw) >= limit or len(raw) < self.max_turns
+            if raw and (complete or self.durable is None):
+                return [_decode(r) for r in raw]
+        return await self._from_durable(session_id, limit, warm=True)
+
+    # -- miss path ----------------------------------------------------------------------------
+    async def _from_durable(self, session_id: str, limit: int, *, warm: bool) -> list[Message]:
+        if self.durable is None:
+            return []   # a miss with nothing behind it: a new (or expired) session
+        turns = await self.durable.load(session_id, max(limit, self.max_turns))
+        if warm and turns:
+            await self._rewarm(session_id, turns[-self.max_turns:])
+        return [m for _, m in turns[-limit:]]
+
+    async def _rewarm(self, session_id: str, turns: list[tuple[int, Message]]) -> None:
+        force = session_id in self._stale
+        keys = list(self.keys(session_id))
+        args: list[Any] = [turns[-1][0], self.ttl_s, "1" if force else "0"]
+        args += [_encode(seq, m) for seq, m in turns]
+        try:
+            await self._script("warm", _WARM)(keys=keys, args=args)
+            self._stale.discard(session_id)
+        except self._redis_errors() as exc:
+            log.warning("working memory: re-warming Redis for session %s failed (%s)", session_id, exc)
