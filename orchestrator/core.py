@@ -53,6 +53,7 @@ class CatoOrchestrator:
         self.cache = cache
         self.working = working
         self.memory = memory
+        self.consolidation_pipeline = getattr(memory, "consolidation", None)
         self.metrics = metrics
 
     def _determine_routing(self, query: str, domain: str = "general") -> RoutingDecision:

@@ -53,4 +53,11 @@ def build_components(config: OrchestratorConfig | None = None) -> Built:
         from orchestrator.cache import SemanticCacheService
 
         cache = SemanticCacheService(threshold=config.cache.threshold, max_entries=config.cache.max_entries)
-    return Built(config, backends, working, cache, memory=None, startup=[durable.ensure_table])
+    from orchestrator.memory import ConsolidationPipeline, GlobalMemoryService, SemanticMemory
+
+    semantic = SemanticMemory(config.facts_table, config.region, endpoint_url=config.dynamodb_endpoint_url)
+    # Consolidation prompts the cheap tier: fact extraction is a simple, high-volume task.
+    consolidation = ConsolidationPipeline(backends[ModelTier.BEDROCK_HAIKU], semantic)
+    memory = GlobalMemoryService(working, semantic, consolidation=consolidation)
+    return Built(config, backends, working, cache, memory=memory,
+                 startup=[durable.ensure_table, semantic.ensure_table])

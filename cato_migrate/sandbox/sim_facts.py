@@ -167,31 +167,56 @@ def extract_facts(text: str) -> list[dict[str, str]]:
     """Facts in the declarative sentences of `text`, as `{"subject", "fact"[, "attribute"]}`.
 
     A labelled transcript ("user: ..." / "assistant: ...", or "Query:" / "Response:" sections)
-    contributes only what the user said: the model's own words ("I am a language model") are
-    not facts about the user.
+    gives facts about the user from what the user said, and domain facts ("Machine learning is
+    a field of AI") from the model's declarative sentences; the model talking about itself
+    ("I am a language model") is not a fact.
     """
     facts: list[dict[str, str]] = []
     seen: set[str] = set()
-    for sentence in split_sentences(user_side(text)):
-        if sentence.endswith("?") or _NOT_STATEMENT.match(sentence):
-            continue
-        for clause in split_clauses(sentence):
-            st = parse_clause(clause)
-            if st is not None:
-                fact = {"subject": "user", "attribute": st.attribute, "fact": third_person(st)}
-            elif len(clause.split()) >= 3 and _VERB.search(clause):
-                fact = {"subject": _subject_of(clause), "fact": clause.rstrip(".!") + "."}
-            else:
-                continue
+    for side, is_user in ((user_side(text), True), (model_side(text), False)):
+        for fact in _facts_in(side, is_user):
             if fact["fact"] not in seen:
                 seen.add(fact["fact"])
                 facts.append(fact)
     return facts
 
 
+def _facts_in(side: str, is_user: bool):
+    for sentence in split_sentences(side):
+        if sentence.endswith("?") or _NOT_STATEMENT.match(sentence):
+            continue
+        for clause in split_clauses(sentence):
+            if not is_user and _SELF_TALK.match(clause):
+                continue  # "I am a language model" is about the model, not the domain
+            st = parse_clause(clause) if is_user else None
+            if st is not None:
+                yield {"subject": "user", "attribute": st.attribute, "fact": third_person(st)}
+            elif len(clause.split()) >= 3 and _VERB.search(clause):
+                yield {"subject": _subject_of(clause), "fact": clause.rstrip(".!") + "."}
+
+
 _LABEL = re.compile(r"^\s*(user|human|query|question|assistant|ai|bot|response|answer|system)"
                     r"\s*:\s*(.*)$", re.I)
 _USER_LABELS = {"user", "human", "query", "question"}
+
+
+# The model talking about itself or to the user is not domain knowledge.
+_SELF_TALK = re.compile(r"^\s*(i|i'm|i am|i've|my|me|you|your|you're|as an? (ai|assistant|language model)|sorry)\b",
+                        re.I)
+
+
+def model_side(text: str) -> str:
+    """The model's part of a labelled transcript (domain knowledge such as "X is Y");
+    empty when nothing is labelled as the model's."""
+    kept: list[str] = []
+    speaker = "user"
+    for line in text.splitlines():
+        m = _LABEL.match(line)
+        if m:
+            speaker, line = m.group(1).lower(), m.group(2)
+        if speaker not in _USER_LABELS and speaker != "system":
+            kept.append(line)
+    return "\n".join(kept)
 
 
 def user_side(text: str) -> str:

@@ -108,3 +108,21 @@ def test_runbook_week_snippets_against_the_local_stack(make_api):
     assert not result1["cached"]
     result2 = run(orchestrator.route_query("What is Python programming?", "test"))
     assert result2["cached"]
+
+
+def test_runbook_week_11_consolidation_against_the_local_stack(make_api):
+    """Week 11 as written: store an interaction, extract facts by prompting the model (the
+    simulator), read them back by domain from DynamoDB (moto)."""
+    api = make_api()
+    memory, consolidation_pipeline, run = api.orch.memory, api.orch.consolidation_pipeline, api._run
+    run(api.orch._start())  # tables
+
+    interaction = {"query": "What is machine learning?",
+                   "response": "Machine learning is a field of AI that learns patterns from data.",
+                   "domain": "ai"}
+    run(memory.storeInteraction(interaction))
+    facts = run(consolidation_pipeline.extract_facts(interaction))
+    assert facts and facts[0].source == interaction["id"]
+    stored = run(memory.getFactsByDomain("ai"))
+    assert len(stored) > 0
+    assert any("Machine learning is a field of AI" in f.text for f in stored)

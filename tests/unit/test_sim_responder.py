@@ -117,12 +117,19 @@ def test_fact_extraction_from_user_lines_only():
     ]
 
 
-def test_fact_extraction_ignores_the_response_section():
+def test_fact_extraction_keeps_user_facts_and_ignores_the_models_self_talk():
     interaction = ("Query:\nMy name is Alice and I work at Initech. What is the weather?\n\n"
                    "Response:\nI am a language model. Your name is Alice.")
     out = json.loads(respond([{"role": "system", "content": "EXTRACT_FACTS\nExtract facts."},
                               {"role": "user", "content": interaction}]))
     assert [f["fact"] for f in out] == ["The user's name is Alice.", "The user works at Initech."]
+
+
+def test_fact_extraction_takes_domain_facts_from_the_response():
+    interaction = "Query:\nWhat is machine learning?\n\nResponse:\nMachine learning is a field of AI that learns from data."
+    out = json.loads(respond([{"role": "system", "content": "EXTRACT_FACTS\nExtract facts."},
+                              {"role": "user", "content": interaction}]))
+    assert out == [{"subject": "Machine learning", "fact": "Machine learning is a field of AI that learns from data."}]
 
 
 def test_nli_by_system_prompt_answers_one_compact_token():
