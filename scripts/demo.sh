@@ -18,7 +18,7 @@ expect() {  # expect CODE command...
 }
 trap 'step "sandbox down"; cato-migrate sandbox down' EXIT
 
-step "start the sandbox (moto, AppConfig deployment layer, redis-server)"
+step "start the sandbox (moto, AppConfig deployment layer, redis-server, model simulator)"
 expect 0 cato-migrate sandbox up
 step "the runbook"
 expect 0 cato-migrate phase list
@@ -30,6 +30,15 @@ expect 0 cato-migrate attest p1.w1.announce-kickoff --by demo --note "timeline a
 expect 1 cato-migrate phase run 1
 step "phase 1 exit criteria: not implemented yet is never a pass (exit 1)"
 expect 1 cato-migrate validate 1
+step "phase 2: install the orchestrator on a local Ray cluster and check it end to end"
+expect 0 cato-migrate orchestrator install
+expect 0 cato-migrate orchestrator check
+expect 0 cato-migrate attest p2.w8.midpoint-update --by demo --note "stakeholders updated"
+expect 0 cato-migrate phase run 2
+expect 0 cato-migrate validate 2
+step "offline evaluations of routing and the semantic cache on the shipped labelled sets"
+expect 0 cato-migrate eval routing --cases evals/routing_cases.jsonl
+expect 0 cato-migrate eval cache --pairs evals/cache_pairs.jsonl
 step "week 13: the canary waits for on-call to be alerted"
 expect 0 cato-migrate attest p4.w13.alert-oncall --by demo --note "#cato-oncall alerted"
 step "raising traffic is refused while phases 1-3 have not passed"

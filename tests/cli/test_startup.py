@@ -6,7 +6,8 @@ import sys
 
 from tests.cli.conftest import ROOT, cli_env
 
-HEAVY = ("boto3", "botocore", "kubernetes", "ray", "torch", "onnxruntime", "sentence_transformers", "moto")
+HEAVY = ("boto3", "botocore", "kubernetes", "ray", "torch", "onnxruntime", "sentence_transformers", "moto",
+         "orchestrator", "numpy", "tokenizers", "hnswlib", "aiohttp", "fastapi", "redis")
 
 
 def imported_modules(args, cwd, env) -> set[str]:
