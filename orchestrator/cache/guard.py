@@ -1,0 +1,166 @@
+"""Is a cached question really the question being asked? A pure, explainable lexical check.
+
+Cosine similarity of sentence embeddings cannot tell a paraphrase from a near-miss ("convert
+string to int" vs "convert int to string" scores 0.99), so a candidate above the threshold must
+also pass these rules, in order; the first that fails refuses, and says why:
+
+  quoted literals equal · numbers equal · same negation · no one-sided reverser ('reverse',
+  'except') · no opposite pair (install/uninstall, ascending/descending, un-/de-/dis- forms) ·
+  same direction ('X to Y' vs 'Y to X', 'from X to Y', 'X than Y') · same named things (proper
+  nouns, acronyms, code names, languages, places, units) · same question frame (how long vs
+  how) · no key word swapped in an otherwise unchanged question (boil vs fry an egg) unless the
+  two are synonyms or forms of one word.
+
+Only what one query says and the other contradicts or swaps refuses: a paraphrase that adds a
+generic word ('What is Python programming?') passes.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+
+from orchestrator.cache.lexicon import NEGATING_PREFIXES, OPPOSITES
+from orchestrator.cache.text import Features, canonical, features, is_generic, stem
+
+MAX_SWAP = 2        # a swap of at most this many key words on each side reads as a near-miss
+
+_OPPOSITE_STEMS: tuple[tuple[str, str], ...] = tuple((stem(a), stem(b)) for a, b in OPPOSITES)
+
+
+@dataclass(frozen=True)
+class GuardDecision:
+    same: bool
+    rule: str           # 'same', 'quoted', 'number', 'negation', 'reverser', 'opposite', 'direction',
+                        # 'entity', 'question', 'key_word'
+    reason: str
+
+    def __bool__(self) -> bool:
+        return self.same
+
+
+def _refuse(rule: str, reason: str) -> GuardDecision:
+    return GuardDecision(False, rule, reason)
+
+
+def _fmt(words, f: Features | None = None) -> str:
+    return ", ".join(sorted(f.say(w) if f is not None else str(w) for w in words)) or "nothing"
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def _quoted(a: Features, b: Features) -> GuardDecision | None:
+    if a.quoted != b.quoted:
+        return _refuse("quoted", f"quoted literals differ: {_fmt(a.quoted)} vs {_fmt(b.quoted)}")
+    return None
+
+
+def _numbers(a: Features, b: Features) -> GuardDecision | None:
+    only_a = a.numbers - (b.numbers | b.weak_numbers)
+    only_b = b.numbers - (a.numbers | a.weak_numbers)
+    if only_a or only_b:
+        return _refuse("number", f"numbers differ: {_fmt(map(_num, a.numbers))} vs {_fmt(map(_num, b.numbers))}")
+    return None
+
+
+def _negation(a: Features, b: Features) -> GuardDecision | None:
+    if a.negated != b.negated:
+        which = a.text if a.negated else b.text
+        return _refuse("negation", f"only one is negated ({which!r})")
+    if a.reversers != b.reversers:
+        return _refuse("reverser", f"reversing words differ: {_fmt(a.reversers, a)} vs {_fmt(b.reversers, b)}")
+    return None
+
+
+def _opposites(a: Features, b: Features) -> GuardDecision | None:
+    ca, cb = Counter(a.stems), Counter(b.stems)
+    for x, y in _OPPOSITE_STEMS:
+        # one query says x more often and the other y more often ('turn on ... on' vs 'turn off ... on')
+        for first, second in ((x, y), (y, x)):
+            if ca[first] > cb[first] and cb[second] > ca[second]:
+                return _refuse("opposite", f"opposite words: {a.say(first)!r} vs {b.say(second)!r}")
+    only_a, only_b = set(ca) - set(cb), set(cb) - set(ca)
+    for x in sorted(only_a):
+        for y in sorted(only_b):
+            for longer, base in ((x, y), (y, x)):
+                if len(base) >= 4 and base.isalpha() and any(longer == p + base for p in NEGATING_PREFIXES):
+                    return _refuse("opposite", f"opposite words: {a.say(x)!r} vs {b.say(y)!r} (negating prefix)")
+    return None
+
+
+def _direction(a: Features, b: Features) -> GuardDecision | None:
+    forward, backward = a.sources & b.targets, a.targets & b.sources
+    if forward and backward:
+        return _refuse("direction", f"direction reversed: {_fmt(a.sources, a)} -> {_fmt(a.targets, a)} "
+                                    f"vs {_fmt(b.sources, b)} -> {_fmt(b.targets, b)}")
+    return None
+
+
+def _entities(a: Features, b: Features) -> GuardDecision | None:
+    stems_a, stems_b = set(a.stems), set(b.stems)
+    only_a, only_b = a.entities - stems_b, b.entities - stems_a
+    if only_a or only_b:
+        return _refuse("entity", f"named things differ: {_fmt(only_a, a)} vs {_fmt(only_b, b)}")
+    return None
+
+
+def _question(a: Features, b: Features) -> GuardDecision | None:
+    if a.frames and b.frames and a.frames != b.frames and (a.frames ^ b.frames) - {"manner"}:
+        return _refuse("question", f"asks a different thing: {_fmt(a.frames)} vs {_fmt(b.frames)}")
+    return None
+
+
+def _key(stems: tuple[str, ...]) -> set[str]:
+    return {canonical(s) for s in stems if not is_generic(s)}
+
+
+def _related(x: str, y: str) -> bool:
+    """Same word in another form the stemmer missed: 'dehydrat'/'dehydration', 'stov'/'stovetop'."""
+    short, long_ = sorted((x, y), key=len)
+    return len(short) >= 4 and long_.startswith(short)
+
+
+def _content_edits(a: Features, b: Features) -> int:
+    """How many separate places the two queries differ in, counting only edits that touch a
+    content word ('do I' -> 'can I' is no edit; 'boil' -> 'fry' is one)."""
+    ops = SequenceMatcher(None, a.stems, b.stems, autojunk=False).get_opcodes()
+    content_a, content_b = set(a.content), set(b.content)
+    return sum(1 for tag, i1, i2, j1, j2 in ops if tag != "equal"
+               and (any(s in content_a for s in a.stems[i1:i2]) or any(s in content_b for s in b.stems[j1:j2])))
+
+
+def _key_words(a: Features, b: Features) -> GuardDecision | None:
+    ka, kb = _key(a.content), _key(b.content)
+    only_a = {x for x in ka - kb if not any(_related(x, y) for y in kb - ka)}
+    only_b = {y for y in kb - ka if not any(_related(x, y) for x in ka - kb)}
+    if not (only_a and only_b and ka & kb) or len(only_a) > MAX_SWAP or len(only_b) > MAX_SWAP:
+        return None
+    # A swap in an otherwise unchanged question is a different question ('boil' vs 'fry' an egg);
+    # the same swap amid a rewording is usually the paraphrase's own choice of words.
+    if _content_edits(a, b) <= 1:
+        return _refuse("key_word", f"key words swapped: {_fmt(only_a, a)} vs {_fmt(only_b, b)}")
+    return None
+
+
+RULES = (_quoted, _numbers, _negation, _opposites, _direction, _entities, _question, _key_words)
+
+
+def same_question(query: str, candidate: str) -> GuardDecision:
+    """Whether `candidate` (a cached question) asks what `query` asks, with the reason."""
+    a, b = features(query), features(candidate)
+    if a.stems == b.stems:
+        return GuardDecision(True, "same", "same words")
+    for rule in RULES:
+        decision = rule(a, b)
+        if decision is not None:
+            return decision
+    return GuardDecision(True, "same", "no contradiction: same numbers, names, literals, polarity and direction")
+
+
+class ParaphraseGuard:
+    """Callable wrapper so the cache can take a guard object (or `None` for cosine alone)."""
+
+    def __call__(self, query: str, candidate: str) -> GuardDecision:
+        return same_question(query, candidate)

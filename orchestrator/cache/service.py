@@ -1,0 +1,176 @@
+"""SemanticCacheService: the SemanticCache port on MiniLM embeddings, one index per scope.
+
+A lookup embeds the query (in a worker thread: onnxruntime releases the GIL), takes the few
+nearest cached questions of the same scope, and serves the first one whose cosine reaches the
+threshold and which the paraphrase guard accepts as the same question. An identical question
+(case, spacing and end punctuation aside) is served without embedding. Scopes never mix: an
+answer stored under "user:alice" is invisible to "user:bob" and to "global". Past `max_entries`
+(all scopes together) the oldest entries are evicted first.
+"""
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+import numpy as np
+
+from orchestrator.cache.guard import GuardDecision, ParaphraseGuard
+from orchestrator.cache.index import VectorIndex
+from orchestrator.ports import CacheHit
+
+CANDIDATES = 4          # nearest cached questions the guard may look at per lookup
+
+
+class TextEmbedder(Protocol):
+    def embed(self, texts: list[str]) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Entry:
+    query: str
+    answer: str
+    stored_at: float
+
+
+@dataclass(frozen=True)
+class LookupTrace:
+    """Why a lookup hit or missed: the best candidate seen and the guard's word on it."""
+    hit: CacheHit | None
+    best_query: str | None = None
+    best_similarity: float | None = None
+    decision: GuardDecision | None = None
+    reason: str = ""
+
+
+def normalise(query: str) -> str:
+    return re.sub(r"\s+", " ", query).strip().rstrip("?!. ").lower()
+
+
+class SemanticCacheService:
+    def __init__(self, embedder: TextEmbedder | None = None, threshold: float = 0.80,
+                 max_entries: int = 100_000, guard: bool | Callable[[str, str], GuardDecision] = True,
+                 *, candidates: int = CANDIDATES, brute_force_max: int = 4096):
+        if not 0.0 < threshold <= 1.0:
+            raise ValueError("threshold is a cosine similarity in (0, 1]")
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+        if embedder is None:
+            from orchestrator.cache.embedder import Embedder
+            embedder = Embedder()
+        self.embedder, self.threshold, self.max_entries = embedder, threshold, max_entries
+        self.guard = ParaphraseGuard() if guard is True else (guard or None)
+        self.candidates, self._brute_force_max = candidates, brute_force_max
+        self._indexes: dict[str, VectorIndex] = {}
+        self._exact: dict[str, dict[str, int]] = {}          # scope -> normalised query -> id
+        self._age: OrderedDict[tuple[str, int], None] = OrderedDict()
+        self._lock = threading.Lock()
+        self._hits = self._misses = self._refused = self._evicted = 0
+
+    # -- SemanticCache port -------------------------------------------------------------------
+    async def lookup(self, query: str, *, scope: str = "global") -> CacheHit | None:
+        return (await self.lookup_traced(query, scope=scope)).hit
+
+    async def store(self, query: str, answer: str, *, scope: str = "global") -> None:
+        key = normalise(query)
+        with self._lock:
+            known = self._exact.get(scope, {}).get(key)
+            if known is not None:                                # same question again: new answer
+                self._indexes[scope].set_payload(known, Entry(query, answer, time.time()))
+                self._age.move_to_end((scope, known))
+                return
+        vector = await asyncio.to_thread(self._embed, query)
+        with self._lock:
+            index = self._indexes.get(scope)
+            if index is None:
+                index = self._indexes[scope] = VectorIndex(vector.shape[-1], brute_force_max=self._brute_force_max)
+                self._exact[scope] = {}
+            known = self._exact[scope].get(key)
+            if known is not None:                                # stored meanwhile by another task
+                index.set_payload(known, Entry(query, answer, time.time()))
+                return
+            item_id = index.add(vector, Entry(query, answer, time.time()))
+            self._exact[scope][key] = item_id
+            self._age[(scope, item_id)] = None
+            while len(self._age) > self.max_entries:
+                self._evict_oldest()
+
+    # -- explained lookup ---------------------------------------------------------------------
+    async def lookup_traced(self, query: str, *, scope: str = "global") -> LookupTrace:
+        trace = await self._lookup(query, scope)
+        with self._lock:
+            if trace.hit is not None:
+                self._hits += 1
+            else:
+                self._misses += 1
+                self._refused += trace.decision is not None and not trace.decision.same
+        return trace
+
+    async def _lookup(self, query: str, scope: str) -> LookupTrace:
+        with self._lock:
+            index = self._indexes.get(scope)
+            if index is None or not len(index):
+                return LookupTrace(None, reason=f"nothing cached in scope {scope!r}")
+            known = self._exact[scope].get(normalise(query))
+            if known is not None:
+                entry = index.payload(known)
+                hit = CacheHit(entry.answer, 1.0, entry.query, scope)
+                return LookupTrace(hit, entry.query, 1.0, None, "same question")
+        vector = await asyncio.to_thread(self._embed, query)
+        with self._lock:
+            index = self._indexes.get(scope)
+            neighbours = index.search(vector, self.candidates, min_similarity=self.threshold) if index else []
+        if not neighbours:
+            return LookupTrace(None, reason=f"nothing cached in scope {scope!r}")
+        best = neighbours[0]
+        first_refusal: tuple[Entry, float, GuardDecision] | None = None
+        for n in neighbours:
+            if n.similarity < self.threshold:
+                break
+            decision = self.guard(query, n.payload.query) if self.guard is not None else None
+            if decision is None or decision.same:
+                hit = CacheHit(n.payload.answer, float(n.similarity), n.payload.query, scope)
+                return LookupTrace(hit, n.payload.query, float(n.similarity), decision,
+                                   decision.reason if decision is not None else "cosine above threshold")
+            first_refusal = first_refusal or (n.payload, float(n.similarity), decision)
+        if first_refusal is not None:
+            entry, similarity, decision = first_refusal
+            return LookupTrace(None, entry.query, similarity, decision, f"guard refused: {decision.reason}")
+        return LookupTrace(None, best.payload.query, float(best.similarity), None,
+                           f"similarity {best.similarity:.3f} below threshold {self.threshold:.2f}")
+
+    # -- housekeeping -------------------------------------------------------------------------
+    def stats(self) -> dict:
+        with self._lock:
+            lookups = self._hits + self._misses
+            return {"hits": self._hits, "misses": self._misses, "entries": len(self._age),
+                    "hit_rate": round(self._hits / lookups, 4) if lookups else 0.0,
+                    "refused_by_guard": self._refused, "evicted": self._evicted,
+                    "scopes": {scope: len(index) for scope, index in self._indexes.items()},
+                    "threshold": self.threshold, "max_entries": self.max_entries}
+
+    def clear(self, scope: str | None = None) -> None:
+        with self._lock:
+            for name in [scope] if scope is not None else list(self._indexes):
+                self._indexes.pop(name, None)
+                self._exact.pop(name, None)
+            self._age = OrderedDict((k, None) for k in self._age if k[0] in self._indexes)
+
+    def _evict_oldest(self) -> None:
+        (scope, item_id), _ = self._age.popitem(last=False)
+        index = self._indexes[scope]
+        entry = index.payload(item_id)
+        index.remove(item_id)
+        exact = self._exact[scope]
+        if exact.get(normalise(entry.query)) == item_id:
+            del exact[normalise(entry.query)]
+        if not len(index):
+            del self._indexes[scope], self._exact[scope]
+        self._evicted += 1
+
+    def _embed(self, text: str) -> np.ndarray:
+        return np.asarray(self.embedder.embed([text]), dtype=np.float32)[0]

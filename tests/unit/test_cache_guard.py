@@ -1,0 +1,115 @@
+"""The paraphrase guard alone: pure text in, a decision with its rule and reason out."""
+from __future__ import annotations
+
+import pytest
+
+from orchestrator.cache.guard import GuardDecision, ParaphraseGuard, same_question
+from orchestrator.cache.text import features, stem
+
+
+@pytest.mark.parametrize("query, cached", [
+    ("What is Python programming?", "What is Python?"),
+    ("how do i reverse a list in python", "How do I reverse a list in Python?"),
+    ("How can I lose weight quickly?", "How do I lose weight fast?"),
+    ("How do I cook rice on a stovetop?", "How do I cook rice on the stove?"),
+    ("What's the best way to change a flat tyre?", "How do I change a flat tire?"),
+    ("Why doesn't my code compile?", "Why does my code not compile?"),
+    ("How do I turn a list into a string in Python?", "How to convert a list to a string in Python?"),
+    ("How do I get to central Paris from the airport?", "How do I get from the airport to the city center in Paris?"),
+    ("What is the colour of the sky?", "What is the color of the sky?"),
+])
+def test_paraphrases_pass(query, cached):
+    decision = same_question(query, cached)
+    assert decision.same, decision.reason
+    assert decision.rule == "same" and decision.reason
+
+
+@pytest.mark.parametrize("query, cached, rule, words", [
+    # quoted literals
+    ("What does the error 'KeyError: id' mean?", "What does the error 'KeyError: name' mean?", "quoted", ["id", "name"]),
+    ('How do I print "goodbye" in Python?', 'How do I print "hello" in Python?', "quoted", ["goodbye", "hello"]),
+    # numbers, digits and words
+    ("How do I install Python 3.12?", "How do I install Python 3.11?", "number", ["3.12", "3.11"]),
+    ("How many calories are in two eggs?", "How many calories are in an egg?", "number", ["2"]),
+    ("What is 20% of 80?", "What is 15% of 80?", "number", ["20", "15"]),
+    ("Bake a potato at 350 degrees", "Bake a potato at 400 degrees", "number", ["350", "400"]),
+    # negation and one-sided reversers
+    ("Why does my code compile?", "Why does my code not compile?", "negation", ["not compile"]),
+    ("How do I make bread without yeast?", "How do I make bread with yeast?", "negation", ["without"]),
+    ("Why can't I connect to wifi?", "Why can I connect to wifi?", "negation", []),
+    ("How do I sort a list in reverse?", "How do I sort a list?", "reverser", ["reverse"]),
+    # opposites, from the list and from negating prefixes
+    ("How do I uninstall numpy?", "How do I install numpy?", "opposite", ["uninstall", "install"]),
+    ("Sort a list in descending order", "Sort a list in ascending order", "opposite", ["descending", "ascending"]),
+    ("How do I disable dark mode?", "How do I enable dark mode?", "opposite", ["disable", "enable"]),
+    ("How do I remove an item from a list?", "How do I add an item to a list?", "opposite", ["remove", "add"]),
+    ("How do I decrease the font size?", "How do I increase the font size?", "opposite", ["decrease", "increase"]),
+    ("What happened after the war?", "What happened before the war?", "opposite", ["after", "before"]),
+    ("How do I find the min of an array?", "How do I find the max of an array?", "opposite", ["min", "max"]),
+    ("How do I decrypt a file?", "How do I encrypt a file?", "opposite", ["decrypt", "encrypt"]),
+    ("How do I download a file from S3?", "How do I upload a file to S3?", "opposite", ["download", "upload"]),
+    ("How do I export a CSV?", "How do I import a CSV?", "opposite", ["export", "import"]),
+    ("How do I stop a container?", "How do I start a container?", "opposite", ["stop", "start"]),
+    ("How do I close a port?", "How do I open a port?", "opposite", ["close", "open"]),
+    ("Set the flag to false", "Set the flag to true", "opposite", ["false", "true"]),
+    ("How do I turn off Bluetooth on my phone?", "How do I turn on Bluetooth on my phone?", "opposite", ["off", "on"]),
+    ("Can I freeze uncooked rice?", "Can I freeze cooked rice?", "opposite", ["uncooked", "cooked"]),
+    # direction
+    ("convert int to string", "convert string to int", "direction", ["int", "string"]),
+    ("How do I convert Fahrenheit to Celsius?", "How do I convert Celsius to Fahrenheit?", "direction", []),
+    ("Train from London to Paris", "Train from Paris to London", "direction", ["london", "paris"]),
+    ("How do I turn a string into a list?", "How do I convert a list into a string?", "direction", []),
+    ("Is Java faster than Python?", "Is Python faster than Java?", "direction", ["java", "python"]),
+    # named things
+    ("What is Java?", "What is Python?", "entity", ["java", "python"]),
+    ("Do I need a visa to visit China?", "Do I need a visa to visit Japan?", "entity", ["china", "japan"]),
+    ("How do I install numpy on Windows?", "How do I install numpy?", "entity", ["windows"]),
+    ("Does vitamin D prevent colds?", "Does vitamin C prevent colds?", "entity", ["d", "c"]),
+    # question frame
+    ("When did the Roman Empire fall?", "Why did the Roman Empire fall?", "question", ["time", "reason"]),
+    ("How long should I boil an egg?", "How do I boil an egg?", "question", ["duration", "manner"]),
+    # swapped key words in an otherwise unchanged question
+    ("How do I fry an egg?", "How do I boil an egg?", "key_word", ["fry", "boil"]),
+    ("How do I make oatmeal raisin cookies?", "How do I make chocolate chip cookies?", "key_word", ["oatmeal"]),
+    ("What is the freezing point of water?", "What is the boiling point of water?", "key_word", ["freezing", "boiling"]),
+])
+def test_near_misses_refused_with_reason(query, cached, rule, words):
+    decision = same_question(query, cached)
+    assert not decision.same
+    assert decision.rule == rule, decision.reason
+    for word in words:
+        assert word in decision.reason.lower(), decision.reason
+
+
+def test_decision_is_falsy_when_refused_and_explains_itself():
+    refused = same_question("How do I uninstall numpy?", "How do I install numpy?")
+    accepted = same_question("What is Python programming?", "What is Python?")
+    assert isinstance(refused, GuardDecision) and not refused and "opposite" in refused.reason
+    assert accepted and accepted.reason
+
+
+def test_guard_is_symmetric_on_refusals():
+    pairs = [("convert int to string", "convert string to int"),
+             ("How do I install numpy?", "How do I uninstall numpy?"),
+             ("What is Java?", "What is Python?")]
+    for a, b in pairs:
+        assert not same_question(a, b) and not same_question(b, a)
+
+
+def test_identical_after_normalisation_passes():
+    assert same_question("  WHAT is Python?? ", "what is python").same
+
+
+def test_callable_wrapper():
+    assert ParaphraseGuard()("What is Python programming?", "What is Python?").same
+
+
+def test_stemmer_and_features():
+    assert stem("sorting") == stem("sorted") == stem("sorts") == "sort"
+    assert stem("colour") == stem("color") and stem("tyre") == stem("tire")
+    f = features('Convert "a b" from the 3 Celsius values to Fahrenheit, not Kelvin')
+    assert f.quoted == {"a b"} and 3.0 in f.numbers and f.negated
+    assert {"celsius", "fahrenheit", "kelvin"} <= f.entities
+    assert "celsiu" not in f.entities
+    assert features("How long does it take?").frames == {"duration"}
+    assert features("how to install numpy").sources == frozenset()     # infinitive 'to' is no direction
