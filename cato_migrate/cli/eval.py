@@ -53,11 +53,14 @@ def cache(pairs: Path = typer.Option(..., "--pairs", help='JSONL lines {"first",
 
     Example: cato-migrate eval cache --pairs evals/cache_pairs.jsonl
     """
-    from cato_migrate.errors import BadInput
+    from cato_migrate.errors import BadInput, ExternalError
+    from orchestrator.cache.embedder import EmbedderUnavailable
     from orchestrator.evals.cache_eval import evaluate_cache
 
     try:
         result = evaluate_cache(_existing(pairs))
+    except EmbedderUnavailable as exc:
+        raise ExternalError(f"the embedding model is not installed: {exc}", hint="run `make setup`") from exc
     except ValueError as exc:
         raise BadInput(f"{pairs}: {exc}") from exc
 

@@ -47,6 +47,9 @@ class LookupTrace:
     reason: str = ""
 
 
+RECENT_VECTORS = 1024
+
+
 def normalise(query: str) -> str:
     return re.sub(r"\s+", " ", query).strip().rstrip("?!. ").lower()
 
@@ -70,6 +73,9 @@ class SemanticCacheService:
         self._age: OrderedDict[tuple[str, int], None] = OrderedDict()
         self._lock = threading.Lock()
         self._hits = self._misses = self._refused = self._evicted = 0
+        # A miss is usually followed by a store of the same query: keep its vector so the
+        # request pays for one embedding, not two (embedding is most of the cache's CPU).
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
 
     # -- SemanticCache port -------------------------------------------------------------------
     async def lookup(self, query: str, *, scope: str = "global") -> CacheHit | None:
@@ -173,4 +179,13 @@ class SemanticCacheService:
         self._evicted += 1
 
     def _embed(self, text: str) -> np.ndarray:
-        return np.asarray(self.embedder.embed([text]), dtype=np.float32)[0]
+        key = normalise(text)
+        with self._lock:
+            vec = self._recent.pop(key, None)
+        if vec is None:
+            vec = np.asarray(self.embedder.embed([text]), dtype=np.float32)[0]
+        with self._lock:
+            self._recent[key] = vec
+            while len(self._recent) > RECENT_VECTORS:
+                self._recent.popitem(last=False)
+        return vec
