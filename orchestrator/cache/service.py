@@ -20,6 +20,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from orchestrator.cache.guard import GuardDecision, ParaphraseGuard
+from orchestrator.cache.batcher import EmbeddingBatcher
 from orchestrator.cache.index import VectorIndex
 from orchestrator.ports import CacheHit
 
@@ -76,6 +77,7 @@ class SemanticCacheService:
         # A miss is usually followed by a store of the same query: keep its vector so the
         # request pays for one embedding, not two (embedding is most of the cache's CPU).
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._batchers: dict[int, EmbeddingBatcher] = {}  # one per event loop
 
     # -- SemanticCache port -------------------------------------------------------------------
     async def lookup(self, query: str, *, scope: str = "global") -> CacheHit | None:
@@ -89,7 +91,7 @@ class SemanticCacheService:
                 self._indexes[scope].set_payload(known, Entry(query, answer, time.time()))
                 self._age.move_to_end((scope, known))
                 return
-        vector = await asyncio.to_thread(self._embed, query)
+        vector = await self._vector(query)
         with self._lock:
             index = self._indexes.get(scope)
             if index is None:
@@ -126,7 +128,7 @@ class SemanticCacheService:
                 entry = index.payload(known)
                 hit = CacheHit(entry.answer, 1.0, entry.query, scope)
                 return LookupTrace(hit, entry.query, 1.0, None, "same question")
-        vector = await asyncio.to_thread(self._embed, query)
+        vector = await self._vector(query)
         with self._lock:
             index = self._indexes.get(scope)
             neighbours = index.search(vector, self.candidates, min_similarity=self.threshold) if index else []
@@ -178,12 +180,16 @@ class SemanticCacheService:
             del self._indexes[scope], self._exact[scope]
         self._evicted += 1
 
-    def _embed(self, text: str) -> np.ndarray:
+    async def _vector(self, text: str) -> np.ndarray:
         key = normalise(text)
         with self._lock:
             vec = self._recent.pop(key, None)
         if vec is None:
-            vec = np.asarray(self.embedder.embed([text]), dtype=np.float32)[0]
+            loop = asyncio.get_running_loop()
+            batcher = self._batchers.get(id(loop))
+            if batcher is None:
+                batcher = self._batchers[id(loop)] = EmbeddingBatcher(self.embedder.embed)
+            vec = await batcher.embed(text)
         with self._lock:
             self._recent[key] = vec
             while len(self._recent) > RECENT_VECTORS:
