@@ -54,6 +54,11 @@ async def load(url: str, concurrency: int, total: int, body_for) -> tuple[list[f
 
 
 def main() -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--overrides", default="", help='orchestrator config overrides, e.g. \'{"cache": {"enabled": false}}\'')
+    args = ap.parse_args()
     work = Path(tempfile.mkdtemp())
     env = {**os.environ, "CATO_ENV": "local", "CATO_WORK_DIR": str(work / ".cato-migrate"), "PYTHONPATH": str(ROOT)}
 
@@ -66,6 +71,8 @@ def main() -> None:
 
     cli("sandbox", "up")
     try:
+        if args.overrides:
+            (work / ".cato-migrate" / "orchestrator-overrides.json").write_text(args.overrides)
         cli("orchestrator", "install")
         urls = {c["name"]: c["url"] for c in cli("sandbox", "status")["components"]}
         sim, orch = urls["simulator"], urls["orchestrator"]
@@ -83,7 +90,7 @@ def main() -> None:
         def orch_body(i: int) -> dict:
             return {"model": "cato", "messages": [{"role": "user", "content": q(i)}]}
 
-        print(f"model latency {MODEL_MS} ms per request at the simulator; p50/p99 in ms")
+        print(f"model latency {MODEL_MS} ms per request at the simulator; p50/p99 in ms; overrides {args.overrides or 'none'}")
         for conc in (50, 500):
             total = conc * 4
             d, de = asyncio.run(load(sim + "/v1/chat/completions", conc, total, direct_body))
