@@ -130,7 +130,11 @@ def test_default_registry_order_and_dependencies():
     assert names[:3] == ["moto", "appconfig", "redis"]
     appconfig = next(c for c in REGISTRY if c.name == "appconfig")
     assert appconfig.depends_on == ("moto",)
-    assert [c.name for c in order_components(REGISTRY)] == names
+    # `sandbox up` starts everything but the on-demand components (Ray, the orchestrator)
+    assert [c.name for c in order_components(REGISTRY)] == [c.name for c in REGISTRY if not c.on_demand]
+    assert {c.name for c in REGISTRY if c.on_demand} == {"ray", "orchestrator"}
+    chosen = [c.name for c in order_components(REGISTRY, ["orchestrator"])]
+    assert chosen[-1] == "orchestrator" and {"ray", "simulator", "redis", "moto"} <= set(chosen)
 
 
 def test_order_puts_dependencies_first_and_adds_them_to_a_subset():
