@@ -82,6 +82,74 @@ class CatoOrchestrator:
         return self._result(completion.text, completion.tier, decision, False, fallback_from, session_id, t0,
                             hidden_states=completion.hidden_states)
 
+    async def stream_query(self, query: str, session_id: str | None = None, domain: str = "general",
+                           user_id: str | None = None, max_tokens: int = 256):
+        """Like route_query, but yields events as the model produces text:
+        {"type": "start", model, cached, route_reason, fallback_from, session_id}, then
+        {"type": "delta", "text"}..., then {"type": "end", "result": <route_query's dict>}.
+        A tier that fails before its first token falls back like route_query; once text has
+        been sent, a failure ends the stream with the error (a half answer cannot switch tiers)."""
+        t0 = time.perf_counter()
+        if not self._started:
+            await self._start()
+        history = await self.working.history(session_id, self._turns()) if session_id else []
+        decision = self._determine_routing(query, domain)
+        scope = cache_scope(query, user_id=user_id, session_id=session_id)
+        if self.cache is not None and scope is not None:
+            hit = await self.cache.lookup(query, scope=scope)
+            if hit is not None:
+                yield {"type": "start", "model": decision.primary_model.value, "cached": True,
+                       "route_reason": decision.reason, "fallback_from": None, "session_id": session_id}
+                yield {"type": "delta", "text": hit.answer}
+                await self._remember(session_id, query, hit.answer)
+                yield {"type": "end", "result": self._result(hit.answer, decision.primary_model, decision, True,
+                                                             None, session_id, t0)}
+                return
+        messages = history + [Message("user", query)]
+        tier, first, chunks, fallback_from = await self._first_token(decision, messages, max_tokens)
+        yield {"type": "start", "model": tier.value, "cached": False, "route_reason": decision.reason,
+               "fallback_from": fallback_from.value if fallback_from else None, "session_id": session_id}
+        parts = [first]
+        yield {"type": "delta", "text": first}
+        try:
+            async for delta in chunks:
+                parts.append(delta)
+                yield {"type": "delta", "text": delta}
+        except BackendError as exc:
+            self.circuit_breakers[tier].record_failure(exc.kind)
+            self._count_error(tier, exc.kind)
+            raise
+        self.circuit_breakers[tier].record_success()
+        text = "".join(parts)
+        if self.cache is not None and scope is not None:
+            await self.cache.store(query, text, scope=scope)
+        await self._remember(session_id, query, text)
+        yield {"type": "end", "result": self._result(text, tier, decision, False, fallback_from, session_id, t0)}
+
+    async def _first_token(self, decision: RoutingDecision, messages: list[Message], max_tokens: int):
+        tried: list[str] = []
+        last: BackendError | None = None
+        for tier in [decision.primary_model, *decision.fallbacks]:
+            breaker = self.circuit_breakers[tier]
+            if tier not in self.backends or not breaker.can_execute():
+                tried.append(f"{tier.value}: {'no backend' if tier not in self.backends else 'breaker open'}")
+                continue
+            chunks = self.backends[tier].stream(messages, max_tokens=max_tokens)
+            try:
+                first = await chunks.__anext__()
+            except StopAsyncIteration:
+                first = ""
+            except BackendError as exc:
+                breaker.record_failure(exc.kind)
+                self._count_error(tier, exc.kind)
+                tried.append(f"{tier.value}: {exc.kind}")
+                last = exc
+                if not exc.counts_for_breaker:
+                    raise
+                continue
+            return tier, first, chunks, (decision.primary_model if tier != decision.primary_model else None)
+        raise NoTierAvailable("no model tier could answer: " + "; ".join(tried), tried, last)
+
     async def _start(self) -> None:
         import asyncio
 

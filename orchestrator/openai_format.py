@@ -18,18 +18,21 @@ def completion_payload(result: dict) -> dict:
     }
 
 
-async def sse_events(payload: dict):
-    """The answer as OpenAI chat.completion.chunk events (word by word), then [DONE]."""
-    base = {k: payload[k] for k in ("id", "created", "model")}
-    words = payload["choices"][0]["message"]["content"].split(" ")
-    first = {**base, "object": "chat.completion.chunk",
-             "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],
-             "cato": payload["cato"]}
-    yield f"data: {json.dumps(first)}\n\n"
-    for i, w in enumerate(words):
-        chunk = {**base, "object": "chat.completion.chunk",
-                 "choices": [{"index": 0, "delta": {"content": w if i == 0 else " " + w}, "finish_reason": None}]}
+async def sse_from_events(events):
+    """stream_query events as OpenAI chat.completion.chunk SSE, the `cato` object on the first chunk."""
+    base = {"id": "chatcmpl-" + uuid.uuid4().hex[:24], "created": int(time.time())}
+    model = None
+    async for ev in events:
+        if ev["type"] == "start":
+            model = ev["model"]
+            cato = {k: ev[k] for k in ("cached", "route_reason", "fallback_from", "session_id")}
+            chunk = {**base, "model": model, "object": "chat.completion.chunk", "cato": cato,
+                     "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}
+        elif ev["type"] == "delta":
+            chunk = {**base, "model": model, "object": "chat.completion.chunk",
+                     "choices": [{"index": 0, "delta": {"content": ev["text"]}, "finish_reason": None}]}
+        else:
+            chunk = {**base, "model": model, "object": "chat.completion.chunk",
+                     "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
         yield f"data: {json.dumps(chunk)}\n\n"
-    last = {**base, "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
-    yield f"data: {json.dumps(last)}\n\n"
     yield "data: [DONE]\n\n"

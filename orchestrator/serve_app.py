@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from ray import serve
 
 from orchestrator.config import OrchestratorConfig
-from orchestrator.openai_format import completion_payload, sse_events
+from orchestrator.openai_format import completion_payload, sse_from_events
 from orchestrator.ports import ModelTier
 
 api = FastAPI(title="Cato orchestrator", docs_url=None, redoc_url=None)
@@ -30,6 +30,19 @@ def _last_user_message(body: dict) -> str:
         if isinstance(m, dict) and m.get("role") == "user" and isinstance(m.get("content"), str) and m["content"].strip():
             return m["content"]
     raise HTTPException(400, "messages needs a user message with text content")
+
+
+# Helpers sit above the deployment: Ray pickles the ingress class with the globals it
+# sees where the class is defined.
+def _backend_error(exc) -> JSONResponse:
+    return JSONResponse({"error": {"message": str(exc), "type": exc.kind}},
+                        status_code=400 if exc.kind in ("content_filter", "client") else 502)
+
+
+async def _prepend(first, events):
+    yield first
+    async for ev in events:
+        yield ev
 
 
 @serve.deployment(name="CatoOrchestrator")
@@ -66,19 +79,28 @@ class OrchestratorDeployment:
         from orchestrator.core import NoTierAvailable
         from orchestrator.ports import BackendError
 
+        max_tokens = int(body.get("max_tokens") or 256)
+        if body.get("stream"):
+            events = self.orch.stream_query(query, session_id=session_id, domain=domain, user_id=body.get("user"),
+                                            max_tokens=max_tokens)
+            try:
+                first = await events.__anext__()  # routing, cache and the first token happen here
+            except NoTierAvailable as exc:
+                self.metrics.failed.inc()
+                return JSONResponse({"error": {"message": str(exc), "type": "service_unavailable"}}, status_code=503)
+            except BackendError as exc:
+                return _backend_error(exc)
+            return StreamingResponse(sse_from_events(_prepend(first, events)),
+                                     media_type="text/event-stream")
         try:
             result = await self.orch.route_query(query, session_id=session_id, domain=domain, user_id=body.get("user"),
-                                                 max_tokens=int(body.get("max_tokens") or 256))
+                                                 max_tokens=max_tokens)
         except NoTierAvailable as exc:
             self.metrics.failed.inc()
             return JSONResponse({"error": {"message": str(exc), "type": "service_unavailable"}}, status_code=503)
         except BackendError as exc:
-            return JSONResponse({"error": {"message": str(exc), "type": exc.kind}},
-                                status_code=400 if exc.kind in ("content_filter", "client") else 502)
-        payload = completion_payload(result)
-        if body.get("stream"):
-            return StreamingResponse(sse_events(payload), media_type="text/event-stream")
-        return payload
+            return _backend_error(exc)
+        return completion_payload(result)
 
     def _authorise(self, authorization: str | None) -> None:
         token = self.config.admin_token.get_secret_value()

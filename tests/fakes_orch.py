@@ -15,6 +15,11 @@ class FakeBackend:
         seen = " | ".join(m.content for m in messages)
         return Completion(text=f"[{self.tier.value}] {seen}", tier=self.tier, model_id=self.tier.value)
 
+    async def stream(self, messages, *, max_tokens=256, temperature=0.0):
+        completion = await self.complete(messages, max_tokens=max_tokens)
+        for i, word in enumerate(completion.text.split(" ")):
+            yield word if i == 0 else " " + word
+
     async def close(self) -> None:
         pass
 

@@ -52,7 +52,13 @@ def test_openai_api_metrics_and_admin(stack):
         lines = [ln for ln in s.iter_lines() if ln.startswith("data: ")]
     assert lines[-1] == "data: [DONE]"
     text = "".join(json.loads(ln[6:])["choices"][0]["delta"].get("content", "") for ln in lines[:-1])
-    assert text == data["choices"][0]["message"]["content"]
+    assert text == data["choices"][0]["message"]["content"]  # the cached answer, streamed
+    fresh = {"model": "cato", "stream": True, "messages": [{"role": "user", "content": "What is 7 times 6?"}]}
+    with httpx.stream("POST", url + "/v1/chat/completions", json=fresh, timeout=60, trust_env=False) as s:
+        chunks = [json.loads(ln[6:]) for ln in s.iter_lines() if ln.startswith("data: ") and ln != "data: [DONE]"]
+    assert chunks[0]["cato"]["cached"] is False and chunks[0]["model"] == "bedrock_haiku"
+    deltas = [c["choices"][0]["delta"].get("content", "") for c in chunks[1:]]
+    assert len([d for d in deltas if d]) > 1 and "42" in "".join(deltas)  # token by token from the model
     assert httpx.post(url + "/v1/chat/completions", json={"messages": []}, timeout=30, trust_env=False).status_code == 400
     metrics = httpx.get(url + "/metrics", timeout=30, trust_env=False).text
     assert "cato_requests_total" in metrics and "cato_breaker_state" in metrics

@@ -80,3 +80,30 @@ def test_context_free_answers_are_shared():
     run(orch.route_query("What is Python?", session_id="a"))
     again = run(orch.route_query("What is Python?", session_id="b"))
     assert again["cached"]
+
+
+async def _collect(agen):
+    return [ev async for ev in agen]
+
+
+def test_stream_yields_start_deltas_end_and_remembers():
+    orch, _ = make(cache=ExactCache())
+    events = run(_collect(orch.stream_query("My name is Alice", session_id="s")))
+    assert events[0]["type"] == "start" and events[-1]["type"] == "end"
+    text = "".join(e["text"] for e in events if e["type"] == "delta")
+    assert text == events[-1]["result"]["response"]
+    later = run(_collect(orch.stream_query("What is my name?", session_id="s")))
+    assert "Alice" in "".join(e["text"] for e in later if e["type"] == "delta")
+
+
+def test_stream_falls_back_before_the_first_token():
+    orch, _ = make(fail={ModelTier.BEDROCK_SONNET: "throttling"})
+    events = run(_collect(orch.stream_query("Explain the implications of quantum computing on cryptography")))
+    assert events[0]["model"] == "bedrock_haiku" and events[0]["fallback_from"] == "bedrock_sonnet"
+
+
+def test_stream_serves_a_cache_hit():
+    orch, _ = make(cache=ExactCache())
+    run(orch.route_query("What is Python?"))
+    events = run(_collect(orch.stream_query("What is Python?")))
+    assert events[0]["cached"] is True and events[-1]["result"]["cached"] is True
