@@ -62,18 +62,12 @@ class CatoOrchestrator:
     async def route_query(self, query: str, session_id: str | None = None, domain: str = "general",
                           user_id: str | None = None, max_tokens: int = 256) -> dict:
         t0 = time.perf_counter()
-        if not self._started:
-            await self._start()
-        history = await self.working.history(session_id, self._turns()) if session_id else []
-        decision = self._determine_routing(query, domain)
-        scope = cache_scope(query, user_id=user_id, session_id=session_id)
-        if self.cache is not None and scope is not None:
-            hit = await self.cache.lookup(query, scope=scope)
-            if hit is not None:
-                await self._remember(session_id, query, hit.answer)
-                return self._result(hit.answer, decision.primary_model, decision, True, None, session_id, t0,
-                                    cache={"similarity": round(hit.similarity, 4), "matched": hit.matched_query,
-                                           "scope": hit.scope})
+        history, decision, scope, hit = await self._prepare(query, session_id, domain, user_id)
+        if hit is not None:
+            await self._remember(session_id, query, hit.answer)
+            return self._result(hit.answer, decision.primary_model, decision, True, None, session_id, t0,
+                                cache={"similarity": round(hit.similarity, 4), "matched": hit.matched_query,
+                                       "scope": hit.scope})
         messages = history + [Message("user", query)]
         completion, fallback_from = await self._complete(decision, messages, max_tokens)
         if self.cache is not None and scope is not None:
@@ -90,21 +84,15 @@ class CatoOrchestrator:
         A tier that fails before its first token falls back like route_query; once text has
         been sent, a failure ends the stream with the error (a half answer cannot switch tiers)."""
         t0 = time.perf_counter()
-        if not self._started:
-            await self._start()
-        history = await self.working.history(session_id, self._turns()) if session_id else []
-        decision = self._determine_routing(query, domain)
-        scope = cache_scope(query, user_id=user_id, session_id=session_id)
-        if self.cache is not None and scope is not None:
-            hit = await self.cache.lookup(query, scope=scope)
-            if hit is not None:
-                yield {"type": "start", "model": decision.primary_model.value, "cached": True,
-                       "route_reason": decision.reason, "fallback_from": None, "session_id": session_id}
-                yield {"type": "delta", "text": hit.answer}
-                await self._remember(session_id, query, hit.answer)
-                yield {"type": "end", "result": self._result(hit.answer, decision.primary_model, decision, True,
-                                                             None, session_id, t0)}
-                return
+        history, decision, scope, hit = await self._prepare(query, session_id, domain, user_id)
+        if hit is not None:
+            yield {"type": "start", "model": decision.primary_model.value, "cached": True,
+                   "route_reason": decision.reason, "fallback_from": None, "session_id": session_id}
+            yield {"type": "delta", "text": hit.answer}
+            await self._remember(session_id, query, hit.answer)
+            yield {"type": "end", "result": self._result(hit.answer, decision.primary_model, decision, True,
+                                                         None, session_id, t0)}
+            return
         messages = history + [Message("user", query)]
         tier, first, chunks, fallback_from = await self._first_token(decision, messages, max_tokens)
         yield {"type": "start", "model": tier.value, "cached": False, "route_reason": decision.reason,
@@ -125,6 +113,18 @@ class CatoOrchestrator:
             await self.cache.store(query, text, scope=scope)
         await self._remember(session_id, query, text)
         yield {"type": "end", "result": self._result(text, tier, decision, False, fallback_from, session_id, t0)}
+
+    async def _prepare(self, query, session_id, domain, user_id):
+        """History, routing decision, cache scope and any cache hit for a query."""
+        if not self._started:
+            await self._start()
+        history = await self.working.history(session_id, self._turns()) if session_id else []
+        decision = self._determine_routing(query, domain)
+        scope = cache_scope(query, user_id=user_id, session_id=session_id)
+        hit = None
+        if self.cache is not None and scope is not None:
+            hit = await self.cache.lookup(query, scope=scope)
+        return history, decision, scope, hit
 
     async def _first_token(self, decision: RoutingDecision, messages: list[Message], max_tokens: int):
         tried: list[str] = []
