@@ -58,6 +58,23 @@ def build_components(config: OrchestratorConfig | None = None) -> Built:
     semantic = SemanticMemory(config.facts_table, config.region, endpoint_url=config.dynamodb_endpoint_url)
     # Consolidation prompts the cheap tier: fact extraction is a simple, high-volume task.
     consolidation = ConsolidationPipeline(backends[ModelTier.BEDROCK_HAIKU], semantic)
-    memory = GlobalMemoryService(working, semantic, consolidation=consolidation)
+    episodic = embedder = None
+    if cache is not None:  # episodic memory shares the cache's MiniLM model
+        from orchestrator.memory import EmbeddedEpisodicIndex
+
+        episodic, embedder = EmbeddedEpisodicIndex(dim=384), _ThreadedEmbedder(cache.embedder)
+    memory = GlobalMemoryService(working, semantic, episodic=episodic, embedder=embedder, consolidation=consolidation)
     return Built(config, backends, working, cache, memory=memory,
                  startup=[durable.ensure_table, semantic.ensure_table])
+
+
+class _ThreadedEmbedder:
+    """One text -> vector, off the event loop (the model call takes milliseconds of CPU)."""
+
+    def __init__(self, embedder):
+        self._embedder = embedder
+
+    async def embed(self, text: str):
+        import asyncio
+
+        return await asyncio.to_thread(self._embedder.embed_one, text)

@@ -126,3 +126,5 @@ def test_runbook_week_11_consolidation_against_the_local_stack(make_api):
     stored = run(memory.getFactsByDomain("ai"))
     assert len(stored) > 0
     assert any("Machine learning is a field of AI" in f.text for f in stored)
+    episode_id, score, meta = run(memory.searchEpisodes("Tell me about machine learning"))[0]
+    assert episode_id == interaction["id"] and meta["query"] == "What is machine learning?" and score > 0.5
