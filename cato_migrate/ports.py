@@ -84,3 +84,64 @@ class TrafficFlag(Protocol):
         """Read the flag as a client sees it: (spec or None when absent, served version)."""
         ...
     def configured(self, deployment: Deployment) -> FlagSpec: ...
+
+
+# --- workloads (Kubernetes in production; local processes on the sandbox) ----------------------
+
+WorkloadKind = Literal["Deployment", "RayService"]
+
+
+class WorkloadStatus(Record):
+    """What a workload is observed to be. Missing status fields read as 0, never as ready."""
+
+    name: str = Field(description="Workload name (e.g. litellm, cato-orchestrator).")
+    namespace: str = Field(description="Namespace (Kubernetes) or 'local' on the sandbox.")
+    kind: str = Field(description="Deployment, RayService, or the local process kind.")
+    exists: bool = Field(description="Whether the workload exists at all.")
+    desired: int = Field(default=0, ge=0, description="Replicas asked for (spec).")
+    ready: int = Field(default=0, ge=0, description="Replicas ready to serve (status).")
+    detail: str = Field(default="", description="Human-readable state, e.g. 'RayService Running'.")
+
+    @property
+    def is_ready(self) -> bool:
+        return self.exists and self.ready >= self.desired
+
+
+class Workloads(Protocol):
+    """Deploy, scale, wait for and delete the two stacks' workloads."""
+
+    def apply(self, manifest_path: str, namespace: str) -> list[str]:
+        """Server-side apply every document in the manifest; returns 'Kind/name' applied."""
+        ...
+    def install_chart(self, release: str, chart: str, namespace: str, version: str = "",
+                      values: dict | None = None) -> dict:
+        """helm upgrade --install (idempotent); returns what helm reported."""
+        ...
+    def chart_status(self, release: str, namespace: str) -> dict | None: ...
+    def status(self, name: str, namespace: str) -> WorkloadStatus: ...
+    def scale(self, name: str, namespace: str, replicas: int) -> WorkloadStatus:
+        """Set desired replicas (scale subresource); does not wait."""
+        ...
+    def wait_ready(self, name: str, namespace: str, timeout_s: float) -> WorkloadStatus:
+        """Wait until ready == desired (0 desired: until nothing runs); ExternalError on timeout."""
+        ...
+    def delete(self, name: str, namespace: str) -> bool:
+        """Delete the workload; False if it was already gone."""
+        ...
+
+
+class StackTraffic(Record):
+    """What the gateway observes: requests in flight and served, per stack."""
+
+    in_flight_legacy: int = Field(ge=0, description="Requests in flight to LiteLLM.")
+    in_flight_new: int = Field(ge=0, description="Requests in flight to the orchestrator.")
+    served_legacy: int = Field(ge=0, description="Requests served by LiteLLM (counter).")
+    served_new: int = Field(ge=0, description="Requests served by the orchestrator (counter).")
+    errors_legacy: int = Field(default=0, ge=0, description="Failed requests to LiteLLM (counter).")
+    errors_new: int = Field(default=0, ge=0, description="Failed requests to the orchestrator (counter).")
+
+
+class GatewayMetrics(Protocol):
+    """The gateway in front of both stacks (Prometheus text exposition at /metrics)."""
+
+    def traffic(self) -> StackTraffic: ...

@@ -46,6 +46,14 @@ class Settings(BaseSettings):
     orchestrator_url: str = Field(default="", description="Orchestrator base URL (local: the sandbox's).")
     orchestrator_admin_token: str = Field(default="", description="Bearer token for the orchestrator's /admin API.")
     sandbox_minute_seconds: float = Field(default=1.0, gt=0, description="Sandbox: real seconds per AppConfig strategy minute.")
+    kubeconfig: str = Field(default="", description="Kubeconfig path for staging/production (default: the client's usual lookup).")
+    kube_context: str = Field(default="", description="Kubeconfig context to use (default: current context).")
+    helm_binary: str = Field(default="", description="Pinned helm binary (default: <venv>/bin/helm installed by make setup).")
+    workload_namespace: str = Field(default="cato", description="Namespace of both stacks' workloads.")
+    legacy_workload: str = Field(default="litellm", description="The legacy LiteLLM Deployment's name.")
+    orchestrator_workload: str = Field(default="cato-orchestrator", description="The orchestrator RayService's name.")
+    gateway_url: str = Field(default="", description="Gateway metrics base URL (local: the sandbox's gateway).")
+    deploy_root: Path | None = Field(default=None, description="Root of the deployment files (k8s/, config/, dependency files) that decommission archives and the Phase 4 check scans; local default: <work_dir>/deploy.")
 
     @property
     def appconfig_env_name(self) -> str:

@@ -101,6 +101,26 @@ class Services:
             raise BadInput("planting a backend fault needs the sandbox's model simulator (local only)")
         return SimulatorFaults(url)
 
+    def workloads(self):
+        """Both stacks' workloads: Kubernetes in staging/production, local processes on the sandbox."""
+        s = self.settings
+        if s.env == "local":
+            from cato_migrate.adapters.local_workloads import LocalWorkloads
+
+            return LocalWorkloads(s)
+        from cato_migrate.adapters.k8s_workloads import KubernetesWorkloads
+
+        return KubernetesWorkloads(kubeconfig=s.kubeconfig or None, context=s.kube_context or None,
+                                   helm_binary=s.helm_binary or None)
+
+    def gateway_metrics(self):
+        """The gateway's per-stack traffic, or None where no gateway URL is known."""
+        from cato_migrate.adapters.gateway_metrics import GatewayScrape
+
+        s = self.settings
+        url = s.gateway_url or (sandbox_url(s, "gateway") if s.env == "local" else None)
+        return GatewayScrape(url) if url else None
+
     def traffic_flag(self):
         if self._flag is None:
             from cato_migrate.adapters.appconfig import AppConfigFlag
