@@ -41,6 +41,41 @@ class OrchestratorHttp:
     def metrics_text(self) -> str:
         return self._http.get("/metrics").text
 
+    def chat_stream(self, query: str, *, session_id: str | None = None, domain: str = "general") -> dict:
+        """A streamed completion: the parsed SSE chunks, the content deltas and whether [DONE] came."""
+        import json
+
+        import httpx
+
+        headers = {"x-session-id": session_id} if session_id else {}
+        body = {"model": "cato", "stream": True, "messages": [{"role": "user", "content": query}],
+                "metadata": {"domain": domain}}
+        chunks, done = [], False
+        try:
+            with self._http.stream("POST", "/v1/chat/completions", json=body, headers=headers) as r:
+                if r.status_code >= 400:
+                    raise ExternalError(f"orchestrator streaming POST answered {r.status_code}: {r.read()[:300]!r}")
+                for line in r.iter_lines():
+                    data = line.removeprefix("data: ").strip() if line.startswith("data:") else ""
+                    if data == "[DONE]":
+                        done = True
+                    elif data:
+                        chunks.append(json.loads(data))
+        except httpx.HTTPError as exc:
+            raise ExternalError(f"orchestrator at {self.base_url} unreachable while streaming: {exc}") from exc
+        deltas = [c["choices"][0]["delta"].get("content", "") for c in chunks if c.get("choices")]
+        return {"chunks": chunks, "deltas": [d for d in deltas if d], "done": done,
+                "model": chunks[0].get("model") if chunks else None, "cato": chunks[0].get("cato") if chunks else None}
+
+    def status_without_token(self, path: str = "/admin/breakers") -> int:
+        """The HTTP status of an admin call made with no credentials (the admin API must refuse it)."""
+        import httpx
+
+        try:
+            return self._http.get(path).status_code
+        except httpx.HTTPError as exc:
+            raise ExternalError(f"orchestrator at {self.base_url} unreachable: {exc}") from exc
+
 
 class SimulatorFaults:
     """Plants backend faults through the model simulator's admin API (sandbox only)."""
