@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     appconfig_endpoint_url: str = Field(default="", description="AppConfig endpoint override (local: the sandbox's).")
     appconfigdata_endpoint_url: str = Field(default="", description="AppConfig data endpoint override (local: the sandbox's).")
     dynamodb_endpoint_url: str = Field(default="", description="DynamoDB endpoint override for the state store.")
+    replica_regions: list[str] = Field(default_factory=lambda: ["us-west-2"], description="Regions that hold global-table replicas of the memory tables (besides `region`).")
+    tables_endpoint_url: str = Field(default="", description="DynamoDB endpoint override for the memory tables (local: the sandbox's DynamoDB layer).")
+    opensearch_endpoint_url: str = Field(default="", description="OpenSearch Serverless control-plane endpoint override (local: the sandbox's moto).")
     appconfig_application: str = Field(default="cato", description="AppConfig application name.")
     appconfig_environment: str = Field(default="", description="AppConfig environment name; default: the --env name.")
     appconfig_profile: str = Field(default="orchestration", description="AppConfig feature-flag profile name.")
@@ -54,6 +57,10 @@ class Settings(BaseSettings):
     orchestrator_workload: str = Field(default="cato-orchestrator", description="The orchestrator RayService's name.")
     gateway_url: str = Field(default="", description="Gateway metrics base URL (local: the sandbox's gateway).")
     deploy_root: Path | None = Field(default=None, description="Root of the deployment files (k8s/, config/, dependency files) that decommission archives and the Phase 4 check scans; local default: <work_dir>/deploy.")
+    legacy_replicas: int = Field(default=2, ge=1, description="Replicas a full rollback scales LiteLLM back up to (at least; never lowers it).")
+    rollout_timeout_seconds: float = Field(default=600.0, gt=0, description="How long to wait for a workload to become ready (or to stop).")
+    drain_timeout_seconds: float = Field(default=300.0, gt=0, description="Full rollback: longest wait for in-flight requests to the orchestrator to drain.")
+    drain_quiet_seconds: float = Field(default=5.0, ge=0, description="Full rollback: the orchestrator must see no new requests for this long before it is scaled to 0.")
 
     @property
     def appconfig_env_name(self) -> str:

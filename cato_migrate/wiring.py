@@ -101,6 +101,41 @@ class Services:
             raise BadInput("planting a backend fault needs the sandbox's model simulator (local only)")
         return SimulatorFaults(url)
 
+    def _aws_local(self, explicit: str, component: str, what: str) -> str | None:
+        """An endpoint override, or on the sandbox its component's URL (with sandbox credentials)."""
+        if explicit or self.settings.env != "local":
+            return explicit or None
+        url = sandbox_url(self.settings, component)
+        if url is None:
+            raise BadInput(f"the local sandbox is not running (no {what} endpoint recorded)",
+                           hint="run `cato-migrate sandbox up` first")
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "sandbox")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "sandbox")
+        return url
+
+    def tables(self):
+        """The memory tables (global tables): the sandbox's DynamoDB layer locally, which adds
+        cross-region replication in front of moto."""
+        from cato_migrate.adapters.dynamodb_tables import DynamoTables
+
+        s = self.settings
+        return DynamoTables(s.region, self._aws_local(s.tables_endpoint_url, "dynamodb", "DynamoDB layer"))
+
+    def replication_admin(self):
+        """The sandbox DynamoDB layer's replication knob (pause = the planted fault); local only."""
+        from cato_migrate.adapters.dynamodb_replication_admin import ReplicationAdmin
+
+        url = sandbox_url(self.settings, "dynamodb") if self.settings.env == "local" else None
+        if not url:
+            raise BadInput("pausing replication needs the sandbox's DynamoDB layer (local only)")
+        return ReplicationAdmin(url)
+
+    def opensearch_collections(self):
+        from cato_migrate.adapters.opensearch_serverless import OpenSearchCollections
+
+        s = self.settings
+        return OpenSearchCollections(s.region, self._aws_local(s.opensearch_endpoint_url, "moto", "moto"))
+
     def workloads(self):
         """Both stacks' workloads: Kubernetes in staging/production, local processes on the sandbox."""
         s = self.settings
@@ -146,3 +181,32 @@ def make_context(settings: Settings, *, services=None, store=None, clock=None, f
         store=store or make_store(settings), clock=clock or SystemClock(),
         services=services or Services(settings), runbook=runbook, settings=settings,
         force=force, reason=reason, progress=progress or (lambda m: None))
+
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEPLOY_SEED = ("k8s", "config", "images", "pyproject.toml")
+
+
+def deploy_root(settings: Settings, *, create: bool = True) -> Path:
+    """Where the deployment files live. On the sandbox: a copy of the project's, made on first use
+    (never by a dry run: create=False), so decommission's archiving rehearses on the copy and never
+    edits this checkout."""
+    import shutil
+
+    if settings.deploy_root is not None:
+        return Path(settings.deploy_root)
+    if settings.env != "local":
+        return Path.cwd()
+    root = Path(settings.work_dir) / "deploy"
+    if create and not root.exists():
+        tmp = root.with_name("deploy.partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for name in DEPLOY_SEED:
+            src = PROJECT_ROOT / name
+            if src.is_dir():
+                shutil.copytree(src, tmp / name, ignore=shutil.ignore_patterns("__pycache__"))
+            elif src.exists():
+                shutil.copy2(src, tmp / name)
+        tmp.rename(root)
+    return root

@@ -91,8 +91,20 @@ class FakeFlag:
 
 
 class FakeServices:
-    def __init__(self, flag):
+    def __init__(self, flag, workloads=None, gateway=None):
         self.flag = flag
+        self._workloads = workloads
+        self._gateway = gateway
+
+    def workloads(self):
+        if self._workloads is None:
+            from cato_migrate.errors import BadInput
+
+            raise BadInput("no workloads in this unit test")
+        return self._workloads
+
+    def gateway_metrics(self):
+        return self._gateway
 
     def traffic_flag(self):
         return self.flag
@@ -108,10 +120,83 @@ class FakeServices:
         raise BadInput("no simulator in unit tests")
 
 
-def make_ctx(store, clock=None, flag=None, force=False, reason="", env="local") -> RunContext:
+def make_ctx(store, clock=None, flag=None, force=False, reason="", env="local", workloads=None, gateway=None,
+             **settings_kw) -> RunContext:
     clock = clock or FakeClock()
     flag = flag or FakeFlag(clock)
-    settings = Settings(env=env, canary_deploy_minutes=2, canary_bake_minutes=1)
+    settings = Settings(env=env, canary_deploy_minutes=2, canary_bake_minutes=1, **settings_kw)
     return RunContext(env=env, actor="tester@host", run_id="r1", store=store, clock=clock,
-                      services=FakeServices(flag), runbook=load_runbook(), settings=settings,
+                      services=FakeServices(flag, workloads, gateway), runbook=load_runbook(), settings=settings,
                       force=force, reason=reason)
+
+
+class FakeWorkloads:
+    """In-memory workloads: a scale becomes ready after `ready_after` seconds of the fake clock."""
+
+    def __init__(self, clock: FakeClock, ready_after: float = 5.0):
+        self.clock = clock
+        self.ready_after = ready_after
+        self.items: dict[str, dict] = {}
+        self.calls: list[str] = []
+        self.never_ready: set[str] = set()  # plant a fault: pods never become ready
+
+    def add(self, name, replicas, kind="Deployment"):
+        self.items[name] = {"kind": kind, "desired": replicas, "ready": replicas, "at": self.clock.now(), "from": replicas}
+
+    def _ready(self, w) -> int:
+        if self.clock.now() - w["at"] >= self.ready_after:
+            return w["desired"]
+        return min(w["from"], w["desired"]) if w["desired"] else w["from"]
+
+    def status(self, name, namespace):
+        from cato_migrate.ports import WorkloadStatus
+
+        w = self.items.get(name)
+        if w is None:
+            return WorkloadStatus(name=name, namespace=namespace, kind="Deployment", exists=False)
+        ready = 0 if (name in self.never_ready and w["desired"]) else self._ready(w)
+        return WorkloadStatus(name=name, namespace=namespace, kind=w["kind"], exists=True, desired=w["desired"], ready=ready)
+
+    def scale(self, name, namespace, replicas):
+        from cato_migrate.errors import NotFound
+
+        if name not in self.items:
+            raise NotFound(f"{namespace}/{name} not found")
+        w = self.items[name]
+        w.update({"from": self._ready(w), "desired": replicas, "at": self.clock.now()})
+        self.calls.append(f"scale:{name}:{replicas}")
+        return self.status(name, namespace)
+
+    def wait_ready(self, name, namespace, timeout_s):
+        from cato_migrate.errors import ExternalError
+
+        deadline = self.clock.now() + timeout_s
+        while True:
+            st = self.status(name, namespace)
+            if st.exists and st.ready == st.desired:
+                return st
+            if self.clock.now() >= deadline:
+                raise ExternalError(f"{name} not ready after {timeout_s}s ({st.ready}/{st.desired})")
+            self.clock.sleep(1.0)
+
+    def delete(self, name, namespace):
+        self.calls.append(f"delete:{name}")
+        return self.items.pop(name, None) is not None
+
+
+class FakeGateway:
+    """Gateway counters driven by a script: each traffic() call pops the next in-flight value."""
+
+    def __init__(self, in_flight_new=(0,)):
+        self.in_flight = list(in_flight_new)
+        self.served_new = 0
+        self.reads = 0
+
+    def traffic(self):
+        from cato_migrate.ports import StackTraffic
+
+        self.reads += 1
+        n = self.in_flight.pop(0) if len(self.in_flight) > 1 else self.in_flight[0]
+        if n:
+            self.served_new += 1
+        return StackTraffic(in_flight_legacy=0, in_flight_new=n, served_legacy=0, served_new=self.served_new)

@@ -13,7 +13,6 @@ _PLANNED = {
     "opensearch_episodic": "index then search back a probe (data stores work)",
     "consolidation_facts": "probe interaction whose facts appear (data stores work)",
     "dax_read_latency": "read latency through DAX (data stores work)",
-    "no_litellm_dependencies": "scan manifests, config and dependency files (decommission work)",
     "complaints": "user complaints signal (needs a support-ticket source)",
 }
 

@@ -34,14 +34,15 @@ def _globals(
 
 
 def _register() -> None:
-    from cato_migrate.cli import (attest, canary, eval, history, lock, orchestrator, phase, rollback,
-                                  sandbox, status, validate)
+    from cato_migrate.cli import (attest, canary, decommission, eval, history, lock, orchestrator, phase,
+                                  rollback, sandbox, status, validate)
 
     app.command("status", help=status.__doc__)(status.status)
     app.add_typer(phase.app, name="phase", help=phase.__doc__)
     app.command("validate", help=validate.__doc__)(validate.validate)
     app.add_typer(canary.app, name="canary", help=canary.__doc__)
     app.command("rollback", help=rollback.__doc__)(rollback.rollback)
+    app.command("decommission", help=decommission.__doc__)(decommission.decommission)
     app.command("history", help=history.__doc__)(history.history)
     app.add_typer(lock.app, name="lock", help=lock.__doc__)
     app.command("attest", help=attest.__doc__)(attest.attest)

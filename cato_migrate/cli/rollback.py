@@ -1,4 +1,9 @@
-"""Roll back: --quick sends all traffic to LiteLLM (flag to 0%, verified). Preempts the lock."""
+"""Roll back to LiteLLM. Both kinds preempt the operator lock (audited).
+
+--quick (runbook: under 5 minutes): the flag to 0%. Stops in-flight deployments, deploys 0% with zero bake, verifies what clients are served.
+
+--full (runbook: under 1 hour), in the safe order: LiteLLM scaled up and ready, then the flag to 0% verified, then in-flight requests to the orchestrator drained, then the orchestrator scaled to 0. Each stage is verified and timed; after an interruption, run it again and it resumes.
+"""
 from __future__ import annotations
 
 from typing import Optional
@@ -10,17 +15,17 @@ from cato_migrate.cli import _common, _render
 
 def rollback(
     quick: bool = typer.Option(False, "--quick", help="Flag to 0%: stop in-flight deployments, deploy 0% with zero bake, verify."),
-    full: bool = typer.Option(False, "--full", help="Full rollback (scale LiteLLM up, flag 0, drain, orchestrator to 0)."),
+    full: bool = typer.Option(False, "--full", help="Scale LiteLLM up and wait, flag to 0% verified, drain, orchestrator to 0."),
     reason: Optional[str] = typer.Option(None, "--reason", help="Why; recorded in the audit log."),
 ) -> None:
     """Example: cato-migrate rollback --quick --reason "error rate 3%" """
     from cato_migrate.errors import BadInput
 
     if quick == full:
-        raise BadInput("choose one of --quick or --full")
+        raise BadInput("choose one of --quick or --full; nothing was changed",
+                       hint="--quick moves all traffic to LiteLLM in minutes; --full also scales the stacks")
     if full:
-        raise BadInput("rollback --full is not implemented yet (needs the Kubernetes workloads port); nothing was changed",
-                       hint="use `cato-migrate rollback --quick` to move all traffic to LiteLLM now")
+        return _full(reason)
     from cato_migrate.core.traffic import quick_rollback
 
     with _common.mutating("rollback --quick", preempt=True, reason=(reason or "rollback --quick")) as ctx:
@@ -31,5 +36,23 @@ def rollback(
         c.print(f"[green]ok[/green] {result['message']}: {mark} the runbook's {result['budget_seconds']}s budget")
         if result["stopped_deployments"]:
             c.print(f"stopped in-flight deployment(s): {', '.join('#' + str(n) for n in result['stopped_deployments'])}")
+
+    _render.emit(_common.output(), result, human)
+
+
+def _full(reason: Optional[str]) -> None:
+    from cato_migrate.core.full_rollback import full_rollback
+
+    with _common.mutating("rollback --full", preempt=True, reason=(reason or "rollback --full")) as ctx:
+        result = full_rollback(ctx)
+
+    def human(c) -> None:
+        t = _render.table("stage", "result", "seconds", "what")
+        for st in result["stages"]:
+            t.add_row(st["stage"], _render.styled("done" if st["outcome"] != "failed" else "failed")
+                      + (" (already)" if st["outcome"] == "already" else ""), f"{st['seconds']:.1f}", st["message"])
+        c.print(t)
+        mark = "[green]within[/green]" if result["within_budget"] else "[red]OVER[/red]"
+        c.print(f"[green]ok[/green] {result['message']}: {mark} the runbook's {result['budget_seconds']}s budget")
 
     _render.emit(_common.output(), result, human)

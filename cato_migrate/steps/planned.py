@@ -31,9 +31,6 @@ _PLANNED = {
     "dynamodb_tables": "create DynamoDB global tables (data stores work)",
     "opensearch_collection": "create the OpenSearch Serverless collection (data stores work)",
     "consolidation_pipeline": "deploy the memory consolidation pipeline (data stores work)",
-    "workload_scale": "scale a Kubernetes workload (Kubernetes work)",
-    "workload_delete": "delete a Kubernetes workload after the monitoring week (decommission work)",
-    "archive_config": "archive the LiteLLM configuration (decommission work)",
 }
 
 

@@ -12,12 +12,13 @@ def store(tmp_path):
     return SqliteStateStore(tmp_path / "state.db")
 
 
-def test_dry_run_changes_nothing(store):
-    ctx = make_ctx(store)
+def test_dry_run_changes_nothing(store, tmp_path):
+    ctx = make_ctx(store, work_dir=tmp_path / "work")
     outcomes = plan_phase(ctx, ctx.runbook.phase(4))
-    assert [o.outcome for o in outcomes[:2]] == ["planned", "planned"]
-    assert "not implemented yet" in outcomes[4].message
+    assert {o.outcome for o in outcomes} == {"planned"}
+    assert "scale cato/litellm to 0" in outcomes[4].message
     assert store.journal("local") == [] and ctx.services.flag.calls == []
+    assert not (tmp_path / "work").exists()  # not even the sandbox's copy of the deployment files
 
 
 def test_attest_step_waits_then_runs_after_sign_off(store):

@@ -1,0 +1,58 @@
+"""Decommission LiteLLM (week 16).
+
+Without --delete: scale LiteLLM to 0 replicas, verified, only once the new stack serves 100%. The monitoring period (the runbook's week) starts then.
+
+With --delete: delete LiteLLM and archive its configuration; refused until the monitoring period has passed, unless --force --reason.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from cato_migrate.cli import _common, _render
+
+
+def decommission(
+    delete: bool = typer.Option(False, "--delete", help="Delete LiteLLM and archive its config (after the monitoring period)."),
+    force: bool = typer.Option(False, "--force", help="Override a guardrail (needs --reason; audited)."),
+    reason: Optional[str] = typer.Option(None, "--reason", help="Why; recorded in the audit log."),
+) -> None:
+    """Example: cato-migrate decommission   then, a week later:   cato-migrate decommission --delete"""
+    why = _common.require_reason(force, reason)
+    what = "decommission --delete" if delete else "decommission"
+    with _common.mutating(what, force=force, reason=why) as ctx:
+        if delete:
+            from cato_migrate.core.decommission import delete_legacy
+
+            result = delete_legacy(ctx)
+            result["archived"] = _archive(ctx)
+        else:
+            from cato_migrate.core.decommission import scale_legacy_to_zero
+
+            result = scale_legacy_to_zero(ctx)
+
+    def human(c) -> None:
+        c.print(f"[green]ok[/green] {result['message']}")
+        for path in result.get("archived", []):
+            c.print(f"archived: {path}")
+
+    _render.emit(_common.output(), result, human)
+
+
+def _archive(ctx) -> list[str]:
+    """Archive what the runbook's archive_config step names (the same core, so re-running is harmless)."""
+    from cato_migrate.core.deploy_files import archive
+    from cato_migrate.steps.archive_config import ArchiveParams
+    from cato_migrate.wiring import deploy_root
+
+    root = deploy_root(ctx.settings)
+    done = []
+    for p in ctx.runbook.phases:
+        for _, s in p.steps():
+            if s.kind == "archive_config":
+                for item in ArchiveParams.model_validate(s.params).items():
+                    done.append(archive(root, item.path, item.archive)["archived"])
+    if done:
+        ctx.audit("config.archive", str(root), ctx.reason, moved=done)
+    return done
