@@ -7,9 +7,6 @@ from cato_migrate.steps.planned import AnyParams
 _PLANNED = {
     "sagemaker_hidden_states": "invoke the Shadow Self endpoint and check hidden states (SageMaker work)",
     "nli_accuracy": "labelled probe set through the NLI endpoint (SageMaker work)",
-    "latency_p99": "p99 latency from metrics (orchestrator/gateway work)",
-    "error_rate": "error rate from metrics (gateway work)",
-    "dynamodb_replication": "write in one region, read in another (data stores work)",
     "opensearch_episodic": "index then search back a probe (data stores work)",
     "consolidation_facts": "probe interaction whose facts appear (data stores work)",
     "dax_read_latency": "read latency through DAX (data stores work)",

@@ -25,10 +25,7 @@ _PLANNED = {
     "sagemaker_model": "deploy a model to a SageMaker endpoint (SageMaker work)",
     "helm_release": "install a helm chart on EKS (Kubernetes work)",
     "k8s_apply": "apply Kubernetes manifests (Kubernetes work)",
-    "integration_tests": "run the integration test suite against the environment (orchestrator work)",
-    "load_test": "run a load test against the environment (orchestrator work)",
     "orchestrator_install": "install the orchestrator (orchestrator work)",
-    "dynamodb_tables": "create DynamoDB global tables (data stores work)",
     "opensearch_collection": "create the OpenSearch Serverless collection (data stores work)",
     "consolidation_pipeline": "deploy the memory consolidation pipeline (data stores work)",
 }
