@@ -12,6 +12,7 @@ def status() -> None:
     from cato_migrate.core.kinds import step_kind
     from cato_migrate.core.lock import fmt_time
     from cato_migrate.core.progress import where_are_we
+    from cato_migrate.core.full_rollback import interrupted_full_rollback
     from cato_migrate.core.traffic import TRAFFIC_KEY
 
     ctx = _common.reading()
@@ -31,6 +32,7 @@ def status() -> None:
             "verified": flag.event == "finished", "at": flag.at, "by": flag.actor,
             "source": "journal (last verified read); live: cato-migrate canary status"},
         "lock": lock.model_dump() if lock else None,
+        "full_rollback_interrupted_at": interrupted_full_rollback(entries),
     }
 
     def human(c) -> None:
@@ -46,6 +48,9 @@ def status() -> None:
             c.print(f"[bold]lock[/bold] held by {lock.holder} running `{lock.command}` since {fmt_time(lock.started)}")
         else:
             c.print("[bold]lock[/bold] free")
+        if data["full_rollback_interrupted_at"]:
+            c.print(f"[bold red]full rollback unfinished[/bold red] (stopped at {data['full_rollback_interrupted_at']}): "
+                    "run `cato-migrate rollback --full` again to resume")
         n = where["next"]
         if n:
             c.print(f"[bold]next[/bold] {n['step']} (week {n['week']}, {_render.styled(n['state'])}): {n['title']}")

@@ -68,18 +68,25 @@ STEP_KINDS: dict[str, type[StepKind]] = {}
 CHECK_KINDS: dict[str, type[CheckKind]] = {}
 
 
-def register_step(cls: type[StepKind]) -> type[StepKind]:
-    if cls.name in STEP_KINDS and STEP_KINDS[cls.name] is not cls:
-        raise RuntimeError(f"step kind {cls.name!r} registered twice")
-    STEP_KINDS[cls.name] = cls
+def _register(registry: dict, cls, what: str):
+    """An implemented kind replaces a planned placeholder of the same name (in either import
+    order); two implementations of one name are a programming error."""
+    old = registry.get(cls.name)
+    if old is None or old is cls or (not old.implemented and cls.implemented):
+        registry[cls.name] = cls
+    elif old.implemented and not cls.implemented:
+        pass
+    else:
+        raise RuntimeError(f"{what} kind {cls.name!r} registered twice")
     return cls
+
+
+def register_step(cls: type[StepKind]) -> type[StepKind]:
+    return _register(STEP_KINDS, cls, "step")
 
 
 def register_check(cls: type[CheckKind]) -> type[CheckKind]:
-    if cls.name in CHECK_KINDS and CHECK_KINDS[cls.name] is not cls:
-        raise RuntimeError(f"check kind {cls.name!r} registered twice")
-    CHECK_KINDS[cls.name] = cls
-    return cls
+    return _register(CHECK_KINDS, cls, "check")
 
 
 _loaded = False

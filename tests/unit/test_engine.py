@@ -86,10 +86,23 @@ def test_bad_week_and_step_are_bad_input(store):
 
 
 def test_unimplemented_checks_report_not_implemented(store):
+    from cato_migrate.core.runbook import CriterionSpec
+
     ctx = make_ctx(store)
-    results = {r.id: r.status for r in validate_phase(ctx, ctx.runbook.phase(1))}
-    assert results.pop("p1.exit.ray-serve-routing") == "waiting"  # implemented, but nothing to measure
-    assert set(results.values()) == {"not_implemented"}
+    crit = CriterionSpec(id="p4.exit.complaints", title="No complaint spike", check="complaints")
+    out = evaluate_criterion(ctx, crit)
+    assert out.status == "not_implemented" and "not implemented yet" in out.message
+
+
+def test_planned_placeholder_never_replaces_an_implemented_kind():
+    from cato_migrate.core.kinds import CHECK_KINDS, CheckKind, load_kinds, register_check
+
+    load_kinds()
+    real = CHECK_KINDS["attested"]
+    register_check(type("Planned_attested", (CheckKind,), {"name": "attested", "implemented": False}))
+    assert CHECK_KINDS["attested"] is real
+    with pytest.raises(RuntimeError):
+        register_check(type("Another_attested", (CheckKind,), {"name": "attested"}))
 
 
 def test_full_traffic_check_fails_at_50_and_passes_at_100(store):
