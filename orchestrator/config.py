@@ -85,7 +85,8 @@ class OrchestratorConfig(_Model):
                 ModelTier.BEDROCK_SONNET: {"kind": "bedrock", "model_id": "anthropic.claude-3-5-sonnet-20240620-v1:0", "endpoint_url": sim},
                 ModelTier.SHADOW_SELF: {"kind": "vllm", "model_id": "cato-shadow-self", "endpoint_url": sim + "/v1"},
             },
-            "redis_url": urls["redis"], "dynamodb_endpoint_url": urls["moto"],
+            # the DynamoDB layer (global-table replication) when the sandbox runs it, else moto itself
+            "redis_url": urls["redis"], "dynamodb_endpoint_url": urls.get("dynamodb", urls["moto"]),
         }
         data.update(overrides)
         return cls.model_validate(data)

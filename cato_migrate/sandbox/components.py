@@ -256,6 +256,15 @@ REGISTRY: list[Component] = [
         env={"RAY_USAGE_STATS_ENABLED": "0"},
         on_demand=True,
     ),
+    Component(
+        name="dynamodb",
+        description="DynamoDB global-table layer in front of moto (replicas, cross-region replication "
+                    "with a lag, pause/resume at /admin/replication)",
+        argv=lambda ctx: [ctx.python, "-m", "cato_migrate.sandbox.dynamodb_layer", "--host", HOST,
+                          "--port", str(ctx.port), "--moto-url", ctx.url_of("moto"), "--lag-ms", "50"],
+        health=http_answers("/healthz", ok=lambda code: code == 200),
+        depends_on=("moto",),
+    ),
 ]
 
 
