@@ -101,6 +101,21 @@ class Services:
             raise BadInput("planting a backend fault needs the sandbox's model simulator (local only)")
         return SimulatorFaults(url)
 
+    def model_endpoints(self):
+        """SageMaker: locally the control plane is moto and the runtime is the model simulator."""
+        from cato_migrate.adapters.sagemaker_endpoints import SageMakerEndpoints
+
+        s = self.settings
+        return SageMakerEndpoints(
+            region=s.region, endpoint_url=self._aws_local(s.sagemaker_endpoint_url, "moto", "moto"),
+            runtime_endpoint_url=self._aws_local(s.sagemaker_runtime_endpoint_url, "simulator", "model simulator"))
+
+    def container_registry(self):
+        from cato_migrate.adapters.container_registry import EcrRegistry
+
+        s = self.settings
+        return EcrRegistry(region=s.region, endpoint_url=self._aws_local(s.ecr_endpoint_url, "moto", "moto"))
+
     def _aws_local(self, explicit: str, component: str, what: str) -> str | None:
         """An endpoint override, or on the sandbox its component's URL (with sandbox credentials)."""
         if explicit or self.settings.env != "local":

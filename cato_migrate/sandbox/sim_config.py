@@ -3,7 +3,7 @@
 Schema (GET/PUT /admin/config; PUT merges what it is given and re-seeds the dice):
 
     {"seed": 0, "hidden_size": 64, "hidden_layer": -1, "default_tier": "shadow_self",
-     "invocations_model": "shadow-self",
+     "invocations_model": "shadow-self", "endpoint_faults": {},
      "tiers": {"bedrock_haiku": {"ttft_ms": 0, "per_token_ms": 0, "error_rate": 0,
                                  "throttle_rate": 0, "timeout_rate": 0,
                                  "content_filter_rate": 0, "timeout_hang_s": 30}, ...}}
@@ -29,7 +29,12 @@ TIER_DEFAULTS: dict[str, float] = {"ttft_ms": 0.0, "per_token_ms": 0.0, "error_r
                                    "throttle_rate": 0.0, "timeout_rate": 0.0,
                                    "content_filter_rate": 0.0, "timeout_hang_s": 30.0}
 TOP_DEFAULTS: dict[str, Any] = {"seed": 0, "hidden_size": 64, "hidden_layer": -1,
-                                "default_tier": "shadow_self", "invocations_model": "shadow-self"}
+                                "default_tier": "shadow_self", "invocations_model": "shadow-self",
+                                "endpoint_faults": {}}
+# Planted per-endpoint answer faults (SageMaker invocations only): {"<endpoint>": {"mode": M,
+# "remaining": N or null}}; "remaining" counts the invocations still to fault (null: until cleared).
+ENDPOINT_FAULT_MODES = ("no_hidden_states", "constant_hidden_states", "nan_hidden_states",
+                        "empty_text", "nli_flip")
 
 
 class ConfigError(ValueError):
@@ -89,7 +94,27 @@ def _tier_value(key: str, value: Any) -> float:
     return number
 
 
+def _endpoint_faults(value: Any) -> dict[str, dict[str, Any]]:
+    if not isinstance(value, dict):
+        raise ConfigError("endpoint_faults must be an object of endpoint name -> fault")
+    out: dict[str, dict[str, Any]] = {}
+    for name, fault in value.items():
+        fault = {"mode": fault} if isinstance(fault, str) else fault
+        if not isinstance(fault, dict) or fault.get("mode") not in ENDPOINT_FAULT_MODES:
+            raise ConfigError(f"endpoint_faults[{name!r}]: mode must be one of {', '.join(ENDPOINT_FAULT_MODES)}")
+        remaining = fault.get("remaining")
+        if remaining is not None and (isinstance(remaining, bool) or not isinstance(remaining, int)
+                                      or remaining < 1):
+            raise ConfigError(f"endpoint_faults[{name!r}]: remaining must be a positive integer or null")
+        if set(fault) - {"mode", "remaining"}:
+            raise ConfigError(f"endpoint_faults[{name!r}]: only 'mode' and 'remaining' are known")
+        out[str(name)] = {"mode": fault["mode"], "remaining": remaining}
+    return out
+
+
 def _top_value(key: str, value: Any) -> Any:
+    if key == "endpoint_faults":
+        return _endpoint_faults(value)
     if key in ("default_tier", "invocations_model"):
         if not isinstance(value, str) or not value:
             raise ConfigError(f"{key} must be a non-empty string")

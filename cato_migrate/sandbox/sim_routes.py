@@ -184,13 +184,14 @@ async def _invoke(request: web.Request, model: str, errors: ErrorShape, *,
     tier, fault, settings = await sim.admit(turn)
     if fault:
         return _reply(errors(fault))
+    spoil = sim.take_endpoint_fault(model)  # a planted answer fault (admin endpoint_faults)
     if pair:
         await pace(settings, 1)
-        return web.json_response(nli(*pair))
+        return web.json_response(wire.endpoint_fault_body(spoil, nli(*pair)))
     answer = sim.answer(turn, tier)
     if not stream:
         await pace(settings, answer.output_tokens)
-        return web.json_response(wire.sagemaker_generated(model, answer),
+        return web.json_response(wire.endpoint_fault_body(spoil, wire.sagemaker_generated(model, answer)),
                                  headers={"x-Amzn-Invoked-Production-Variant": "AllTraffic"})
     resp = await _event_stream(request)
     last = len(answer.tokens) - 1

@@ -38,6 +38,17 @@ class Simulator:
         self.dice = sim_config.Dice(self.config["seed"])
         return self.config
 
+    def take_endpoint_fault(self, endpoint: str) -> str | None:
+        """The answer fault planted for this endpoint, if any (counting one use of it)."""
+        fault = self.config["endpoint_faults"].get(endpoint)
+        if fault is None:
+            return None
+        if fault["remaining"] is not None:
+            fault["remaining"] -= 1
+            if fault["remaining"] <= 0:
+                del self.config["endpoint_faults"][endpoint]
+        return fault["mode"]
+
     def tier_of(self, model: str) -> str:
         return sim_responder.tier_for(model, self.config["default_tier"])
 

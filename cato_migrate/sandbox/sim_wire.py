@@ -211,6 +211,29 @@ def sagemaker_generated(model: str, a: Answer) -> dict[str, Any]:
     return body
 
 
+def endpoint_fault_body(mode: str | None, body: dict[str, Any]) -> dict[str, Any]:
+    """An answer spoiled the way a planted endpoint fault says (a copy; None: unchanged)."""
+    if mode is None:
+        return body
+    out = dict(body)
+    hidden = out.get("hidden_states")
+    if mode == "no_hidden_states":
+        for key in ("hidden_states", "layer", "pooling", "hidden_state_layers"):
+            out.pop(key, None)
+    elif mode == "constant_hidden_states" and hidden:
+        out["hidden_states"] = [0.125] * len(hidden)
+    elif mode == "nan_hidden_states" and hidden:
+        out["hidden_states"] = [float("nan"), *hidden[1:]]
+    elif mode == "empty_text" and "generated_text" in out:
+        out["generated_text"] = ""
+    elif mode == "nli_flip" and "label" in out:
+        swap = {"entailment": "contradiction", "contradiction": "entailment"}
+        out["label"] = swap.get(out["label"], out["label"])
+        scores = out.get("scores") or {}
+        out["scores"] = {swap.get(k, k): v for k, v in scores.items()}
+    return out
+
+
 def tgi_event(index: int, token: str, final: Answer | None = None) -> bytes:
     """One TGI-style server-sent event, as a SageMaker PayloadPart carries it."""
     event = {"token": {"id": index, "text": token, "logprob": 0.0, "special": False},

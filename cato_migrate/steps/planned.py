@@ -21,12 +21,9 @@ class AnyParams(CoreModel):
 
 
 _PLANNED = {
-    "container_image": "build and push a model container image (SageMaker work)",
-    "sagemaker_model": "deploy a model to a SageMaker endpoint (SageMaker work)",
     "helm_release": "install a helm chart on EKS (Kubernetes work)",
     "k8s_apply": "apply Kubernetes manifests (Kubernetes work)",
     "orchestrator_install": "install the orchestrator (orchestrator work)",
-    "opensearch_collection": "create the OpenSearch Serverless collection (data stores work)",
     "consolidation_pipeline": "deploy the memory consolidation pipeline (data stores work)",
 }
 

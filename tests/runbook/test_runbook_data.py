@@ -37,7 +37,7 @@ def test_communication_plan_and_manual_items_are_attest_steps():
 
 def test_unimplemented_kinds_are_registered_but_flagged():
     load_runbook()
-    assert STEP_KINDS["sagemaker_model"].implemented is False
+    assert CHECK_KINDS["complaints"].implemented is False
     assert CHECK_KINDS["dax_read_latency"].implemented is False
     assert STEP_KINDS["traffic_shift"].implemented and CHECK_KINDS["attested"].implemented
 
