@@ -61,3 +61,37 @@ def test_unknown_table_is_bad_input(tmp_path):
 
     with pytest.raises(BadInput, match="unknown DynamoDB table"):
         DynamoDbTables().plan(None, TablesParams(tables=["nope"]), context(tmp_path))
+
+
+# --- OpenSearch Serverless (control plane on moto: metadata only) -----------------------------
+
+def test_opensearch_collection_step_is_idempotent_against_moto(moto_server, tmp_path, monkeypatch):
+    from cato_migrate.steps.opensearch_collection import CollectionParams, OpenSearchCollection
+    from tests.dynamodb_layer_fixture import reset_moto
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    reset_moto(moto_server)
+    ctx = context(tmp_path, opensearch_endpoint_url=moto_server)
+    step, params = OpenSearchCollection(), CollectionParams(collection="episodic-memory")
+    assert "sandbox placeholder KMS ARN" in step.plan(None, params, ctx)
+    v = step.verify(None, params, ctx)
+    assert not v.ok and "does not exist" in v.message
+    first = step.apply(None, params, ctx)
+    assert first["changes"] == ["encryption policy", "collection", "network policy"]
+    assert first["endpoint"].startswith("https://") and first["collection_id"]
+    v = step.verify(None, params, ctx)
+    assert v.ok and v.evidence["status"] == "ACTIVE", v.message
+    again = step.apply(None, params, ctx)
+    assert again["changes"] == [] and again["collection_id"] == first["collection_id"]
+
+
+def test_opensearch_step_refuses_an_unreachable_production_collection(tmp_path):
+    from cato_migrate.errors import BadInput
+    from cato_migrate.steps.opensearch_collection import CollectionParams, OpenSearchCollection
+
+    ctx = context(tmp_path, env="production")
+    with pytest.raises(BadInput, match="nothing could reach it"):
+        OpenSearchCollection().plan(None, CollectionParams(collection="episodic-memory"), ctx)
+    plan = OpenSearchCollection().plan(None, CollectionParams(collection="episodic-memory", vpc_endpoints=["vpce-1"]), ctx)
+    assert "AWS-owned key" in plan and "vpce-1" in plan
