@@ -228,8 +228,8 @@ class Rollout:
         except UpdateUnsupported as exc:
             if self.fallback != "recreate":
                 raise UpdateUnsupported(
-                    f"cannot switch endpoint {endpoint} to {config}: {exc.message}; the endpoint still "
-                    f"serves its previous config", hint="retry later; to accept downtime, set "
+                    f"cannot switch endpoint {endpoint} to {config}: {exc.message}; the endpoint was not "
+                    f"switched and still serves the config it had", hint="retry later; to accept downtime, set "
                     "sagemaker_update_fallback = \"recreate\" (the endpoint is deleted and created again)") from exc
             self.progress(f"UpdateEndpoint is unavailable ({exc.message[:80]}); recreating {endpoint} on {config}")
             self._recreate(endpoint, config)

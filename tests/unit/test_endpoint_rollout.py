@@ -132,7 +132,7 @@ def test_update_unsupported_falls_back_to_recreate_only_when_allowed():
     rollout(sm, clock).run(spec())
     with pytest.raises(UpdateUnsupported) as exc:
         rollout(sm, clock, fallback="none").run(spec(instance_count=2))
-    assert "still serves its previous config" in exc.value.message and "recreate" in exc.value.hint
+    assert "still serves the config it had" in exc.value.message and "recreate" in exc.value.hint
     assert sm.endpoints["cato-shadow-self"]["config"] == version_name(spec())
     report = rollout(sm, clock, fallback="recreate").run(spec(instance_count=2))
     assert report.switched_by == "recreate" and "delete_endpoint" in sm.calls

@@ -1,0 +1,1 @@
+"""The NLI SageMaker container: a DeBERTa-MNLI three-way classifier."""

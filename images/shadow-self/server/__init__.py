@@ -1,0 +1,1 @@
+"""The Shadow Self SageMaker container: vLLM generation plus pooled hidden states."""
