@@ -43,13 +43,16 @@ def case_recall_across_turns(api) -> ProbeResult:
 def case_no_leak_to_other_session(api) -> ProbeResult:
     s, name, city = _session(), _unique(_NAMES), _unique(_CITIES)
     _say(api, f"My name is {name} and I live in {city}", s)
-    own = _say(api, "What is my name?", s)
+    # the owner asks first, so an answer cached in too wide a scope would be served next
+    own = [_say(api, "What is my name?", s), _say(api, "Where do I live?", s)]
     other = _session()
     answers = [_say(api, "What is my name?", other), _say(api, "Where do I live?", other)]
-    leaked = [a for a in answers if name in a or city in a]
-    ok = name in own and not leaked
+    # the owner's facts, or the owner's very answer (a cache shared across sessions), is a leak
+    leaked = [a for a, o in zip(answers, own) if name in a or city in a or a == o]
+    recalled = name in own[0] and city in own[1]
+    ok = recalled and not leaked
     msg = (f"another session answered {answers!r}" + ("; LEAKED" if leaked else "")
-           + ("" if name in own else f"; own session did not recall {name} ({own!r})"))
+           + ("" if recalled else f"; own session did not recall {name}/{city} ({own!r})"))
     return ProbeResult("no_leak_to_other_session", ok, msg,
                        evidence={"session": s, "other": other, "own": own, "other_answers": answers})
 

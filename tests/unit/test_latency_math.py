@@ -60,4 +60,4 @@ def test_load_judgement_fires_on_each_trigger_and_on_no_success():
     flaky = summarise([Sample(0.05, True)] * 97 + [Sample(0.05, False, "http_502")] * 3, 1.0)
     assert [f.split()[0] for f in judge(flaky, _limits())] == ["error_rate"]
     dead = summarise([Sample(0.01, False, "connection")] * 5, 1.0)
-    assert "no request succeeded" in judge(dead, _limits())[0]
+    assert judge(dead, _limits())[0].startswith("error_rate 1 > 0.01") and "no request succeeded" in judge(dead, _limits())[1]
