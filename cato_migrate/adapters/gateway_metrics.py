@@ -1,0 +1,97 @@
+"""GatewayMetrics over a gateway's Prometheus scrape endpoint (`GET <url>/metrics`).
+
+The same parsing serves the sandbox gateway and a production edge that exposes the same series:
+
+    cato_gateway_in_flight{stack="legacy|new"}                          gauge
+    cato_gateway_requests_total{stack="legacy|new",outcome="ok|error"}  counter
+
+The in-flight gauges are required for both stacks: a drain check that read an absent gauge as 0
+would declare "drained" on a scrape that says nothing, so their absence is an ExternalError.
+Request counters that were never incremented may be absent in some client libraries and read as 0.
+"""
+from __future__ import annotations
+
+import re
+
+from cato_migrate.errors import ExternalError
+from cato_migrate.ports import StackTraffic
+
+__all__ = ["GatewayScrape", "parse_samples", "traffic_from_text"]
+
+_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\S+)?$")
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def parse_samples(text: str) -> list[tuple[str, dict[str, str], float]]:
+    """(name, labels, value) for every sample line of Prometheus text exposition."""
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        m = _SAMPLE.match(line)
+        if not m:
+            continue
+        try:
+            value = float(m.group(3))
+        except ValueError:
+            continue
+        labels = {k: v.replace('\\"', '"').replace("\\\\", "\\") for k, v in _LABEL.findall(m.group(2) or "")}
+        out.append((m.group(1), labels, value))
+    return out
+
+
+def traffic_from_text(text: str, source: str = "the gateway") -> StackTraffic:
+    in_flight: dict[str, float] = {}
+    counts: dict[tuple[str, str], float] = {}
+    for name, labels, value in parse_samples(text):
+        stack = labels.get("stack")
+        if name == "cato_gateway_in_flight" and stack:
+            in_flight[stack] = in_flight.get(stack, 0.0) + value
+        elif name == "cato_gateway_requests_total" and stack:
+            key = (stack, labels.get("outcome", "ok"))
+            counts[key] = counts.get(key, 0.0) + value
+    missing = [s for s in ("legacy", "new") if s not in in_flight]
+    if missing:
+        raise ExternalError(
+            f"{source} exposes no cato_gateway_in_flight series for stack(s) {', '.join(missing)}",
+            hint="check that the URL is the Cato gateway's scrape endpoint (CATO_GATEWAY_URL); "
+                 "on --env local, `cato-migrate sandbox status` shows the gateway")
+
+    def n(value: float) -> int:
+        return max(int(round(value)), 0)
+
+    return StackTraffic(
+        in_flight_legacy=n(in_flight["legacy"]), in_flight_new=n(in_flight["new"]),
+        served_legacy=n(counts.get(("legacy", "ok"), 0)), served_new=n(counts.get(("new", "ok"), 0)),
+        errors_legacy=n(counts.get(("legacy", "error"), 0)), errors_new=n(counts.get(("new", "error"), 0)))
+
+
+class GatewayScrape:
+    """GatewayMetrics: scrape `<url>/metrics` (a base URL, or the full /metrics URL)."""
+
+    def __init__(self, url: str, timeout: float = 5.0):
+        url = url.rstrip("/")
+        self.url = url if url.endswith("/metrics") else url + "/metrics"
+        self.timeout = timeout
+
+    def text(self) -> str:
+        import urllib.error
+        import urllib.request
+
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        try:
+            with opener.open(self.url, timeout=self.timeout) as resp:
+                return resp.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as exc:
+            raise ExternalError(f"gateway metrics at {self.url} answered HTTP {exc.code}",
+                                hint="check the gateway's logs; on --env local see "
+                                     "`cato-migrate sandbox status`") from exc
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ExternalError(f"gateway metrics at {self.url} unreachable: {reason}",
+                                hint="is the gateway running? on --env local run `cato-migrate "
+                                     "sandbox up`; otherwise check CATO_GATEWAY_URL") from exc
+
+    def traffic(self) -> StackTraffic:
+        return traffic_from_text(self.text(), source=f"gateway metrics at {self.url}")
