@@ -21,8 +21,6 @@ class AnyParams(CoreModel):
 
 
 _PLANNED = {
-    "helm_release": "install a helm chart on EKS (Kubernetes work)",
-    "k8s_apply": "apply Kubernetes manifests (Kubernetes work)",
     "orchestrator_install": "install the orchestrator (orchestrator work)",
     "consolidation_pipeline": "deploy the memory consolidation pipeline (data stores work)",
 }
