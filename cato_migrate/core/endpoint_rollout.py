@@ -178,6 +178,7 @@ class Rollout:
     timeout_s: float = 1800.0
     poll_s: float = 15.0
     progress: Callable[[str], None] = lambda msg: None
+    heartbeat: Callable[[], None] = lambda: None  # e.g. ctx.ensure_held: a preempted command stops waiting
 
     def plan(self, spec: ModelSpec) -> RolloutPlan:
         target = version_name(spec)
@@ -256,6 +257,7 @@ class Rollout:
                 seen = state.status
             if state.status is None or state.status in TERMINAL or self.clock.now() - start >= self.timeout_s:
                 return state, self.clock.now() - start
+            self.heartbeat()
             self.clock.sleep(self.poll_s)
 
     def _settle(self, endpoint: str, target: str, report: RolloutReport) -> str | None:

@@ -97,7 +97,7 @@ def make_rollout(params: SageMakerModelParams, ctx, environment: dict[str, str])
     return Rollout(port=port, clock=ctx.clock, smoke=smoke_for(params, port, environment),
                    fallback=fallback_for(s), timeout_s=s.sagemaker_wait_timeout_seconds,
                    poll_s=s.sagemaker_poll_seconds if ctx.env != "local" else min(s.sagemaker_poll_seconds, 0.2),
-                   progress=ctx.progress)
+                   progress=ctx.progress, heartbeat=ctx.ensure_held)
 
 
 @register_step
