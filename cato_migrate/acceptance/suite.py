@@ -43,17 +43,17 @@ class SuiteResult:
                           for c in self.cases]}
 
 
-def _suites() -> dict[str, list[Case]]:
+def suite_cases(name: str) -> list[Case]:
     from cato_migrate.acceptance import memory, orchestration
 
-    return {"orchestration": orchestration.CASES, "memory": memory.CASES}
+    return {"orchestration": orchestration.CASES, "memory": memory.CASES}[name]
 
 
 SUITES = ("orchestration", "memory")
 
 
 def run_suite(name: str, api, *, clock: Callable[[], float] = time.perf_counter) -> SuiteResult:
-    cases = _suites()[name]
+    cases = suite_cases(name)
     result = SuiteResult(name)
     t0 = clock()
     for case in cases:

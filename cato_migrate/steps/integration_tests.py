@@ -28,16 +28,18 @@ class IntegrationTests(StepKind):
         self._result = None  # apply's run, which verify judges; a resumed step runs it afresh
 
     def plan(self, step, params, ctx) -> str:
-        from cato_migrate.acceptance.suite import _suites
+        from cato_migrate.acceptance.suite import suite_cases
 
-        names = ", ".join(c.__name__.removeprefix("case_") for c in _suites()[params.suite])
+        names = ", ".join(c.__name__.removeprefix("case_") for c in suite_cases(params.suite))
         return f"run the {params.suite} acceptance suite against the orchestrator's API: {names}"
 
     def _run(self, params, ctx):
         from cato_migrate.acceptance import run_suite
 
+        api = ctx.services.orchestrator_api()
+        api.health()  # unreachable is an external failure (exit 4, with a hint), not N failed cases
         ctx.progress(f"running the {params.suite} acceptance suite")
-        return run_suite(params.suite, ctx.services.orchestrator_api())
+        return run_suite(params.suite, api)
 
     def apply(self, step, params, ctx) -> dict:
         self._result = self._run(params, ctx)

@@ -13,7 +13,7 @@ from cato_migrate.acceptance import run_suite
 from cato_migrate.adapters.orchestrator_http import OrchestratorHttp
 from cato_migrate.adapters.sqlite_store import SqliteStateStore
 from cato_migrate.core.engine import evaluate_criterion, run_phase
-from cato_migrate.errors import BadInput, Unverified
+from cato_migrate.errors import BadInput, ExternalError, Unverified
 from cato_migrate.sandbox.manager import SandboxSettings, load_sandbox_state, sandbox_down, sandbox_up
 from cato_migrate.settings import Settings
 from cato_migrate.wiring import make_context
@@ -132,6 +132,9 @@ def test_a_suite_against_no_orchestrator(sandbox, tmp_path):
     ctx = _ctx(sandbox, tmp_path)  # no URL and no orchestrator in the sandbox
     with pytest.raises(BadInput, match="no orchestrator"):
         run_phase(ctx, ctx.runbook.phase(1), step_id="p1.w4.integration-tests")
+    gone = _ctx(sandbox, tmp_path, "http://127.0.0.1:9")
+    with pytest.raises(ExternalError, match="unreachable"):
+        run_phase(gone, gone.runbook.phase(1), step_id="p1.w4.integration-tests")
     dead = run_suite("orchestration", OrchestratorHttp("http://127.0.0.1:9", TOKEN, timeout=2))
     assert not dead.ok and len(dead.failed) == len(dead.cases)
     assert "unreachable" in dead.cases[0].message
