@@ -55,6 +55,12 @@ class ServeConfig(_Model):
                     "so clients fail fast and LiteLLM-style collapse under a burst is avoided.")
 
 
+class ReadsConfig(_Model):
+    dax_endpoint: str | None = Field(default=None, description="DAX cluster endpoint (dax://...) for semantic-memory point reads; needs amazon-dax-client.")
+    item_cache: bool = Field(default=True, description="Without DAX: an in-process item cache (DAX item-cache semantics) in front of DynamoDB.")
+    item_ttl_s: float = Field(default=300.0, gt=0, description="Item cache TTL (DAX's default item TTL is 5 minutes).")
+
+
 class OrchestratorConfig(_Model):
     backends: dict[ModelTier, BackendConfig] = Field(description="One backend per tier.")
     redis_url: str = Field(description="Working memory (sessions).")
@@ -69,6 +75,7 @@ class OrchestratorConfig(_Model):
     breaker: BreakerConfig = Field(default_factory=BreakerConfig, description="Circuit breaker settings.")
     cache: CacheConfig = Field(default_factory=CacheConfig, description="Semantic cache settings.")
     serve: ServeConfig = Field(default_factory=ServeConfig, description="Ray Serve settings.")
+    reads: ReadsConfig = Field(default_factory=ReadsConfig, description="How semantic-memory point reads reach DynamoDB (DAX, item cache, direct).")
     admin_token: SecretStr = Field(default=SecretStr(""), description="Bearer token for /admin; empty disables the admin API.")
 
     @classmethod

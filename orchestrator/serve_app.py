@@ -45,6 +45,26 @@ async def _prepend(first, events):
         yield ev
 
 
+async def _memory_admin(fn, *args):
+    """Run an orchestrator.memory.admin operation; its AdminError becomes the HTTP answer."""
+    from orchestrator.memory.admin import AdminError
+
+    try:
+        return await fn(*args)
+    except AdminError as exc:
+        return JSONResponse({"error": {"message": exc.message, "type": "memory_admin"}}, status_code=exc.status)
+
+
+async def _json_body(request: Request) -> dict:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise HTTPException(400, "body must be JSON")
+    if not isinstance(body, dict):
+        raise HTTPException(400, "body must be a JSON object")
+    return body
+
+
 @serve.deployment(name="CatoOrchestrator")
 @serve.ingress(api)
 class OrchestratorDeployment:
@@ -125,6 +145,49 @@ class OrchestratorDeployment:
     async def cache_stats(self, authorization: str | None = Header(default=None)):
         self._authorise(authorization)
         return self.orch.cache.stats() if self.orch.cache is not None else {"enabled": False}
+
+    # -- memory (episodic, consolidation, facts, read latency): orchestrator/memory/admin.py --
+    @api.post("/admin/memory/episodes")
+    async def memory_add_episode(self, request: Request, authorization: str | None = Header(default=None)):
+        self._authorise(authorization)
+        from orchestrator.memory import admin
+
+        return await _memory_admin(admin.add_episode, self.orch, await _json_body(request))
+
+    @api.post("/admin/memory/episodes/search")
+    async def memory_search_episodes(self, request: Request, authorization: str | None = Header(default=None)):
+        self._authorise(authorization)
+        from orchestrator.memory import admin
+
+        return await _memory_admin(admin.search_episodes, self.orch, await _json_body(request))
+
+    @api.post("/admin/memory/consolidate")
+    async def memory_consolidate(self, request: Request, authorization: str | None = Header(default=None)):
+        self._authorise(authorization)
+        from orchestrator.memory import admin
+
+        return await _memory_admin(admin.consolidate, self.orch, await _json_body(request))
+
+    @api.get("/admin/memory/facts")
+    async def memory_facts(self, domain: str, authorization: str | None = Header(default=None)):
+        self._authorise(authorization)
+        from orchestrator.memory import admin
+
+        return await _memory_admin(admin.facts, self.orch, domain)
+
+    @api.post("/admin/memory/facts/delete")
+    async def memory_delete_fact(self, request: Request, authorization: str | None = Header(default=None)):
+        self._authorise(authorization)
+        from orchestrator.memory import admin
+
+        return await _memory_admin(admin.delete_fact, self.orch, await _json_body(request))
+
+    @api.post("/admin/memory/read-latency")
+    async def memory_read_latency(self, request: Request, authorization: str | None = Header(default=None)):
+        self._authorise(authorization)
+        from orchestrator.memory import admin
+
+        return await _memory_admin(admin.read_latency, self.orch, await _json_body(request))
 
 
 def build_app(config: OrchestratorConfig):

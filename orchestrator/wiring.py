@@ -55,7 +55,12 @@ def build_components(config: OrchestratorConfig | None = None) -> Built:
         cache = SemanticCacheService(threshold=config.cache.threshold, max_entries=config.cache.max_entries)
     from orchestrator.memory import ConsolidationPipeline, GlobalMemoryService, SemanticMemory
 
-    semantic = SemanticMemory(config.facts_table, config.region, endpoint_url=config.dynamodb_endpoint_url)
+    from orchestrator.memory.item_cache import make_read_path
+
+    reads = make_read_path(dax_endpoint=config.reads.dax_endpoint, item_cache=config.reads.item_cache,
+                           ttl_s=config.reads.item_ttl_s, region=config.region, endpoint_url=config.dynamodb_endpoint_url)
+    semantic = SemanticMemory(config.facts_table, config.region, endpoint_url=config.dynamodb_endpoint_url,
+                              read_path=reads)
     # Consolidation prompts the cheap tier: fact extraction is a simple, high-volume task.
     consolidation = ConsolidationPipeline(backends[ModelTier.BEDROCK_HAIKU], semantic)
     episodic = embedder = None

@@ -34,6 +34,48 @@ class InProcessApi:
         kw = self.orch.config.breaker.model_dump() if self.orch.config else {}
         self.orch.circuit_breakers = BreakerBoard(list(ModelTier), **kw)
 
+    # -- memory admin: the same functions the Serve app's /admin/memory/* endpoints call --------
+    def _admin(self, fn, *args):
+        from cato_migrate.errors import ExternalError
+        from orchestrator.memory.admin import AdminError
+
+        try:
+            return self._run(fn(self.orch, *args))
+        except AdminError as exc:  # what OrchestratorHttp raises for the HTTP error answer
+            raise ExternalError(f"orchestrator admin answered {exc.status}: {exc.message}") from exc
+
+    def add_episode(self, episode: dict) -> dict:
+        from orchestrator.memory import admin
+
+        return self._admin(admin.add_episode, episode)
+
+    def search_episodes(self, query, *, k=5, user_id=None) -> dict:
+        from orchestrator.memory import admin
+
+        return self._admin(admin.search_episodes, {"query": query, "k": k, "user_id": user_id})
+
+    def consolidate(self, *, session_id=None, interaction=None, domain="general") -> dict:
+        from orchestrator.memory import admin
+
+        body = {"domain": domain, **({"session_id": session_id} if session_id else {}),
+                **({"interaction": interaction} if interaction else {})}
+        return self._admin(admin.consolidate, body)
+
+    def facts(self, domain: str) -> dict:
+        from orchestrator.memory import admin
+
+        return self._admin(admin.facts, domain)
+
+    def delete_fact(self, domain: str, fact_id: str) -> None:
+        from orchestrator.memory import admin
+
+        self._admin(admin.delete_fact, {"domain": domain, "fact_id": fact_id})
+
+    def read_latency(self, n: int = 200) -> dict:
+        from orchestrator.memory import admin
+
+        return self._admin(admin.read_latency, {"n": n})
+
     def close(self) -> None:
         self._run(self.orch.close())
         self.loop.call_soon_threadsafe(self.loop.stop)

@@ -41,6 +41,29 @@ class OrchestratorHttp:
     def metrics_text(self) -> str:
         return self._http.get("/metrics").text
 
+    # -- memory admin (orchestrator/memory/admin.py) ---------------------------------------------
+    def add_episode(self, episode: dict) -> dict:
+        return self._req("POST", "/admin/memory/episodes", json=episode, headers=self._admin)
+
+    def search_episodes(self, query: str, *, k: int = 5, user_id: str | None = None) -> dict:
+        return self._req("POST", "/admin/memory/episodes/search", json={"query": query, "k": k, "user_id": user_id},
+                         headers=self._admin)
+
+    def consolidate(self, *, session_id: str | None = None, interaction: dict | None = None,
+                    domain: str = "general") -> dict:
+        body = {"domain": domain, **({"session_id": session_id} if session_id else {}),
+                **({"interaction": interaction} if interaction else {})}
+        return self._req("POST", "/admin/memory/consolidate", json=body, headers=self._admin)
+
+    def facts(self, domain: str) -> dict:
+        return self._req("GET", "/admin/memory/facts", params={"domain": domain}, headers=self._admin)
+
+    def delete_fact(self, domain: str, fact_id: str) -> None:
+        self._req("POST", "/admin/memory/facts/delete", json={"domain": domain, "fact_id": fact_id}, headers=self._admin)
+
+    def read_latency(self, n: int = 200) -> dict:
+        return self._req("POST", "/admin/memory/read-latency", json={"n": n}, headers=self._admin)
+
     def chat_stream(self, query: str, *, session_id: str | None = None, domain: str = "general") -> dict:
         """A streamed completion: the parsed SSE chunks, the content deltas and whether [DONE] came."""
         import json

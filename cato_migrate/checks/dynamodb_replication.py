@@ -56,6 +56,8 @@ def probe(tables, params: ReplicationParams, primary: str, regions: list[str], s
     key = {name: {"S": nonce} for name in tables.key_names(params.table)}
     item = {**key, "probe": {"S": nonce}, "written_at": {"N": repr(time.time())}}
     lags: dict[str, float | None] = {}
+    for region in regions:  # warm each region's client (and connection) so the lag is replication's alone
+        tables.get_item(params.table, key, region)
     t0 = time.perf_counter()
     tables.put_item(params.table, item)
     try:

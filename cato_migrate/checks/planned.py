@@ -5,9 +5,6 @@ from cato_migrate.core.kinds import CheckKind, register_check
 from cato_migrate.steps.planned import AnyParams
 
 _PLANNED = {
-    "opensearch_episodic": "index then search back a probe (data stores work)",
-    "consolidation_facts": "probe interaction whose facts appear (data stores work)",
-    "dax_read_latency": "read latency through DAX (data stores work)",
     "complaints": "user complaints signal (needs a support-ticket source)",
 }
 

@@ -22,7 +22,6 @@ class AnyParams(CoreModel):
 
 _PLANNED = {
     "orchestrator_install": "install the orchestrator (orchestrator work)",
-    "consolidation_pipeline": "deploy the memory consolidation pipeline (data stores work)",
 }
 
 

@@ -35,6 +35,7 @@ from orchestrator.ports import Fact
 from ._dynamo import (ConditionFailed, MemoryStoreError, backoff, call, ensure_table, get_n, get_s,
                       make_client, n, query_all, s)
 from .contradiction import ContradictionDetector, LexicalContradictionDetector, normalise
+from .item_cache import ReadPath
 
 
 def subject_key(subject: str) -> str:
@@ -70,10 +71,12 @@ def item_to_fact(item: dict[str, dict]) -> Fact:
 class SemanticMemory:
     def __init__(self, table: str, region: str, endpoint_url: str | None = None, *,
                  detector: ContradictionDetector | None = None, client: Any = None,
-                 clock: Callable[[], float] = time.time, max_retries: int = 5):
+                 clock: Callable[[], float] = time.time, max_retries: int = 5,
+                 read_path: ReadPath | None = None):
         self.table, self.clock, self.max_retries = table, clock, max_retries
         self.detector = detector or LexicalContradictionDetector()
         self._client, self._region, self._endpoint_url = client, region, endpoint_url
+        self.read_path = read_path or ReadPath("dynamodb", "direct GetItem, no cache")
 
     @property
     def client(self) -> Any:
@@ -83,6 +86,36 @@ class SemanticMemory:
 
     async def ensure_table(self) -> None:
         await ensure_table(self.client, self.table, "domain", "fact_id")
+
+    async def get_fact(self, domain: str, fact_id: str) -> Fact | None:
+        """One fact by key, through the read path (DAX, the item cache, or DynamoDB): the hot
+        read DAX is for. Eventually consistent, like a DAX item-cache read."""
+        key = (self.table, domain, fact_id)
+        cache = self.read_path.cache
+        if cache is not None:
+            hit, item = cache.get(key)
+            if hit:
+                return item_to_fact(item) if item else None
+        client = self.read_path.client or self.client
+        resp = await call(client, "get_item", TableName=self.table,
+                          Key={"domain": s(domain), "fact_id": s(fact_id)})
+        item = resp.get("Item")
+        if cache is not None:
+            cache.put(key, item)
+        return item_to_fact(item) if item else None
+
+    async def delete_fact(self, domain: str, fact_id: str) -> None:
+        """Remove a fact outright (probe clean-up; contradictions supersede instead)."""
+        await call(self.client, "delete_item", TableName=self.table,
+                   Key={"domain": s(domain), "fact_id": s(fact_id)})
+        self._cached(domain, fact_id, None, invalidate=True)
+
+    def _cached(self, domain: str, fact_id: str, item: dict | None, *, invalidate: bool = False) -> None:
+        """Write-through: keep the item cache in step with our own writes."""
+        cache = self.read_path.cache
+        if cache is not None:
+            key = (self.table, domain, fact_id)
+            cache.invalidate(key) if invalidate else cache.put(key, item)
 
     async def facts_by_domain(self, domain: str, include_superseded: bool = False) -> list[Fact]:
         kwargs: dict[str, Any] = {"TableName": self.table, "ConsistentRead": True,
@@ -138,6 +171,7 @@ class SemanticMemory:
                        "ConditionExpression": "attribute_not_exists(fact_id)"}}
         if not contradicted:
             await call(self.client, "put_item", **put["Put"])
+            self._cached(new.domain, new.fact_id, put["Put"]["Item"])
             return
         now = self.clock()
         updates = [{"Update": {
@@ -148,3 +182,6 @@ class SemanticMemory:
             "ExpressionAttributeValues": {":new": s(new.fact_id), ":at": n(now)}}}
             for old in contradicted]
         await call(self.client, "transact_write_items", TransactItems=[put, *updates])
+        self._cached(new.domain, new.fact_id, put["Put"]["Item"])
+        for old in contradicted:  # superseded: the next read fetches the new state
+            self._cached(old.domain, old.fact_id, None, invalidate=True)
