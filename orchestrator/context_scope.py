@@ -14,10 +14,14 @@ _DEPENDENT = re.compile(
     re.IGNORECASE)
 
 
-# "How do I ...", "Can we ..." ask for general instructions, not about the speaker.
+# "How do I ...", "Can we ..." ask for general instructions, not about the speaker. "What/where/
+# when do I" only when an instruction verb follows: "Where do I live?" and "What do I like?" are
+# about the speaker and must never reach the global cache.
+_HOWTO_VERB = (r"(find|get|put|set|store|save|configure|install|download|start|stop|run|use|call|type|"
+               r"need|change|enable|disable|add|remove|look|go|send|report|check|see|sign|log|register)")
 _GENERIC_ASKER = re.compile(
     r"\b(how (do|can|should|would|could) (i|we)|(can|could|should|may) (i|we)|do (i|we) need( to)?|"
-    r"what (do|should|can) (i|we)|where (do|can|should) (i|we)|when (do|should) (i|we)|is it|it is|it's)\b",
+    r"(what|where|when) (do|should|can) (i|we)(?= " + _HOWTO_VERB + r"\b)|is it|it is|it's)\b",
     re.IGNORECASE)
 
 

@@ -15,6 +15,16 @@ def test_context_free(q):
     assert not depends_on_context(q)
 
 
+@pytest.mark.parametrize("q", ["Where do I live?", "What do I like?", "When do I usually wake up?"])
+def test_questions_about_the_speaker_are_never_generic(q):
+    assert depends_on_context(q)  # found by the week-12 memory suite: these leaked into the global scope
+
+
+@pytest.mark.parametrize("q", ["Where do I find the logs?", "What do I need to install?", "When do I need to renew?"])
+def test_how_to_questions_stay_generic(q):
+    assert not depends_on_context(q)
+
+
 def test_scopes():
     assert cache_scope("What is Python?", user_id="u", session_id="s") == "global"
     assert cache_scope("What is my name?", user_id="u", session_id="s") == "user:u"
