@@ -18,6 +18,7 @@
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import tempfile
@@ -68,6 +69,7 @@ class KubernetesWorkloads:
             # A discovery cache per API server and process: a cache left by another server on
             # the same address would name resources this one lacks.
             cache = Path(tempfile.gettempdir()) / f"cato-k8s-discovery-{os.getpid()}-{abs(hash(host))}.json"
+            atexit.register(cache.unlink, missing_ok=True)
             self._dyn = self._call(lambda: DynamicClient(self.api(), cache_file=str(cache)), "discover the API")
         return self._dyn
 
