@@ -9,10 +9,12 @@ object `cato` says whether it was cached, why it was routed there, and any fallb
 
 import hmac
 import json
+import os
 import time
 
 from fastapi import FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from pydantic import SecretStr
 from ray import serve
 
 from orchestrator.config import OrchestratorConfig
@@ -65,6 +67,17 @@ async def _json_body(request: Request) -> dict:
     return body
 
 
+ADMIN_TOKEN_ENV = "CATO_ORCHESTRATOR_ADMIN_TOKEN"
+
+
+def _with_env_token(config: OrchestratorConfig) -> OrchestratorConfig:
+    """On Kubernetes the admin token comes from a Secret as an env var, never from the manifest."""
+    token = os.environ.get(ADMIN_TOKEN_ENV, "")
+    if token and not config.admin_token.get_secret_value():
+        return config.model_copy(update={"admin_token": SecretStr(token)})
+    return config
+
+
 @serve.deployment(name="CatoOrchestrator")
 @serve.ingress(api)
 class OrchestratorDeployment:
@@ -72,7 +85,7 @@ class OrchestratorDeployment:
         from orchestrator.core import CatoOrchestrator
         from orchestrator.metrics import Metrics
 
-        self.config = OrchestratorConfig.model_validate_json(config_json)
+        self.config = _with_env_token(OrchestratorConfig.model_validate_json(config_json))
         self.metrics = Metrics()
         self.orch = CatoOrchestrator(self.config, metrics=self.metrics)
         self.started = time.time()
