@@ -201,6 +201,50 @@ def _orchestrator_argv(ctx: LaunchContext) -> list[str]:
             "--admin-token-file", str(orchestrator_token(ctx.state_dir))]
 
 
+# The legacy stack: a real LiteLLM proxy from its own virtualenv (never the product's .venv).
+_REPO = Path(__file__).resolve().parents[2]
+LITELLM_VENV = _REPO / ".venv-litellm"
+LITELLM_CONFIG = _REPO / "config" / "litellm.yaml"
+# Puts the master key (read from a 0600 file, so it is in neither argv nor sandbox.json) and the
+# upstream URL into the environment config/litellm.yaml reads, then execs the proxy (same pid).
+_LITELLM_LAUNCH = ("import os, sys; os.environ['LITELLM_MASTER_KEY'] = open(sys.argv[1]).read().strip(); "
+                   "os.environ['CATO_LEGACY_API_BASE'] = sys.argv[2]; os.execv(sys.argv[3], sys.argv[3:])")
+
+
+def litellm_key(state_dir: Path) -> Path:
+    """The sandbox LiteLLM proxy's master key file (0600), created on first use."""
+    path = Path(state_dir) / "litellm.key"
+    if not path.exists():
+        import secrets
+
+        path.touch(mode=0o600)
+        path.write_text("sk-" + secrets.token_hex(32))
+    return path
+
+
+def _litellm_argv(ctx: LaunchContext) -> list[str]:
+    return [str(LITELLM_VENV / "bin" / "python"), "-c", _LITELLM_LAUNCH, str(litellm_key(ctx.state_dir)),
+            ctx.url_of("simulator") + "/v1", str(LITELLM_VENV / "bin" / "litellm"),
+            "--config", str(LITELLM_CONFIG), "--host", HOST, "--port", str(ctx.port), "--num_workers", "1"]
+
+
+def _litellm_prereq() -> str | None:
+    if not os.access(LITELLM_VENV / "bin" / "litellm", os.X_OK):
+        return (f"the LiteLLM proxy (legacy stack) is not installed in {LITELLM_VENV}: run `make setup` "
+                "(it builds that separate virtualenv)")
+    return None
+
+
+def _gateway_argv(ctx: LaunchContext) -> list[str]:
+    from cato_migrate.settings import load_settings
+
+    s = load_settings()  # the flag the CLI in this directory drives (cato-migrate.toml, CATO_*)
+    return [ctx.python, "-m", "cato_migrate.sandbox.gateway", "--host", HOST, "--port", str(ctx.port),
+            "--state-dir", str(ctx.state_dir), "--appconfig-url", ctx.url_of("appconfig"),
+            "--application", s.appconfig_application, "--environment", s.appconfig_env_name,
+            "--profile", s.appconfig_profile, "--flag", s.flag_name, "--region", s.region]
+
+
 REGISTRY: list[Component] = [
     Component(
         name="moto",
@@ -264,6 +308,27 @@ REGISTRY: list[Component] = [
                           "--port", str(ctx.port), "--moto-url", ctx.url_of("moto"), "--lag-ms", "50"],
         health=http_answers("/healthz", ok=lambda code: code == 200),
         depends_on=("moto",),
+    ),
+    Component(
+        name="litellm",
+        description="the legacy stack: a real LiteLLM proxy (.venv-litellm, config/litellm.yaml) "
+                    "in front of the model simulator",
+        argv=_litellm_argv,
+        health=http_answers("/health/readiness", ok=lambda code: code == 200),
+        depends_on=("simulator",),
+        prerequisite=_litellm_prereq,
+        health_timeout_s=120.0,  # cold start ~8-15 s; more on a busy 2-core machine
+        env={"LITELLM_LOCAL_MODEL_COST_MAP": "True", "CATO_LEGACY_API_KEY": "sandbox",
+             "LITELLM_TELEMETRY": "False"},
+    ),
+    Component(
+        name="gateway",
+        description="the gateway clients talk to: splits traffic between LiteLLM and the "
+                    "orchestrator by the AppConfig flag (sticky per user; /metrics)",
+        argv=_gateway_argv,
+        health=http_answers("/healthz", ok=lambda code: code == 200),
+        depends_on=("appconfig", "litellm"),
+        prerequisite=_simulator_prereq,  # aiohttp
     ),
 ]
 

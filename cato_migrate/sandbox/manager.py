@@ -385,3 +385,26 @@ def sandbox_add(settings: SandboxSettings, name: str, *, registry: list[Componen
             write_state(state_dir, state)
             raise
         return {**rec, "healthy": True, "already_up": False}
+
+
+def sandbox_remove(settings: SandboxSettings, name: str, *, timeout_s: float | None = None) -> dict:
+    """Stop one recorded component (pid/start-time safe, like `down`) and drop it from the record.
+
+    The rest of the sandbox stays up. Idempotent: a component that is not recorded is reported
+    as such. {"name", "stopped": bool, "reason"}.
+    """
+    state_dir = _state_dir(settings.state_dir)
+    with _locked(state_dir):
+        state = load_sandbox_state(state_dir)
+        rec = next((r for r in (state or {}).get("components", []) if r["name"] == name), None)
+        if rec is None:
+            return {"name": name, "stopped": False, "reason": "not recorded in the sandbox"}
+        stopped, skipped, failed = _stop_records([rec], timeout_s or settings.stop_timeout_s)
+        if failed:
+            raise ExternalError(f"could not stop sandbox component {name!r} (pid {rec.get('pid')}): "
+                                f"{failed[0]['error']}",
+                                hint=f"stop it by hand; it stays recorded in {state_dir / STATE_FILE}")
+        state["components"] = [r for r in state["components"] if r["name"] != name]
+        write_state(state_dir, state)
+        reason = skipped[0]["reason"] if skipped else "stopped"
+        return {"name": name, "stopped": bool(stopped), "reason": reason}

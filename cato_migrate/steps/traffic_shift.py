@@ -23,8 +23,18 @@ class TrafficShift(StepKind):
                 f"{s.canary_strategy}, wait for COMPLETE, read the served value back")
 
     def apply(self, step, params, ctx) -> dict:
-        from cato_migrate.core.traffic import set_traffic
+        from cato_migrate.core.traffic import IN_FLIGHT, TRAFFIC_KEY, flag_status, set_traffic, wait_for
 
+        flag = ctx.services.traffic_flag()
+        st = flag_status(flag)
+        if st.deployment_state in IN_FLIGHT and st.deployment and st.configured_percentage == params.percentage:
+            # A run killed mid-wait left its own deployment rolling out: resume by waiting for it
+            # (set_traffic refuses any in-flight deployment, rightly for `canary set`).
+            dep = wait_for(ctx, flag, st.deployment, ctx.settings.deployment_timeout_seconds)
+            ctx.journal(TRAFFIC_KEY, "finished" if dep.state == "COMPLETE" else "failed",
+                        evidence={"deployment": dep.number, "deployment_state": dep.state},
+                        message=f"resumed: waited for deployment #{dep.number} ({dep.state})")
+            return {"deployment": dep.number, "changed": True}
         result = set_traffic(ctx, params.percentage)
         return {"deployment": result.get("deployment"), "changed": result["changed"]}
 
