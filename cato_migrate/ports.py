@@ -145,3 +145,6 @@ class GatewayMetrics(Protocol):
     """The gateway in front of both stacks (Prometheus text exposition at /metrics)."""
 
     def traffic(self) -> StackTraffic: ...
+    def probe(self, user: str, model: str = "claude-3-haiku") -> tuple[str, int]:
+        """Send one real request as `user`: (the stack that served it: legacy|new, HTTP status)."""
+        ...

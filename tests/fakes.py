@@ -200,3 +200,17 @@ class FakeGateway:
         if n:
             self.served_new += 1
         return StackTraffic(in_flight_legacy=0, in_flight_new=n, served_legacy=0, served_new=self.served_new)
+
+
+class FakeEdge(FakeGateway):
+    """A gateway that routes probe users by its own (possibly stale) percentage."""
+
+    def __init__(self, percentage: int, status: int = 200):
+        super().__init__()
+        self.percentage = percentage
+        self.status = status
+
+    def probe(self, user, model="claude-3-haiku"):
+        from cato_migrate.core.bucketing import pick_stack
+
+        return pick_stack(user, self.percentage), self.status

@@ -95,3 +95,24 @@ class GatewayScrape:
 
     def traffic(self) -> StackTraffic:
         return traffic_from_text(self.text(), source=f"gateway metrics at {self.url}")
+
+    def probe(self, user: str, model: str = "claude-3-haiku") -> tuple[str, int]:
+        """Send one real chat completion as `user`; (the stack that served it, HTTP status)."""
+        import json
+        import urllib.error
+        import urllib.request
+
+        base = self.url.removesuffix("/metrics")
+        body = json.dumps({"model": model, "user": user, "max_tokens": 8,
+                           "messages": [{"role": "user", "content": "cato-migrate traffic probe: reply OK"}]}).encode()
+        req = urllib.request.Request(base + "/v1/chat/completions", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        try:
+            with opener.open(req, timeout=max(self.timeout, 30.0)) as resp:
+                return resp.headers.get("x-cato-stack", "unknown"), resp.status
+        except urllib.error.HTTPError as exc:
+            return exc.headers.get("x-cato-stack", "unknown"), exc.code
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise ExternalError(f"the gateway at {base} did not answer a probe request: {getattr(exc, 'reason', exc)}",
+                                hint="is the gateway running? on --env local run `cato-migrate sandbox up`") from exc

@@ -122,4 +122,7 @@ class NliAccuracy(CheckKind):
         ids = [w["id"] for w in evidence["misclassified"]] + [e["id"] for e in evidence["errors"]]
         message = f"{evidence['correct']}/{len(probes)} probes classified correctly" + (
             f"; wrong: {', '.join(ids)}" if ids else "")
-        return CheckResult("pass" if not ids else "fail", message, accuracy, evidence)
+        # The accuracy is judged by the runbook's threshold (>= 0.9), not by "every probe right";
+        # without a threshold, any miss fails.
+        verdict = "pass" if (criterion.threshold is not None or not ids) else "fail"
+        return CheckResult(verdict, message, accuracy, evidence)
