@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Rehearse the runbook on the local sandbox, as far as it is implemented.
-# Every command's exit code is checked against what the rehearsal expects.
+# Rehearse the whole migration on the local sandbox: phases 1 to 4, a full rollback drill from
+# 50%, and the decommission of LiteLLM. Every command's exit code is checked against what the
+# rehearsal expects; the first surprise stops the demo with a non-zero exit.
 set -uo pipefail
 export CATO_ENV=local
 export CATO_WORK_DIR="${CATO_WORK_DIR:-.cato-migrate/demo}"
+export CATO_DRAIN_QUIET_SECONDS="${CATO_DRAIN_QUIET_SECONDS:-2}"
+export CATO_LEGACY_REPLICAS="${CATO_LEGACY_REPLICAS:-1}"
 rm -rf "$CATO_WORK_DIR"
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -18,38 +21,57 @@ expect() {  # expect CODE command...
 }
 trap 'step "sandbox down"; cato-migrate sandbox down' EXIT
 
-step "start the sandbox (moto, AppConfig deployment layer, redis-server, model simulator)"
+step "start the sandbox: moto, AppConfig layer, DynamoDB layer, redis, model simulator, LiteLLM (legacy), gateway"
 expect 0 cato-migrate sandbox up
-step "the runbook"
 expect 0 cato-migrate phase list
-step "phase 1 dry run: what each step would do"
+
+step "phase 1 (weeks 1-4): dry run, then wait for the kickoff sign-off"
 expect 0 cato-migrate phase run 1 --dry-run
-step "phase 1 waits for the kickoff sign-off, then stops at the first step not implemented yet"
 expect 1 cato-migrate phase run 1
 expect 0 cato-migrate attest p1.w1.announce-kickoff --by demo --note "timeline announced"
-expect 1 cato-migrate phase run 1
-step "phase 1 exit criteria: not implemented yet is never a pass (exit 1)"
-expect 1 cato-migrate validate 1
-step "phase 2: install the orchestrator on a local Ray cluster and check it end to end"
-expect 0 cato-migrate orchestrator install
-expect 0 cato-migrate orchestrator check
+step "phase 1: images, SageMaker endpoints, KubeRay operator (local: Ray head), the RayService (local: Ray Serve), suites, load test"
+expect 0 cato-migrate phase run 1
+expect 0 cato-migrate validate 1
+
+step "phase 2 (weeks 5-8): routing, context, breaker, cache probed on the running orchestrator"
 expect 0 cato-migrate attest p2.w8.midpoint-update --by demo --note "stakeholders updated"
 expect 0 cato-migrate phase run 2
 expect 0 cato-migrate validate 2
-step "offline evaluations of routing and the semantic cache on the shipped labelled sets"
-expect 0 cato-migrate eval routing --cases evals/routing_cases.jsonl
-expect 0 cato-migrate eval cache --pairs evals/cache_pairs.jsonl
-step "week 13: the canary waits for on-call to be alerted"
-expect 0 cato-migrate attest p4.w13.alert-oncall --by demo --note "#cato-oncall alerted"
-step "raising traffic is refused while phases 1-3 have not passed"
+
+step "phase 3 (weeks 9-12): DynamoDB global tables, OpenSearch, consolidation, memory suite"
+expect 0 cato-migrate phase run 3
+expect 0 cato-migrate validate 3
+
+step "phase 4, week 13: the canary waits for on-call to be alerted, then 10% (phases 1-3 passed: no override)"
 expect 1 cato-migrate phase run 4 --week 13
-step "a rehearsal overrides the guardrail, with a reason (audited)"
-expect 0 cato-migrate phase run 4 --week 13 --force --reason "sandbox rehearsal"
+expect 0 cato-migrate attest p4.w13.alert-oncall --by demo --note "#cato-oncall alerted"
+expect 0 cato-migrate phase run 4 --week 13
+expect 0 cato-migrate phase run 4 --week 14
 expect 0 cato-migrate canary status
-step "50%, then the quick rollback drill"
-expect 0 cato-migrate canary set 50 --force --reason "sandbox rehearsal"
+
+step "drill at 50%: quick rollback, back to 10 and 50, then the full rollback in the safe order"
 expect 0 cato-migrate rollback --quick --reason "drill"
+expect 0 cato-migrate canary set 10
+expect 0 cato-migrate canary set 50
+expect 0 cato-migrate rollback --full --reason "drill"
 expect 0 cato-migrate canary status --output json
+expect 0 cato-migrate sandbox status
+
+step "back on track: the orchestrator again, 10 -> 50 -> 100"
+expect 0 cato-migrate orchestrator install
+expect 0 cato-migrate canary set 10
+expect 0 cato-migrate canary set 50
+step "week 15-16: 100%, LiteLLM to 0; deleting it waits for the monitoring week"
+expect 1 cato-migrate phase run 4
+expect 1 cato-migrate decommission --delete
+step "a rehearsal cannot wait a week: delete now, with a reason (audited)"
+expect 0 cato-migrate decommission --delete --force --reason "sandbox rehearsal"
+expect 1 cato-migrate phase run 4
+expect 0 cato-migrate attest p4.w16.announce-completion --by demo --note "announced; retro booked; docs updated"
+expect 0 cato-migrate attest p4.w16.team-trained --by demo --note "on-call trained"
+expect 0 cato-migrate phase run 4
+expect 0 cato-migrate validate 4
+
 step "what happened"
 expect 0 cato-migrate history
 expect 0 cato-migrate status

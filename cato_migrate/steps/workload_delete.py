@@ -31,6 +31,8 @@ class WorkloadDelete(StepKind):
         from cato_migrate.core.decommission import delete_legacy, monitoring_status
         from cato_migrate.core.engine import StepWaiting
 
+        if not ctx.services.workloads().status(params.workload, params.namespace).exists:
+            return {"changed": False}  # already deleted (e.g. by `cato-migrate decommission --delete`)
         mon = monitoring_status(ctx)
         if mon["started_at"] is not None and not mon["passed"] and not ctx.force:
             raise StepWaiting(f"monitoring period: {params.workload} may be deleted after {_fmt(mon['ends_at'])}; "

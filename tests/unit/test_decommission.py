@@ -75,7 +75,7 @@ def _deploy(tmp_path):
     (root / "k8s/ray-serve").mkdir(parents=True)
     (root / "config").mkdir()
     (root / "k8s/litellm/deployment.yaml").write_text("kind: Deployment\nmetadata: {name: litellm}\n")
-    (root / "k8s/ray-serve/cato-orchestrator.yaml").write_text("kind: RayService\nmetadata: {name: cato-orchestrator}\n")
+    (root / "k8s/ray-serve/cato-orchestrator.yaml").write_text("# replaces LiteLLM\nkind: RayService\nmetadata: {name: cato-orchestrator}\n")
     (root / "config/litellm.yaml").write_text("model_list: []\n")
     (root / "pyproject.toml").write_text('[project]\ndescription = "moves off LiteLLM"\ndependencies = [\n  "ray[serve]==2.60.0",\n]\n')
     return root
