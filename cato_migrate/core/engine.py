@@ -155,10 +155,11 @@ def apply_threshold(crit: CriterionSpec, res: CheckResult) -> CheckResult:
         return res
     if res.measured is None:
         return CheckResult("waiting", "no measurement yet: " + res.message, None, res.evidence)
-    if res.status == "fail":  # the check found a fault beyond the number: a met threshold never overrides it
-        return res
     ok = crit.threshold.passes(res.measured)
     verdict = "meets" if ok else "does not meet"
+    if res.status == "fail":  # the check found a fault beyond the number: a met threshold never overrides it
+        return CheckResult("fail", f"{res.message}; measured {res.measured:g} {verdict} {crit.threshold.describe()}",
+                           res.measured, res.evidence)
     return CheckResult("pass" if ok else "fail", f"measured {res.measured:g} {verdict} {crit.threshold.describe()}",
                        res.measured, res.evidence)
 

@@ -229,14 +229,31 @@ def sandbox_down(settings: SandboxSettings) -> dict:
 
 # --- starting -------------------------------------------------------------------------------
 
+def _stopped_on_purpose(state_dir: Path, state: dict) -> set[str]:
+    """Components a workload scale-to-0 or delete stopped (workloads.json): `sandbox up` must not
+    bring LiteLLM back after a decommission, nor restart everything because it is gone."""
+    from cato_migrate.adapters.local_workloads import STATE_FILE, workload_maps
+
+    try:
+        data = json.loads((state_dir / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return set()
+    if data.get("sandbox_started_at") != state.get("started_at"):
+        return set()
+    maps = workload_maps("litellm", "cato-orchestrator")
+    return {maps[name].serving if name in maps else name for name, e in (data.get("workloads") or {}).items()
+            if e.get("deleted") or not e.get("desired")}
+
+
 def _reuse_problem(state: dict, comps: list[Component], settings: SandboxSettings,
                    registry: list[Component]) -> str | None:
     """None if the recorded sandbox is the one asked for and all of it is healthy."""
     if not state.get("complete"):
         return "a previous `sandbox up` did not finish"
     on_demand = {c.name for c in registry if getattr(c, "on_demand", False)}
-    recorded = [r["name"] for r in state["components"] if r["name"] not in on_demand]
-    wanted = [c.name for c in comps]
+    stopped = _stopped_on_purpose(Path(state.get("state_dir", settings.state_dir)), state)
+    recorded = [r["name"] for r in state["components"] if r["name"] not in on_demand | stopped]
+    wanted = [c.name for c in comps if c.name not in stopped]
     if recorded != wanted:
         return f"recorded components {recorded} differ from the requested {wanted}"
     if state.get("minute_seconds") != settings.minute_seconds:

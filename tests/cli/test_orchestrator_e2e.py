@@ -15,7 +15,8 @@ from tests.cli.conftest import Cli, cli_env
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     work = tmp_path_factory.mktemp("orch-e2e")
-    cli = Cli(work, cli_env(work, CATO_STATE_URL=str(work / "state.db")))
+    cli = Cli(work, cli_env(work, CATO_STATE_URL=str(work / "state.db"), CATO_DRAIN_QUIET_SECONDS="2",
+                            CATO_LEGACY_REPLICAS="1"))
     r = cli.run("sandbox", "up", timeout=120)
     assert r.returncode == 0, r.stderr
     try:
@@ -106,3 +107,63 @@ def test_validate_2_fails_while_context_is_dropped(stack):
         overrides.unlink()
         _restart_orchestrator(cli)
     assert cli.run("validate", "2", timeout=300).returncode == 0
+
+
+# --- phases 1 and 3 on the real stack, then the full rollback drill (last: it stops the orchestrator)
+
+
+def test_phase_1_runs_and_validates_on_the_sandbox(stack):
+    cli, _ = stack
+    assert cli.run("attest", "p1.w1.announce-kickoff", "--by", "lead").returncode == 0
+    r = cli.run("phase", "run", "1", "--output", "json", timeout=500)
+    assert r.returncode == 0, r.stdout + r.stderr
+    steps = {s["id"]: s for s in json.loads(r.stdout)["steps"]}
+    assert steps["p1.w3.deploy-orchestrator"]["outcome"] == "done"  # the RayService -> the running Serve app
+    assert steps["p1.w4.load-test"]["evidence"]["p99_ms"] > 0
+    r = cli.run("validate", "1", "--output", "json", timeout=300)
+    assert r.returncode == 0, r.stdout
+
+
+def test_phase_3_memory_checks_reach_the_serve_apps_admin_api(stack):
+    cli, _ = stack
+    r = cli.run("phase", "run", "3", "--output", "json", timeout=500)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = cli.run("validate", "3", "--output", "json", timeout=300)
+    assert r.returncode == 0, r.stdout
+    crit = {c["id"]: c for c in json.loads(r.stdout)["phases"][0]["criteria"]}
+    assert crit["p3.exit.dax-sub-ms"]["measured"] < 1.0
+    assert crit["p3.exit.dynamodb-replicating"]["measured"] > 0  # lag in ms, write -> other region
+
+
+def _ask(gateway: str, user: str) -> httpx.Response:
+    body = {"model": "claude-3-haiku", "user": user, "messages": [{"role": "user", "content": "What is 2+2?"}]}
+    return httpx.post(gateway + "/v1/chat/completions", json=body, timeout=60, trust_env=False)
+
+
+def test_full_rollback_from_50_percent_returns_legacy_to_serving(stack):
+    from cato_migrate.core.bucketing import pick_stack
+
+    cli, _ = stack
+    for pct in ("10", "50"):
+        r = cli.run("canary", "set", pct, "--force", "--reason", "drill", timeout=300)
+        assert r.returncode == 0, r.stdout + r.stderr
+    gateway = components(cli)["gateway"]["url"]
+    user = next(f"drill-user-{i}" for i in range(100) if pick_stack(f"drill-user-{i}", 50) == "new")
+    deadline = time.monotonic() + 10
+    while _ask(gateway, user).headers.get("x-cato-stack") != "new" and time.monotonic() < deadline:
+        time.sleep(0.5)  # the gateway re-reads the flag every 0.5 s
+    assert _ask(gateway, user).headers["x-cato-stack"] == "new"
+
+    r = cli.run("rollback", "--full", "--reason", "drill", "--output", "json", timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    result = json.loads(r.stdout)
+    assert [s["stage"] for s in result["stages"]] == ["legacy-up", "flag-zero", "drain", "orchestrator-down"]
+    assert result["within_budget"]
+    print("full rollback stages (s):", {s["stage"]: s["seconds"] for s in result["stages"]})
+    assert cli.json("canary", "status")["served_percentage"] == 0
+    comps = components(cli)
+    assert "orchestrator" not in comps or not comps["orchestrator"]["healthy"]
+    answer = _ask(gateway, user)  # the same user, now on the legacy stack, answered by LiteLLM
+    assert answer.status_code == 200 and answer.headers["x-cato-stack"] == "legacy", answer.text
+    history = cli.json("history")
+    assert any(e["action"] == "rollback.full" for e in history["entries"])

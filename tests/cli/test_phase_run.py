@@ -57,5 +57,7 @@ def test_status_and_validate_json(cli):
     out = json.loads(r.stdout)
     statuses = {c["id"]: c["status"] for c in out["phases"][0]["criteria"]}
     assert statuses["p4.exit.full-traffic"] == "fail"
-    assert statuses["p4.exit.no-litellm-deps"] == "not_implemented"
+    assert statuses["p4.exit.no-litellm-deps"] == "fail"  # LiteLLM's manifest, config and process are all still there
+    deps = next(c for c in out["phases"][0]["criteria"] if c["id"] == "p4.exit.no-litellm-deps")
+    assert "k8s/litellm/deployment.yaml" in deps["message"] or "config/litellm.yaml" in deps["message"]
     assert statuses["p4.exit.team-trained"] == "waiting"

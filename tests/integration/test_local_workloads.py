@@ -177,3 +177,16 @@ def test_delete_stops_it_and_scaling_a_deleted_workload_is_not_found(sb):
     with pytest.raises(NotFound, match="was deleted") as exc:
         w.scale("litellm", NS, 1)
     assert "apply its manifest" in exc.value.hint
+
+
+def test_sandbox_up_after_a_decommission_keeps_the_sandbox_and_litellm_stays_gone(sb):
+    before = load_sandbox_state(sb.settings.work_dir)
+    sbs = SandboxSettings(state_dir=sb.settings.work_dir, minute_seconds=0.05,
+                          components=["moto", "appconfig", "simulator", "litellm", "gateway"])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CATO_GATEWAY_NEW_COMPONENT", "simulator")
+        mp.setenv("CATO_APPCONFIG_ENVIRONMENT", APPCONFIG_ENV)
+        out = sandbox_up(sbs)
+    assert out["already_up"] is True  # not restarted: moto's state (the flag, the journal's world) survives
+    assert load_sandbox_state(sb.settings.work_dir)["started_at"] == before["started_at"]
+    assert sb.url("litellm") is None
