@@ -313,5 +313,5 @@ class LocalWorkloads:
             return None
         healthy = self._healthy(rec)
         return {"release": release, "namespace": LOCAL_NAMESPACE,
-                "status": "deployed" if healthy else "failed",
+                "status": "deployed" if healthy else "failed", "local_stand_in": True,
                 "detail": f"local Ray head at {rec['url']} ({'up' if healthy else 'not answering'})"}
