@@ -64,6 +64,13 @@ expect 0 cato-migrate canary set 50
 step "week 15-16: 100%, LiteLLM to 0; deleting it waits for the monitoring week"
 expect 1 cato-migrate phase run 4
 expect 1 cato-migrate decommission --delete
+step "drill in the monitoring week: the full rollback starts LiteLLM again BEFORE it moves traffic"
+expect 0 cato-migrate rollback --full --reason "drill during monitoring"
+expect 0 cato-migrate orchestrator install
+expect 0 cato-migrate canary set 10
+expect 0 cato-migrate canary set 50
+expect 0 cato-migrate canary set 100
+expect 0 cato-migrate decommission
 step "a rehearsal cannot wait a week: delete now, with a reason (audited)"
 expect 0 cato-migrate decommission --delete --force --reason "sandbox rehearsal"
 expect 1 cato-migrate phase run 4
