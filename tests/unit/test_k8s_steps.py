@@ -112,6 +112,17 @@ def test_helm_release_verify_fails_on_failed_release_or_wrong_version(env):
     assert not v.ok and "expected chart version 1.7.0" in v.message
 
 
+def test_helm_release_on_the_sandbox_stand_in_is_said_and_still_needs_it_up(env):
+    ctx, wl = env
+    k, p = _step("helm_release", release="kuberay-operator", chart="kuberay/kuberay-operator", namespace="cato",
+                 version="1.7.0")
+    wl.chart_status = lambda r, n: {"release": r, "status": "deployed", "local_stand_in": True, "detail": "local Ray head"}
+    v = k.verify(None, p, ctx)
+    assert v.ok and "sandbox stand-in" in v.message
+    wl.chart_status = lambda r, n: {"release": r, "status": "failed", "local_stand_in": True, "detail": "not answering"}
+    assert not k.verify(None, p, ctx).ok
+
+
 def test_unpinned_chart_is_said_in_the_plan(env):
     ctx, _ = env
     k, p = _step("helm_release", release="kuberay-operator", chart="kuberay/kuberay-operator", namespace="cato")
