@@ -8,36 +8,39 @@ import typer
 from cato_migrate.cli import _common, _render
 
 app = typer.Typer(no_args_is_help=True)
+ORCHESTRATOR_MANIFEST = "k8s/ray-serve/cato-orchestrator.yaml"
 
 
 @app.command("install")
 def install() -> None:
-    """Start a local Ray cluster (sandbox component), deploy the Serve app, wait until healthy.
+    """Apply the orchestrator's RayService and wait until it serves (local: Ray head + the Serve app).
 
     Example: cato-migrate orchestrator install --env local
     """
-    from cato_migrate.errors import BadInput
+    from cato_migrate.steps.k8s_apply import resolve_manifest
+    from cato_migrate.wiring import sandbox_url
 
     s = _common.settings()
-    if s.env != "local":
-        raise BadInput(f"orchestrator install on {s.env} (KubeRay RayService on EKS) is not implemented yet; "
-                       "nothing was changed", hint="use --env local to install it on the sandbox")
-    from cato_migrate.sandbox.manager import sandbox_add
-    from cato_migrate.cli.sandbox import _settings as sandbox_settings
-
+    manifest = resolve_manifest(ORCHESTRATOR_MANIFEST, s)
     t0 = time.monotonic()
     with _common.mutating("orchestrator install") as ctx:
-        sb = sandbox_settings()
-        ray = sandbox_add(sb, "ray")
-        orch = sandbox_add(sb, "orchestrator")
-        ctx.audit("orchestrator.install", "orchestrator", "", url=orch["url"], ray=ray["url"],
-                  already_up=orch["already_up"])
-        ctx.journal("orchestrator.install", "finished", evidence={"url": orch["url"], "ray": ray["url"]})
-    data = {"url": orch["url"], "ray": ray["url"], "already_up": orch["already_up"],
+        wl = ctx.services.workloads()
+        before = wl.status(s.orchestrator_workload, s.workload_namespace)
+        already = before.exists and before.desired > 0 and before.is_ready
+        applied = wl.apply(str(manifest), s.workload_namespace)
+        st = wl.wait_ready(s.orchestrator_workload, s.workload_namespace, s.rollout_timeout_seconds)
+        url = sandbox_url(s, "orchestrator") if s.env == "local" else s.orchestrator_url
+        ray = sandbox_url(s, "ray") if s.env == "local" else None
+        ctx.audit("orchestrator.install", f"{s.workload_namespace}/{s.orchestrator_workload}", "", url=url,
+                  applied=applied, already_up=already)
+        ctx.journal("orchestrator.install", "finished", evidence={"url": url, "ray": ray, "applied": applied,
+                                                                  **st.model_dump()})
+    data = {"url": url, "ray": ray, "already_up": already, "applied": applied, "workload": st.model_dump(),
             "seconds": round(time.monotonic() - t0, 1)}
+    where = f" on {url}" if url else ""
     _render.emit(_common.output(), data, lambda c: c.print(
-        f"[green]ok[/green] orchestrator {'already ' if orch['already_up'] else ''}serving on {orch['url']} "
-        f"(Ray at {ray['url']}; {data['seconds']}s)"))
+        f"[green]ok[/green] orchestrator {'already ' if already else ''}serving{where} "
+        f"({st.ready}/{st.desired} ready: {st.detail or st.kind}; {data['seconds']}s)"))
 
 
 @app.command("check")

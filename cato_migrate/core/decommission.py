@@ -70,7 +70,7 @@ def scale_legacy_to_zero(ctx: RunContext) -> dict:
         return {"changed": False, "workload": st.model_dump(), **mon,
                 "message": f"{st.name} already at 0; monitoring ends {_fmt(mon['ends_at'])}"}
     ctx.journal(ZERO_KEY, "started", inputs={"previous_replicas": st.desired, "served_percentage": served})
-    if st.desired != 0:
+    if st.desired != 0 or st.ready != 0:  # desired 0 but still serving: ask again (idempotent)
         wl.scale(st.name, st.namespace, 0)
         ctx.audit("workload.scale", f"{st.namespace}/{st.name}", ctx.reason, replicas=0, previous=st.desired,
                   by="decommission")

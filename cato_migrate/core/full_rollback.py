@@ -108,7 +108,7 @@ def _orchestrator_down(ctx: RunContext, wl: Workloads) -> tuple[str, str, dict]:
     st = wl.status(s.orchestrator_workload, s.workload_namespace)
     if not st.exists or (st.desired == 0 and st.ready == 0):
         return "already", f"{s.orchestrator_workload} already at 0", st.model_dump()
-    if st.desired != 0:
+    if st.desired != 0 or st.ready != 0:  # desired 0 but still serving: ask again (idempotent)
         ctx.progress(f"scaling {st.name} {st.desired} -> 0")
         wl.scale(st.name, st.namespace, 0)
         ctx.audit("workload.scale", f"{st.namespace}/{st.name}", ctx.reason, replicas=0, previous=st.desired,

@@ -107,3 +107,12 @@ def test_without_gateway_metrics_drain_is_labelled_unmeasured(store):
     result = full_rollback(ctx)
     drain = next(s for s in result["stages"] if s["stage"] == "drain")
     assert drain["evidence"] == {"measured": False} and "not measured" in drain["message"]
+
+
+def test_orchestrator_recorded_at_0_but_still_serving_is_scaled_again(store):
+    wl = _world()
+    wl.items["cato-orchestrator"].update({"desired": 0, "from": 2, "at": wl.clock.now() + 10_000})  # spec 0, pods up
+    ctx = _at_50(store, wl, FakeGateway([0]), rollout_timeout_seconds=60)
+    result = full_rollback(ctx)
+    assert "scale:cato-orchestrator:0" in wl.calls and wl.status("cato-orchestrator", "cato").ready == 0
+    assert result["stages"][-1]["outcome"] == "done"
