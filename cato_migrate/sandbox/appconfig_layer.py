@@ -35,8 +35,7 @@ from __future__ import annotations
 
 import argparse
 import time
-import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
 
 from cato_migrate.sandbox.appconfig_moto import (
@@ -48,6 +47,7 @@ from cato_migrate.sandbox.appconfig_moto import (
     error_reply,
 )
 from cato_migrate.sandbox.appconfig_routes import ROUTES, Layer
+from cato_migrate.sandbox.layer_http import LayerServer as _LayerServer, write_reply
 
 # The moto side and the routing live in appconfig_moto / appconfig_routes; re-exported here.
 __all__ = ["HOP_BY_HOP", "ROUTES", "Handler", "Internal", "Layer", "LayerServer", "MotoForwarder",
@@ -67,16 +67,7 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as e:  # noqa: BLE001 - turned into an AWS-style 500
             reply = Reply(500, {"Message": f"{type(e).__name__}: {e}"},
                           {"x-amzn-ErrorType": "InternalServerException"})
-        self.send_response(reply.status)
-        headers = {k: v for k, v in reply.headers.items() if k.lower() not in HOP_BY_HOP}
-        if not any(k.lower() == "x-amzn-requestid" for k in headers):
-            headers["x-amzn-RequestId"] = str(uuid.uuid4())
-        for k, v in headers.items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(reply.body)))
-        self.end_headers()
-        if self.command != "HEAD" and reply.body:
-            self.wfile.write(reply.body)
+        write_reply(self, reply)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
 
@@ -85,17 +76,9 @@ class Handler(BaseHTTPRequestHandler):
             super().log_message(format, *args)
 
 
-class LayerServer(ThreadingHTTPServer):
-    daemon_threads = True
-
+class LayerServer(_LayerServer):
     def __init__(self, addr: tuple[str, int], layer: Layer, verbose: bool = False) -> None:
-        self.layer, self.verbose = layer, verbose
-        super().__init__(addr, Handler)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        super().__init__(addr, layer, Handler, verbose)
 
 
 def make_server(host: str, port: int, moto_url: str, minute_seconds: float = 1.0,

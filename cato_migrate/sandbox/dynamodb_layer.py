@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from cato_migrate.sandbox.appconfig_moto import HOP_BY_HOP, Reply
+from cato_migrate.sandbox.appconfig_moto import Reply
 from cato_migrate.sandbox.dynamodb_layer_ops import DynamoLayer, json_reply
+from cato_migrate.sandbox.layer_http import LayerServer as _LayerServer, write_reply
 
 
 def admin(layer: DynamoLayer, method: str, path: str, body: bytes) -> Reply | None:
@@ -75,16 +75,7 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as e:  # noqa: BLE001 - an AWS-style 500 the SDK can read
             reply = json_reply(500, {"__type": "com.amazonaws.dynamodb.v20120810#InternalServerError",
                                      "message": f"sandbox DynamoDB layer: {type(e).__name__}: {e}"})
-        self.send_response(reply.status)
-        headers = {k: v for k, v in reply.headers.items() if k.lower() not in HOP_BY_HOP}
-        if not any(k.lower() == "x-amzn-requestid" for k in headers):
-            headers["x-amzn-RequestId"] = str(uuid.uuid4())
-        for k, v in headers.items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(reply.body)))
-        self.end_headers()
-        if self.command != "HEAD" and reply.body:
-            self.wfile.write(reply.body)
+        write_reply(self, reply)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
 
@@ -93,17 +84,9 @@ class Handler(BaseHTTPRequestHandler):
             super().log_message(format, *args)
 
 
-class LayerServer(ThreadingHTTPServer):
-    daemon_threads = True
-
+class LayerServer(_LayerServer):
     def __init__(self, addr: tuple[str, int], layer: DynamoLayer, verbose: bool = False) -> None:
-        self.layer, self.verbose = layer, verbose
-        super().__init__(addr, Handler)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        super().__init__(addr, layer, Handler, verbose)
 
     def server_close(self) -> None:
         super().server_close()
