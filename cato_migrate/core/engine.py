@@ -157,10 +157,10 @@ def apply_threshold(crit: CriterionSpec, res: CheckResult) -> CheckResult:
         return CheckResult("waiting", "no measurement yet: " + res.message, None, res.evidence)
     ok = crit.threshold.passes(res.measured)
     verdict = "meets" if ok else "does not meet"
-    if res.status == "fail":  # the check found a fault beyond the number: a met threshold never overrides it
-        return CheckResult("fail", f"{res.message}; measured {res.measured:g} {verdict} {crit.threshold.describe()}",
-                           res.measured, res.evidence)
-    return CheckResult("pass" if ok else "fail", f"measured {res.measured:g} {verdict} {crit.threshold.describe()}",
+    # A check's own fail (a fault beyond the number) is never overridden by a met threshold.
+    status = "pass" if ok and res.status == "pass" else "fail"
+    lead = f"{res.message}; " if res.message else ""
+    return CheckResult(status, f"{lead}measured {res.measured:g} {verdict} {crit.threshold.describe()}",
                        res.measured, res.evidence)
 
 
