@@ -1,4 +1,4 @@
-"""The local rehearsal sandbox: moto, the AppConfig deployment layer, redis-server (loopback only)."""
+"""The local rehearsal sandbox (loopback only): moto, the AppConfig and DynamoDB layers, redis-server, the model simulator, a real LiteLLM proxy (the legacy stack) and the gateway; Ray and the orchestrator on demand."""
 from __future__ import annotations
 
 import typer
