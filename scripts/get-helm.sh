@@ -21,4 +21,4 @@ mkdir -p "$dest"
 install -m 0755 "$tmp/layer/helm/helm" "$dest/helm"
 install -m 0755 "$tmp/layer/kubectl/kubectl" "$dest/kubectl"
 "$dest/helm" version --short
-"$dest/kubectl" version --client | head -1
+"$dest/kubectl" version --client | sed -n 1p  # sed reads it all: `head` would SIGPIPE kubectl under pipefail
