@@ -19,6 +19,7 @@ STATUS_STYLE = {
     "fail": "red", "failed": "red", "unverified": "red",
     "waiting": "yellow", "planned": "cyan", "running": "yellow", "pending": "dim",
     "not_implemented": "magenta", "attested": "green", "started": "yellow",
+    "clear": "green", "fired": "red", "unmeasured": "yellow", "not_monitored": "magenta",
 }
 
 

@@ -29,6 +29,9 @@ def set_(
 
     def human(c) -> None:
         c.print(f"[green]ok[/green] {result['message']}")
+        if result.get("triggers"):
+            c.print("rollback triggers before raising: " + "; ".join(
+                f"{t['title']}: {_render.styled(t['status'])} ({t['message']})" for t in result["triggers"]))
 
     _render.emit(_common.output(), result, human)
 

@@ -81,11 +81,19 @@ def set_traffic(ctx: RunContext, target: int, *, timeout: float | None = None) -
             f"deployment #{before.deployment.number} is {before.deployment_state}; nothing was changed",
             hint="wait for it (`cato-migrate canary status`) or undo it with `cato-migrate rollback --quick`")
     problems = guardrail_problems(ctx, current, target)
+    triggers = []
+    if target > current and not problems and not ctx.force:
+        # measured only when everything cheaper allows the raise, and never when overriding
+        from cato_migrate.core.triggers import trigger_problems
+
+        ctx.progress("measuring the rollback triggers before raising traffic")
+        trigger_issues, triggers = trigger_problems(ctx)
+        problems += trigger_issues
     if problems and not ctx.force:
         raise CheckFailed(f"refusing to raise traffic from {current}% to {target}%: " + "; ".join(problems)
                           + "; nothing was changed",
                           hint="fix the above, or override with --force --reason TEXT (audited)",
-                          details={"problems": problems})
+                          details={"problems": problems, "triggers": [t.to_dict() for t in triggers]})
     if before.configured_percentage == target and before.served_percentage == target:
         return {"changed": False, "from": current, "to": target, "status": before.model_dump(),
                 "message": f"already serving {target}%; nothing to do"}
@@ -97,12 +105,15 @@ def set_traffic(ctx: RunContext, target: int, *, timeout: float | None = None) -
     spec = FlagSpec(enabled=target > 0, percentage=target)
     version = flag.create_version(spec, f"cato-migrate canary set {target} by {ctx.actor}")
     ctx.journal(TRAFFIC_KEY, "started", inputs={"target": target, "from": current, "version": version,
-                                               "strategy": strategy, "forced": bool(problems)})
+                                               "strategy": strategy, "forced": bool(problems),
+                                               "triggers": {t.id: t.status for t in triggers}})
     dep = flag.start_deployment(version, strategy, f"canary {current}% -> {target}%")
     ctx.audit("canary.set", TRAFFIC_KEY, ctx.reason, to_percentage=target, previous=current, version=version,
               deployment=dep.number, forced=bool(problems))
     dep = wait_for(ctx, flag, dep, timeout or ctx.settings.deployment_timeout_seconds)
-    return _verify(ctx, flag, dep, target, current)
+    result = _verify(ctx, flag, dep, target, current)
+    result["triggers"] = [t.to_dict() for t in triggers]
+    return result
 
 
 def _verify(ctx: RunContext, flag: TrafficFlag, dep: Deployment, target: int, previous: int) -> dict:

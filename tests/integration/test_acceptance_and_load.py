@@ -199,3 +199,27 @@ def test_error_rate_check_measures_the_error_ratio(healthy, sandbox, simulator, 
     _fail_all(simulator)
     bad = evaluate_criterion(ctx, crit, record=False)
     assert bad.status == "fail" and bad.measured == 1.0 and bad.evidence["errors"] == 10
+
+
+# --- the rollback triggers, measured before traffic is raised --------------------------------
+
+def test_rollback_triggers_clear_on_a_healthy_stack_and_fire_when_every_tier_fails(healthy, sandbox, simulator, tmp_path):
+    from cato_migrate.core.triggers import trigger_statuses
+
+    OrchestratorHttp(healthy.url, TOKEN).reset_breakers()
+    ctx = _ctx(sandbox, tmp_path, healthy.url)
+    ok = {t.id: t.status for t in trigger_statuses(ctx)}
+    assert ok == {"error-rate": "clear", "latency-p99": "clear", "user-complaints": "not_monitored"}
+    _fail_all(simulator)  # planted: every backend fails
+    bad = {t.id: t for t in trigger_statuses(ctx)}
+    assert bad["error-rate"].status == "fired" and bad["error-rate"].measured == 1.0
+    assert bad["latency-p99"].status == "unmeasured"  # no successful request to time: never "clear"
+    OrchestratorHttp(healthy.url, TOKEN).reset_breakers()
+
+
+def test_rollback_triggers_without_an_orchestrator_are_unmeasured(sandbox, tmp_path):
+    from cato_migrate.core.triggers import trigger_problems
+
+    problems, statuses = trigger_problems(_ctx(sandbox, tmp_path, ""))
+    assert {s.status for s in statuses if s.id != "user-complaints"} == {"unmeasured"}
+    assert len(problems) == 2 and all("could not be measured" in p for p in problems)

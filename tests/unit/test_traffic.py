@@ -49,13 +49,50 @@ def _pass_phases(store, ctx, phases=(1, 2, 3)):
             ctx.journal(c.id, "check", status="pass")
 
 
-def test_raise_allowed_once_phases_passed_in_journal(store):
+def _triggers(monkeypatch, **status):
+    """Plant what the rollback triggers measure (the real measurement is an integration test)."""
+    from cato_migrate.core import triggers
+
+    def fake(ctx):
+        return [triggers.TriggerStatus(t.id, t.title, status.get(t.id.replace("-", "_"), "clear"), "planted",
+                                       None if status.get(t.id.replace("-", "_")) == "unmeasured" else 1.0)
+                for t in ctx.runbook.meta.rollback.triggers]
+    monkeypatch.setattr(triggers, "trigger_statuses", fake)
+
+
+def test_raise_allowed_once_phases_passed_in_journal(store, monkeypatch):
+    _triggers(monkeypatch, user_complaints="not_monitored")
     ctx = make_ctx(store)
     _pass_phases(store, ctx)
     result = set_traffic(ctx, 10)
     assert result["changed"] and result["status"]["served_percentage"] == 10
     events = [e.event for e in store.journal("local", TRAFFIC_KEY)]
     assert events == ["started", "finished"]
+    started = store.journal("local", TRAFFIC_KEY)[0]
+    assert started.inputs["triggers"] == {"error-rate": "clear", "latency-p99": "clear", "user-complaints": "not_monitored"}
+
+
+@pytest.mark.parametrize("planted", [{"latency_p99": "fired"}, {"error_rate": "fired"}, {"error_rate": "unmeasured"}])
+def test_raise_refused_while_a_rollback_trigger_fires_or_cannot_be_measured(store, monkeypatch, planted):
+    _triggers(monkeypatch, **planted)
+    ctx = make_ctx(store)
+    _pass_phases(store, ctx)
+    with pytest.raises(CheckFailed) as e:
+        set_traffic(ctx, 10)
+    assert "rollback trigger" in e.value.message and "nothing was changed" in e.value.message
+    assert ctx.services.flag.versions == {}
+
+
+def test_lowering_and_forced_raises_do_not_measure_triggers(store, monkeypatch):
+    from cato_migrate.core import triggers
+
+    calls = []
+    monkeypatch.setattr(triggers, "trigger_statuses", lambda ctx: calls.append(1) or [])
+    ctx = make_ctx(store, force=True, reason="drill")
+    set_traffic(ctx, 10)
+    ctx.force = False
+    set_traffic(ctx, 0)
+    assert calls == []
 
 
 def test_a_later_failing_check_blocks_raising_again(store):
