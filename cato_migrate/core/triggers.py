@@ -33,7 +33,7 @@ def trigger_statuses(ctx: RunContext) -> list[TriggerStatus]:
     for t in ctx.runbook.meta.rollback.triggers:
         kind = check_kind(t.check)
         if not kind.implemented:
-            out.append(TriggerStatus(t.id, t.title, "not_monitored", f"not monitored yet: {kind.planned_for}"))
+            out.append(TriggerStatus(t.id, t.title, "not_monitored", kind.planned_for))
             continue
         try:
             res = kind.evaluate(t, kind.Params.model_validate(t.params), ctx)
