@@ -17,6 +17,7 @@ def rollback(
     quick: bool = typer.Option(False, "--quick", help="Flag to 0%: stop in-flight deployments, deploy 0% with zero bake, verify."),
     full: bool = typer.Option(False, "--full", help="Scale LiteLLM up and wait, flag to 0% verified, drain, orchestrator to 0."),
     reason: Optional[str] = typer.Option(None, "--reason", help="Why; recorded in the audit log."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="With --full: show what each stage would do now; change nothing."),
 ) -> None:
     """Example: cato-migrate rollback --quick --reason "error rate 3%" """
     from cato_migrate.errors import BadInput
@@ -24,8 +25,11 @@ def rollback(
     if quick == full:
         raise BadInput("choose one of --quick or --full; nothing was changed",
                        hint="--quick moves all traffic to LiteLLM in minutes; --full also scales the stacks")
+    if dry_run and not full:
+        raise BadInput("--dry-run goes with --full; nothing was changed",
+                       hint="`cato-migrate canary status` shows what --quick would move")
     if full:
-        return _full(reason)
+        return _plan_full() if dry_run else _full(reason)
     from cato_migrate.core.traffic import quick_rollback
 
     with _common.mutating("rollback --quick", preempt=True, reason=(reason or "rollback --quick")) as ctx:
@@ -38,6 +42,21 @@ def rollback(
             c.print(f"stopped in-flight deployment(s): {', '.join('#' + str(n) for n in result['stopped_deployments'])}")
 
     _render.emit(_common.output(), result, human)
+
+
+def _plan_full() -> None:
+    from cato_migrate.core.full_rollback import plan_full_rollback
+
+    ctx = _common.reading()
+    stages = plan_full_rollback(ctx)
+
+    def human(c) -> None:
+        t = _render.table("stage", "would do now", title="rollback --full --dry-run (nothing changed)")
+        for st in stages:
+            t.add_row(st["stage"], st["would"])
+        c.print(t)
+
+    _render.emit(_common.output(), {"dry_run": True, "stages": stages}, human)
 
 
 def _full(reason: Optional[str]) -> None:

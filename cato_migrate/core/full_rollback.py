@@ -174,3 +174,36 @@ def interrupted_full_rollback(entries) -> str | None:
         if latest.get(stage) != "finished":
             return stage
     return STAGES[-1]
+
+
+def plan_full_rollback(ctx: RunContext) -> list[dict]:
+    """What each stage would do now (reads only; changes nothing): `rollback --full --dry-run`."""
+    from cato_migrate.core.traffic import IN_FLIGHT, flag_status
+
+    s = ctx.settings
+    wl = ctx.services.workloads()
+    gw = ctx.services.gateway_metrics()
+    legacy = wl.status(s.legacy_workload, s.workload_namespace)
+    target = max(legacy.desired, s.legacy_replicas)
+    if not legacy.exists:
+        up = f"STOP: {legacy.namespace}/{legacy.name} does not exist; the rollback would refuse before moving traffic"
+    elif legacy.desired >= target and legacy.is_ready and legacy.ready > 0:
+        up = f"nothing: {legacy.name} ready ({legacy.ready}/{legacy.desired})"
+    else:
+        up = f"scale {legacy.name} {legacy.desired} -> {target} and wait until ready (now {legacy.ready} ready)"
+    flag = flag_status(ctx.services.traffic_flag())
+    if flag.served_percentage == 0 and flag.deployment_state not in IN_FLIGHT:
+        zero = "nothing: the flag already serves 0%"
+    else:
+        zero = (f"stop deployment #{flag.deployment.number} ({flag.deployment_state}), " if flag.deployment_state in IN_FLIGHT
+                and flag.deployment else "") + f"deploy 0% with zero bake and verify (now serving {flag.served_percentage}%)"
+    if gw is None:
+        drain = f"no gateway metrics: wait {s.drain_quiet_seconds:g}s blind"
+    else:
+        t = gw.traffic()
+        drain = (f"wait until 0 in flight to the orchestrator and no new request for {s.drain_quiet_seconds:g}s "
+                 f"(now {t.in_flight_new} in flight; at most {s.drain_timeout_seconds:g}s)")
+    orch = wl.status(s.orchestrator_workload, s.workload_namespace)
+    down = (f"nothing: {orch.name} already at 0" if not orch.exists or (orch.desired == 0 and orch.ready == 0)
+            else f"scale {orch.name} {orch.desired} -> 0 and wait until nothing runs (now {orch.ready} ready)")
+    return [{"stage": name, "would": what} for name, what in zip(STAGES, (up, zero, drain, down))]

@@ -116,3 +116,19 @@ def test_orchestrator_recorded_at_0_but_still_serving_is_scaled_again(store):
     result = full_rollback(ctx)
     assert "scale:cato-orchestrator:0" in wl.calls and wl.status("cato-orchestrator", "cato").ready == 0
     assert result["stages"][-1]["outcome"] == "done"
+
+
+def test_dry_run_says_what_each_stage_would_do_and_changes_nothing(store):
+    from cato_migrate.core.full_rollback import plan_full_rollback
+
+    wl = _world(legacy=0)
+    ctx = _at_50(store, wl, FakeGateway([3]))
+    before = (list(wl.calls), len(ctx.services.flag.deps), len(store.journal("local")))
+    plan = {s["stage"]: s["would"] for s in plan_full_rollback(ctx)}
+    assert plan["legacy-up"].startswith("scale litellm 0 -> 2")
+    assert "deploy 0%" in plan["flag-zero"] and "now serving 50%" in plan["flag-zero"]
+    assert "now 3 in flight" in plan["drain"]
+    assert plan["orchestrator-down"].startswith("scale cato-orchestrator 2 -> 0")
+    assert (list(wl.calls), len(ctx.services.flag.deps), len(store.journal("local"))) == before
+    del wl.items["litellm"]
+    assert plan_full_rollback(ctx)[0]["would"].startswith("STOP")
