@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     lock_ttl_seconds: float = Field(default=60.0, gt=0, description="Lock lease length; the holder renews it while running.")
     orchestrator_url: str = Field(default="", description="Orchestrator base URL (local: the sandbox's).")
     orchestrator_admin_token: str = Field(default="", description="Bearer token for the orchestrator's /admin API.")
+    orchestrator_api_key: str = Field(default="", description="Client API key the probes send to the orchestrator's "
+                                                                "OpenAI API (local: the sandbox's litellm.key).")
     sandbox_minute_seconds: float = Field(default=1.0, gt=0, description="Sandbox: real seconds per AppConfig strategy minute.")
     kubeconfig: str = Field(default="", description="Kubeconfig path for staging/production (default: the client's usual lookup).")
     kube_context: str = Field(default="", description="Kubeconfig context to use (default: current context).")

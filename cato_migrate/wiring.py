@@ -64,6 +64,14 @@ def orchestrator_token(settings: Settings) -> str:
     return path.read_text().strip() if path.exists() else ""
 
 
+def orchestrator_api_key(settings: Settings) -> str:
+    """The client key the probes send: the setting, else (local) the sandbox's litellm.key."""
+    if settings.orchestrator_api_key or settings.env != "local":
+        return settings.orchestrator_api_key
+    path = Path(settings.work_dir) / "litellm.key"
+    return path.read_text().strip() if path.exists() else ""
+
+
 class Services:
     """Adapters for the ports, built on first use."""
 
@@ -91,7 +99,7 @@ class Services:
             raise BadInput("no orchestrator to probe" + (" in the sandbox" if s.env == "local" else ""),
                            hint="run `cato-migrate orchestrator install --env local`" if s.env == "local"
                            else "set orchestrator_url in cato-migrate.toml or CATO_ORCHESTRATOR_URL")
-        return OrchestratorHttp(url, admin_token=orchestrator_token(s))
+        return OrchestratorHttp(url, admin_token=orchestrator_token(s), api_key=orchestrator_api_key(s))
 
     def fault_injector(self):
         from cato_migrate.adapters.orchestrator_http import SimulatorFaults

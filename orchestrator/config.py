@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from orchestrator.models_catalog import LEGACY_ALIASES, ROUTED_NAMES
 from orchestrator.ports import ModelTier
 
 
@@ -38,7 +39,19 @@ class BreakerConfig(_Model):
 class CacheConfig(_Model):
     enabled: bool = Field(default=True, description="Use the semantic cache.")
     threshold: float = Field(default=0.80, gt=0, le=1, description="Cosine similarity a hit needs (before the paraphrase guard).")
-    max_entries: int = Field(default=100_000, gt=0, description="Entries per scope before the oldest are evicted.")
+    max_entries: int = Field(default=100_000, gt=0, description="Entries (all scopes together) before the oldest are evicted.")
+    max_bytes: int = Field(default=256 * 1024 * 1024, gt=0,
+                           description="Bytes of cached questions, answers and vectors (all scopes) before the oldest are evicted.")
+    ttl_s: float = Field(default=3600.0, gt=0, description="An answer older than this is never served; it is evicted on access.")
+    max_temperature: float = Field(default=1.0, ge=0, le=2,
+                                   description="Answers sampled above this temperature are not cached: a caller asking for "
+                                               "variety should not get a stored sample.")
+
+
+class ApiKey(_Model):
+    principal: str = Field(pattern=r"^[A-Za-z0-9_.:@-]{1,64}$",
+                           description="Who the key belongs to; session ids, users and cache scopes are namespaced by it.")
+    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$", description="SHA-256 (hex) of the key as clients send it.")
 
 
 class ServeConfig(_Model):
@@ -77,6 +90,23 @@ class OrchestratorConfig(_Model):
     serve: ServeConfig = Field(default_factory=ServeConfig, description="Ray Serve settings.")
     reads: ReadsConfig = Field(default_factory=ReadsConfig, description="How semantic-memory point reads reach DynamoDB (DAX, item cache, direct).")
     admin_token: SecretStr = Field(default=SecretStr(""), description="Bearer token for /admin; empty disables the admin API.")
+    api_keys: list[ApiKey] = Field(default_factory=list,
+                                   description="Client API keys (hashed) and their principals; CATO_ORCHESTRATOR_API_KEYS "
+                                               "(a JSON list, from a Kubernetes Secret) adds to them.")
+    anonymous_principal: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9_.:@-]{1,64}$",
+        description="Principal for requests without a key. None (the default) means every request needs a key; "
+                    "only tests and rehearsals set it.")
+    model_aliases: dict[str, ModelTier] = Field(
+        default_factory=lambda: dict(LEGACY_ALIASES),
+        description="Model names that pin a tier: the names clients use with LiteLLM today (config/litellm.yaml).")
+    routed_models: list[str] = Field(default_factory=lambda: list(ROUTED_NAMES),
+                                     description="Model names the orchestrator routes by complexity.")
+    drop_params: bool = Field(default=False, description="Drop request parameters no tier supports instead of a 400 "
+                                                         "naming them (LiteLLM's drop_params).")
+    max_output_tokens: int = Field(default=8192, ge=1, description="The largest max_tokens a request may ask for.")
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024,
+                                description="Request bodies over this are refused with 413 before they are read whole.")
 
     @classmethod
     def for_sandbox(cls, state: dict, **overrides) -> "OrchestratorConfig":
@@ -94,6 +124,7 @@ class OrchestratorConfig(_Model):
             },
             # the DynamoDB layer (global-table replication) when the sandbox runs it, else moto itself
             "redis_url": urls["redis"], "dynamodb_endpoint_url": urls.get("dynamodb", urls["moto"]),
+            "drop_params": True,  # as the sandbox's LiteLLM (config/litellm.yaml) does
         }
         data.update(overrides)
         return cls.model_validate(data)
@@ -109,4 +140,34 @@ class OrchestratorConfig(_Model):
         if not state_file.exists():
             raise ValueError(f"no orchestrator config: set CATO_ORCHESTRATOR_CONFIG or run `cato-migrate sandbox up` "
                              f"(looked for {state_file})")
-        return cls.for_sandbox(json.loads(state_file.read_text()))
+        return cls.for_sandbox(json.loads(state_file.read_text()),
+                               api_keys=key_file_entries(work / "litellm.key", SANDBOX_PRINCIPAL))
+
+
+SANDBOX_PRINCIPAL = "sandbox"
+API_KEYS_ENV = "CATO_ORCHESTRATOR_API_KEYS"
+
+
+def key_file_entries(path: Path, principal: str) -> list[dict]:
+    """[{principal, sha256}] for the key in `path` (the sandbox's litellm.key), or [] if it is absent."""
+    from orchestrator.identity import key_hash
+
+    try:
+        key = path.read_text().strip()
+    except OSError:
+        return []
+    return [{"principal": principal, "sha256": key_hash(key)}] if key else []
+
+
+def env_api_keys() -> list[ApiKey]:
+    """CATO_ORCHESTRATOR_API_KEYS: a JSON list of {principal, sha256} (a Kubernetes Secret's value)."""
+    raw = os.environ.get(API_KEYS_ENV, "").strip()
+    if not raw:
+        return []
+    try:
+        items = json.loads(raw)
+        if not isinstance(items, list):
+            raise ValueError("not a JSON list")
+        return [ApiKey.model_validate(item) for item in items]
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        raise ValueError(f"{API_KEYS_ENV} must be a JSON list of {{principal, sha256}}: {exc}") from None

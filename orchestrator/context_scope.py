@@ -1,8 +1,9 @@
-"""Whether an answer may depend on who is asking, which decides its cache scope.
+"""Whether a question refers to the speaker or to earlier turns, judged from its words alone.
 
-A query that refers to the speaker or to earlier turns ("my name", "that", "it") can only be
-answered from someone's context; its answer is cached for that user/session alone and never
-served to anyone else. Everything else is context-free and shares the global scope.
+A query that refers to the speaker or to earlier turns ("my name", "that", "it", "continue")
+can only be answered from someone's context. This is one input of `cache_policy`, which
+decides scopes from what the model actually saw (system prompt, history); the words alone
+never make an answer shareable.
 """
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import re
 
 _DEPENDENT = re.compile(
     r"\b(i|i'm|i've|i'd|me|my|mine|myself|we|us|our|ours|earlier|previous|previously|above|again|"
-    r"it|that|this|those|these|they|them|he|she|him|her|his|hers|their|theirs)\b",
+    r"it|that|this|those|these|they|them|he|she|him|her|his|hers|their|theirs|"
+    r"continue|go on|conversation|so far|summari[sz]e|translate|rephrase|rewrite|the doctor)\b",
     re.IGNORECASE)
 
 
@@ -27,14 +29,3 @@ _GENERIC_ASKER = re.compile(
 
 def depends_on_context(query: str) -> bool:
     return bool(_DEPENDENT.search(_GENERIC_ASKER.sub(" ", query)))
-
-
-def cache_scope(query: str, *, user_id: str | None, session_id: str | None) -> str | None:
-    """The scope to look up and store in; None means do not cache at all."""
-    if not depends_on_context(query):
-        return "global"
-    if user_id:
-        return f"user:{user_id}"
-    if session_id:
-        return f"session:{session_id}"
-    return None

@@ -9,8 +9,38 @@ import time
 import uuid
 from typing import Any
 
-from orchestrator.context_scope import cache_scope
-from orchestrator.ports import BackendError, Message, ModelTier, RoutingDecision
+from dataclasses import dataclass
+
+from orchestrator.cache_policy import cache_scope_for
+from orchestrator.chat_request import ChatRequest, Sampling
+from orchestrator.identity import scoped
+from orchestrator.ports import BackendError, CacheHit, Message, ModelTier, RoutingDecision, StreamUsage
+from orchestrator.routing import FALLBACKS
+
+LOCAL_PRINCIPAL = "local"   # callers inside the process (tests, the runbook's route_query)
+_ZERO_USAGE = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+
+
+@dataclass(frozen=True)
+class _Turn:
+    session_key: str | None
+    messages: list[Message]
+    decision: RoutingDecision
+    cache_scope: str | None
+    hit: CacheHit | None
+
+
+def _single_turn(query, session_id, domain, user_id, max_tokens) -> ChatRequest:
+    return ChatRequest(model="cato", messages=(Message("user", query),), sampling=Sampling(max_tokens=max_tokens),
+                       user=user_id, domain=domain, session_id=session_id)
+
+
+def _usage(prompt: int, completion: int) -> dict:
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def _hit_info(hit: CacheHit) -> dict:
+    return {"similarity": round(hit.similarity, 4), "matched": hit.matched_query, "usage_saved": hit.usage}
 
 
 class NoTierAvailable(Exception):
@@ -55,78 +85,122 @@ class CatoOrchestrator:
         self.memory = memory
         self.consolidation_pipeline = getattr(memory, "consolidation", None)
         self.metrics = metrics
+        from orchestrator.models_catalog import LEGACY_ALIASES, ModelCatalog
+
+        self.catalog = (ModelCatalog(config.model_aliases, config.routed_models) if config
+                        else ModelCatalog(LEGACY_ALIASES))
+
+    def pins(self, model: str) -> bool:
+        """Whether a model name pins a tier (the answer then carries that name, as LiteLLM's does)."""
+        return self.catalog.resolve(model) is not None
 
     def _determine_routing(self, query: str, domain: str = "general") -> RoutingDecision:
         return self.router.decide(query, domain)
 
     async def route_query(self, query: str, session_id: str | None = None, domain: str = "general",
-                          user_id: str | None = None, max_tokens: int = 256) -> dict:
-        t0 = time.perf_counter()
-        history, decision, scope, hit = await self._prepare(query, session_id, domain, user_id)
-        if hit is not None:
-            await self._remember(session_id, query, hit.answer)
-            return self._result(hit.answer, decision.primary_model, decision, True, None, session_id, t0,
-                                cache={"similarity": round(hit.similarity, 4), "matched": hit.matched_query,
-                                       "scope": hit.scope})
-        messages = history + [Message("user", query)]
-        completion, fallback_from = await self._complete(decision, messages, max_tokens)
-        if self.cache is not None and scope is not None:
-            await self.cache.store(query, completion.text, scope=scope)
-        await self._remember(session_id, query, completion.text)
-        return self._result(completion.text, completion.tier, decision, False, fallback_from, session_id, t0,
-                            hidden_states=completion.hidden_states)
+                          user_id: str | None = None, max_tokens: int = 256, *, principal: str = LOCAL_PRINCIPAL) -> dict:
+        """One new user turn (the runbook's entry point): session memory fills in the history."""
+        return await self.chat(_single_turn(query, session_id, domain, user_id, max_tokens), principal)
 
     async def stream_query(self, query: str, session_id: str | None = None, domain: str = "general",
-                           user_id: str | None = None, max_tokens: int = 256):
-        """Like route_query, but yields events as the model produces text:
+                           user_id: str | None = None, max_tokens: int = 256, *, principal: str = LOCAL_PRINCIPAL):
+        async for ev in self.chat_stream(_single_turn(query, session_id, domain, user_id, max_tokens), principal):
+            yield ev
+
+    async def chat(self, request: ChatRequest, principal: str) -> dict:
+        """Answer a chat request as the client sent it (see `_prepare` for what the model sees)."""
+        t0 = time.perf_counter()
+        turn = await self._prepare(request, principal)
+        if turn.hit is not None:
+            await self._remember(turn.session_key, request.query, turn.hit.answer)
+            return self._result(turn.hit.answer, turn.decision.primary_model, turn.decision, True, None,
+                                request, principal, t0, usage=_ZERO_USAGE, cache=_hit_info(turn.hit))
+        completion, fallback_from = await self._complete(turn.decision, turn.messages, request.sampling)
+        usage = _usage(completion.input_tokens, completion.output_tokens)
+        if turn.cache_scope is not None and fallback_from is None:
+            await self.cache.store(request.query, completion.text, scope=turn.cache_scope, usage=usage)
+        await self._remember(turn.session_key, request.query, completion.text)
+        return self._result(completion.text, completion.tier, turn.decision, False, fallback_from, request,
+                            principal, t0, usage=usage, finish_reason=completion.finish_reason,
+                            hidden_states=completion.hidden_states)
+
+    async def chat_stream(self, request: ChatRequest, principal: str):
+        """Like `chat`, but yields events as the model produces text:
         {"type": "start", model, cached, route_reason, fallback_from, session_id}, then
-        {"type": "delta", "text"}..., then {"type": "end", "result": <route_query's dict>}.
-        A tier that fails before its first token falls back like route_query; once text has
+        {"type": "delta", "text"}..., then {"type": "end", "result": <chat's dict>}.
+        A tier that fails before its first token falls back like `chat`; once text has
         been sent, a failure ends the stream with the error (a half answer cannot switch tiers)."""
         t0 = time.perf_counter()
-        history, decision, scope, hit = await self._prepare(query, session_id, domain, user_id)
-        if hit is not None:
+        turn = await self._prepare(request, principal)
+        decision = turn.decision
+        if turn.hit is not None:
             yield {"type": "start", "model": decision.primary_model.value, "cached": True,
-                   "route_reason": decision.reason, "fallback_from": None, "session_id": session_id}
-            yield {"type": "delta", "text": hit.answer}
-            await self._remember(session_id, query, hit.answer)
-            yield {"type": "end", "result": self._result(hit.answer, decision.primary_model, decision, True,
-                                                         None, session_id, t0)}
+                   "route_reason": decision.reason, "fallback_from": None, "session_id": request.session_id}
+            yield {"type": "delta", "text": turn.hit.answer}
+            await self._remember(turn.session_key, request.query, turn.hit.answer)
+            yield {"type": "end", "result": self._result(turn.hit.answer, decision.primary_model, decision, True,
+                                                         None, request, principal, t0, usage=_ZERO_USAGE,
+                                                         cache=_hit_info(turn.hit))}
             return
-        messages = history + [Message("user", query)]
-        tier, first, chunks, fallback_from = await self._first_token(decision, messages, max_tokens)
+        tier, first, chunks, fallback_from = await self._first_token(decision, turn.messages, request.sampling)
         yield {"type": "start", "model": tier.value, "cached": False, "route_reason": decision.reason,
-               "fallback_from": fallback_from.value if fallback_from else None, "session_id": session_id}
-        parts = [first]
-        yield {"type": "delta", "text": first}
+               "fallback_from": fallback_from.value if fallback_from else None, "session_id": request.session_id}
+        parts, reported = [], None
+        for piece in [first]:
+            if isinstance(piece, str) and piece:
+                parts.append(piece)
+                yield {"type": "delta", "text": piece}
+            elif isinstance(piece, StreamUsage):
+                reported = piece
         try:
-            async for delta in chunks:
-                parts.append(delta)
-                yield {"type": "delta", "text": delta}
+            async for piece in chunks:
+                if isinstance(piece, StreamUsage):
+                    reported = piece
+                    continue
+                parts.append(piece)
+                yield {"type": "delta", "text": piece}
         except BackendError as exc:
             self.circuit_breakers[tier].record_failure(exc.kind)
             self._count_error(tier, exc.kind)
             raise
         self.circuit_breakers[tier].record_success()
         text = "".join(parts)
-        if self.cache is not None and scope is not None:
-            await self.cache.store(query, text, scope=scope)
-        await self._remember(session_id, query, text)
-        yield {"type": "end", "result": self._result(text, tier, decision, False, fallback_from, session_id, t0)}
+        usage = _usage(reported.input_tokens, reported.output_tokens) if reported else None
+        if turn.cache_scope is not None and fallback_from is None:
+            await self.cache.store(request.query, text, scope=turn.cache_scope, usage=usage)
+        await self._remember(turn.session_key, request.query, text)
+        yield {"type": "end", "result": self._result(
+            text, tier, decision, False, fallback_from, request, principal, t0, usage=usage,
+            finish_reason=reported.finish_reason if reported else "stop")}
 
-    async def _prepare(self, query, session_id, domain, user_id):
-        """History, routing decision, cache scope and any cache hit for a query."""
+    async def _prepare(self, request: ChatRequest, principal: str) -> "_Turn":
+        """What the model will see, the routing decision, the cache scope and any cache hit.
+
+        The rule (README, "Conversation and session memory"): the client's messages are the
+        conversation. When the client sent earlier turns, the model sees exactly those; when it
+        sent only its new turn (system messages aside) with a session, the session's stored
+        history fills in between the system messages and the new turn. Session ids and users
+        are namespaced by the caller's principal, so another caller's id reads nothing.
+        """
         if not self._started:
             await self._start()
-        history = await self.working.history(session_id, self._turns()) if session_id else []
-        decision = self._determine_routing(query, domain)
-        scope = cache_scope(query, user_id=user_id, session_id=session_id)
-        hit = None
-        if self.cache is not None and scope is not None:
-            hit = await self.cache.lookup(query, scope=scope)
-        return history, decision, scope, hit
+        session_key = scoped(principal, request.session_id)
+        history: list[Message] = list(request.client_history)
+        if not history and session_key:
+            history = list(await self.working.history(session_key, self._turns()))
+        messages = [*request.system, *history, request.messages[-1]]
+        pinned = self.catalog.resolve(request.model) if self.catalog is not None else None
+        decision = self._determine_routing(request.query, request.domain)
+        if pinned is not None:
+            decision = RoutingDecision(pinned, FALLBACKS[pinned], f"pinned: model '{request.model}'", decision.score)
+        scope = None
+        if self.cache is not None:
+            max_temp = self.config.cache.max_temperature if self.config else 1.0
+            scope = cache_scope_for(request, principal, decision.primary_model, history, max_temperature=max_temp)
+        hit = await self.cache.lookup(request.query, scope=scope) if scope is not None else None
+        return _Turn(session_key, messages, decision, scope, hit)
 
-    async def _first_token(self, decision: RoutingDecision, messages: list[Message], max_tokens: int):
+    async def _first_token(self, decision: RoutingDecision, messages: list[Message], sampling: Sampling):
         tried: list[str] = []
         last: BackendError | None = None
         for tier in [decision.primary_model, *decision.fallbacks]:
@@ -134,7 +208,7 @@ class CatoOrchestrator:
             if tier not in self.backends or not breaker.can_execute():
                 tried.append(f"{tier.value}: {'no backend' if tier not in self.backends else 'breaker open'}")
                 continue
-            chunks = self.backends[tier].stream(messages, max_tokens=max_tokens)
+            chunks = self.backends[tier].stream(messages, **sampling.backend_kwargs())
             try:
                 first = await chunks.__anext__()
             except StopAsyncIteration:
@@ -161,7 +235,7 @@ class CatoOrchestrator:
                     await hook()
                 self._started = True
 
-    async def _complete(self, decision: RoutingDecision, messages: list[Message], max_tokens: int):
+    async def _complete(self, decision: RoutingDecision, messages: list[Message], sampling: Sampling):
         chain = [decision.primary_model, *decision.fallbacks]
         tried: list[str] = []
         last: BackendError | None = None
@@ -171,7 +245,7 @@ class CatoOrchestrator:
                 tried.append(f"{tier.value}: {'no backend' if tier not in self.backends else 'breaker open'}")
                 continue
             try:
-                completion = await self.backends[tier].complete(messages, max_tokens=max_tokens)
+                completion = await self.backends[tier].complete(messages, **sampling.backend_kwargs())
             except BackendError as exc:
                 breaker.record_failure(exc.kind)
                 self._count_error(tier, exc.kind)
@@ -185,10 +259,10 @@ class CatoOrchestrator:
             return completion, fallback_from
         raise NoTierAvailable("no model tier could answer: " + "; ".join(tried), tried, last)
 
-    async def _remember(self, session_id: str | None, query: str, answer: str) -> None:
-        if session_id:
-            await self.working.append(session_id, Message("user", query))
-            await self.working.append(session_id, Message("assistant", answer))
+    async def _remember(self, session_key: str | None, query: str, answer: str) -> None:
+        if session_key:
+            await self.working.append(session_key, Message("user", query))
+            await self.working.append(session_key, Message("assistant", answer))
 
     def _turns(self) -> int:
         return self.config.history_turns if self.config else 20
@@ -197,13 +271,17 @@ class CatoOrchestrator:
         if self.metrics is not None:
             self.metrics.error(tier.value, kind)
 
-    def _result(self, text, tier, decision, cached, fallback_from, session_id, t0, **extra) -> dict:
+    def _result(self, text, tier, decision, cached, fallback_from, request: ChatRequest, principal: str, t0,
+                *, usage=None, finish_reason: str = "stop", **extra) -> dict:
         latency_ms = (time.perf_counter() - t0) * 1000
         if self.metrics is not None:
             self.metrics.request(tier.value, cached, latency_ms / 1000)
         return {"response": text, "model": tier.value, "tier": tier, "cached": cached,
                 "route_reason": decision.reason, "fallback_from": fallback_from.value if fallback_from else None,
-                "session_id": session_id, "latency_ms": round(latency_ms, 3), **extra}
+                "session_id": request.session_id, "principal": principal, "requested_model": request.model,
+                "display_model": request.model if self.pins(request.model) else tier.value,
+                "usage": usage, "finish_reason": finish_reason, "dropped_params": list(request.dropped),
+                "latency_ms": round(latency_ms, 3), **extra}
 
     async def close(self) -> None:
         for b in self.backends.values():

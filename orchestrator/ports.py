@@ -38,6 +38,15 @@ class Completion:
     output_tokens: int = 0
     latency_ms: float = 0.0
     hidden_states: list[float] | None = None   # Shadow Self only
+    finish_reason: str = "stop"                # OpenAI's words: "stop" or "length"
+
+
+@dataclass(frozen=True)
+class StreamUsage:
+    """The last item a backend's stream may yield after its text: the token counts it reported."""
+    input_tokens: int
+    output_tokens: int
+    finish_reason: str = "stop"
 
 
 FailureKind = Literal["throttling", "server", "timeout", "content_filter", "client"]
@@ -64,11 +73,12 @@ class Backend(Protocol):
 
     tier: ModelTier
 
-    async def complete(self, messages: list[Message], *, max_tokens: int = 256,
-                       temperature: float = 0.0) -> Completion: ...
+    async def complete(self, messages: list[Message], *, max_tokens: int = 256, temperature: float = 0.0,
+                       top_p: float | None = None, stop: tuple[str, ...] = ()) -> Completion: ...
 
-    def stream(self, messages: list[Message], *, max_tokens: int = 256,
-               temperature: float = 0.0) -> AsyncIterator[str]: ...
+    def stream(self, messages: list[Message], *, max_tokens: int = 256, temperature: float = 0.0,
+               top_p: float | None = None, stop: tuple[str, ...] = ()) -> AsyncIterator["str | StreamUsage"]:
+        """Text deltas, then (when the backend reports it) one StreamUsage."""
 
     async def close(self) -> None: ...
 
@@ -79,6 +89,7 @@ class CacheHit:
     similarity: float
     matched_query: str
     scope: str
+    usage: dict | None = None     # what generating the answer cost, reported as saved on a hit
 
 
 class SemanticCache(Protocol):
@@ -86,7 +97,7 @@ class SemanticCache(Protocol):
     that depend on someone's context; a lookup never crosses scopes."""
 
     async def lookup(self, query: str, *, scope: str = "global") -> CacheHit | None: ...
-    async def store(self, query: str, answer: str, *, scope: str = "global") -> None: ...
+    async def store(self, query: str, answer: str, *, scope: str = "global", usage: dict | None = None) -> None: ...
 
 
 class WorkingMemory(Protocol):

@@ -2,43 +2,75 @@
 
 (No `from __future__ import annotations` here: FastAPI reads the real annotations.)
 
-POST /v1/chat/completions (streaming and not), GET /healthz, GET /metrics (Prometheus),
-and /admin/* behind a bearer token. The response's `model` is the tier that served; the
-object `cato` says whether it was cached, why it was routed there, and any fallback.
+POST /v1/chat/completions (streaming and not) and GET /v1/models[/{id}] behind the clients' API
+keys (orchestrator/identity.py), GET /healthz, GET /metrics (Prometheus), and /admin/* behind a
+bearer token. Requests are judged by orchestrator/chat_request.py before any model call; every
+error is in OpenAI's shape (orchestrator/api_errors.py), never a traceback. The object `cato`
+says which tier served, whether it was cached, why it was routed there, and any fallback.
 """
 
-import hmac
 import json
+import logging
 import os
 import time
 
-from fastapi import FastAPI, Header, HTTPException, Request
+from fastapi import FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import SecretStr
 from ray import serve
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from orchestrator.api_errors import ApiError
 from orchestrator.config import OrchestratorConfig
+from orchestrator.identity import token_matches
 from orchestrator.openai_format import completion_payload, sse_from_events
 from orchestrator.ports import ModelTier
 
-api = FastAPI(title="Cato orchestrator", docs_url=None, redoc_url=None)
-
-
-def _last_user_message(body: dict) -> str:
-    msgs = body.get("messages")
-    if not isinstance(msgs, list) or not msgs:
-        raise HTTPException(400, "messages must be a non-empty list")
-    for m in reversed(msgs):
-        if isinstance(m, dict) and m.get("role") == "user" and isinstance(m.get("content"), str) and m["content"].strip():
-            return m["content"]
-    raise HTTPException(400, "messages needs a user message with text content")
+api = FastAPI(title="Cato orchestrator", docs_url=None, redoc_url=None, openapi_url=None)
 
 
 # Helpers sit above the deployment: Ray pickles the ingress class with the globals it
 # sees where the class is defined.
-def _backend_error(exc) -> JSONResponse:
-    return JSONResponse({"error": {"message": str(exc), "type": exc.kind}},
-                        status_code=400 if exc.kind in ("content_filter", "client") else 502)
+def _error_response(exc: ApiError) -> JSONResponse:
+    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+
+
+@api.exception_handler(ApiError)
+async def _on_api_error(request: Request, exc: ApiError):
+    return _error_response(exc)
+
+
+@api.exception_handler(StarletteHTTPException)
+async def _on_http_error(request: Request, exc: StarletteHTTPException):
+    message = exc.detail if isinstance(exc.detail, str) else "request refused"
+    if exc.status_code == 404:
+        message = f"no route {request.method} {request.url.path[:200]}"
+    return _error_response(ApiError(exc.status_code, message, code="not_found" if exc.status_code == 404 else None))
+
+
+@api.exception_handler(RequestValidationError)
+async def _on_validation_error(request: Request, exc: RequestValidationError):
+    first = (exc.errors() or [{}])[0]
+    where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "header"))
+    return _error_response(ApiError(400, f"invalid {where or 'request'}: {first.get('msg', 'bad value')}",
+                                    param=where or None, code="invalid_value"))
+
+
+@api.exception_handler(Exception)
+async def _on_unexpected(request: Request, exc: Exception):
+    # A defect, not the client's fault; still OpenAI's shape, and no traceback to the client.
+    logging.getLogger("orchestrator").exception("unhandled error on %s %s", request.method, request.url.path)
+    return _error_response(ApiError(500, f"internal error ({type(exc).__name__}); it has been logged",
+                                    code="internal_error"))
+
+
+def _backend_error(exc) -> ApiError:
+    if exc.kind == "content_filter":
+        return ApiError(400, str(exc), code="content_filter")
+    if exc.kind == "client":
+        return ApiError(400, str(exc), code="backend_rejected_request")
+    return ApiError(502, str(exc), code=f"backend_{exc.kind}")
 
 
 async def _prepend(first, events):
@@ -54,28 +86,50 @@ async def _memory_admin(fn, *args):
     try:
         return await fn(*args)
     except AdminError as exc:
-        return JSONResponse({"error": {"message": exc.message, "type": "memory_admin"}}, status_code=exc.status)
+        return _error_response(ApiError(exc.status, exc.message, type_="memory_admin"))
 
 
-async def _json_body(request: Request) -> dict:
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it is known to exceed `limit` (never read whole)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise ApiError(413, f"request body over {limit} bytes", code="request_too_large")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"request body over {limit} bytes", code="request_too_large")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _json_body(request: Request, limit: int = 1024 * 1024) -> dict:
+    raw = await _read_body(request, limit)
     try:
-        body = await request.json()
-    except ValueError:
-        raise HTTPException(400, "body must be JSON")
+        body = json.loads(raw)
+    except ValueError:  # UnicodeDecodeError included
+        raise ApiError(400, "the request body must be JSON (UTF-8)", code="invalid_json") from None
     if not isinstance(body, dict):
-        raise HTTPException(400, "body must be a JSON object")
+        raise ApiError(400, "the request body must be a JSON object", code="invalid_type")
     return body
 
 
 ADMIN_TOKEN_ENV = "CATO_ORCHESTRATOR_ADMIN_TOKEN"
 
 
-def _with_env_token(config: OrchestratorConfig) -> OrchestratorConfig:
-    """On Kubernetes the admin token comes from a Secret as an env var, never from the manifest."""
+def _with_env_secrets(config: OrchestratorConfig) -> OrchestratorConfig:
+    """On Kubernetes the admin token and the client key hashes come from Secrets as env vars,
+    never from the manifest."""
+    from orchestrator.config import env_api_keys
+
+    update: dict = {}
     token = os.environ.get(ADMIN_TOKEN_ENV, "")
     if token and not config.admin_token.get_secret_value():
-        return config.model_copy(update={"admin_token": SecretStr(token)})
-    return config
+        update["admin_token"] = SecretStr(token)
+    extra_keys = env_api_keys()
+    if extra_keys:
+        update["api_keys"] = [*config.api_keys, *extra_keys]
+    return config.model_copy(update=update) if update else config
 
 
 @serve.deployment(name="CatoOrchestrator")
@@ -83,9 +137,12 @@ def _with_env_token(config: OrchestratorConfig) -> OrchestratorConfig:
 class OrchestratorDeployment:
     def __init__(self, config_json: str):
         from orchestrator.core import CatoOrchestrator
+        from orchestrator.identity import ApiKeyEntry, KeyRing
         from orchestrator.metrics import Metrics
 
-        self.config = _with_env_token(OrchestratorConfig.model_validate_json(config_json))
+        self.config = _with_env_secrets(OrchestratorConfig.model_validate_json(config_json))
+        self.keys = KeyRing([ApiKeyEntry(k.principal, k.sha256) for k in self.config.api_keys],
+                            self.config.anonymous_principal)
         self.metrics = Metrics()
         self.orch = CatoOrchestrator(self.config, metrics=self.metrics)
         self.started = time.time()
@@ -100,46 +157,51 @@ class OrchestratorDeployment:
         self.metrics.breakers(self.orch.circuit_breakers)
         return PlainTextResponse(self.metrics.render(), media_type="text/plain; version=0.0.4")
 
+    @api.get("/v1/models")
+    @api.get("/models")
+    async def list_models(self, request: Request):
+        self.keys.authenticate(request.headers.get("authorization"))
+        return self.orch.catalog.listing()
+
+    @api.get("/v1/models/{model_id:path}")
+    @api.get("/models/{model_id:path}")
+    async def get_model(self, model_id: str, request: Request):
+        self.keys.authenticate(request.headers.get("authorization"))
+        return self.orch.catalog.card(model_id)
+
     @api.post("/v1/chat/completions")
-    async def chat(self, request: Request, x_session_id: str | None = Header(default=None)):
-        try:
-            body = await request.json()
-        except ValueError:
-            raise HTTPException(400, "body must be JSON")
-        query = _last_user_message(body)
-        session_id = x_session_id or body.get("user")
-        domain = (body.get("metadata") or {}).get("domain", "general") if isinstance(body.get("metadata"), dict) else "general"
+    @api.post("/chat/completions")
+    async def chat(self, request: Request):
+        from orchestrator.chat_request import parse_chat
         from orchestrator.core import NoTierAvailable
         from orchestrator.ports import BackendError
 
-        max_tokens = int(body.get("max_tokens") or 256)
-        if body.get("stream"):
-            events = self.orch.stream_query(query, session_id=session_id, domain=domain, user_id=body.get("user"),
-                                            max_tokens=max_tokens)
-            try:
-                first = await events.__anext__()  # routing, cache and the first token happen here
-            except NoTierAvailable as exc:
-                self.metrics.failed.inc()
-                return JSONResponse({"error": {"message": str(exc), "type": "service_unavailable"}}, status_code=503)
-            except BackendError as exc:
-                return _backend_error(exc)
-            return StreamingResponse(sse_from_events(_prepend(first, events)),
-                                     media_type="text/event-stream")
+        principal = self.keys.authenticate(request.headers.get("authorization"))
+        raw = await _read_body(request, self.config.max_body_bytes)
         try:
-            result = await self.orch.route_query(query, session_id=session_id, domain=domain, user_id=body.get("user"),
-                                                 max_tokens=max_tokens)
+            body = json.loads(raw)
+        except ValueError:  # UnicodeDecodeError included
+            raise ApiError(400, "the request body must be JSON (UTF-8)", code="invalid_json") from None
+        req = parse_chat(body, session_header=request.headers.get("x-session-id"),
+                         max_output_tokens=self.config.max_output_tokens, drop_params=self.config.drop_params)
+        pinned = self.orch.pins(req.model)  # an unknown model is a 404 before anything is read or called
+        try:
+            if req.stream:
+                events = self.orch.chat_stream(req, principal)
+                first = await events.__anext__()  # routing, cache and the first token happen here
+                return StreamingResponse(sse_from_events(_prepend(first, events), include_usage=req.include_usage,
+                                                         display_model=req.model if pinned else None),
+                                         media_type="text/event-stream")
+            return completion_payload(await self.orch.chat(req, principal))
         except NoTierAvailable as exc:
             self.metrics.failed.inc()
-            return JSONResponse({"error": {"message": str(exc), "type": "service_unavailable"}}, status_code=503)
+            raise ApiError(503, str(exc), code="no_tier_available", headers={"Retry-After": "5"}) from None
         except BackendError as exc:
-            return _backend_error(exc)
-        return completion_payload(result)
+            raise _backend_error(exc) from None
 
     def _authorise(self, authorization: str | None) -> None:
-        token = self.config.admin_token.get_secret_value()
-        given = (authorization or "").removeprefix("Bearer ").strip()
-        if not token or not hmac.compare_digest(given, token):
-            raise HTTPException(401, "admin API needs Authorization: Bearer <admin token>")
+        if not token_matches(authorization, self.config.admin_token.get_secret_value()):
+            raise ApiError(401, "admin API needs Authorization: Bearer <admin token>", code="invalid_admin_token")
 
     @api.get("/admin/breakers")
     async def breakers(self, authorization: str | None = Header(default=None)):

@@ -22,17 +22,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--state-dir", required=True, help="sandbox state dir (its sandbox.json names simulator, redis, moto)")
     ap.add_argument("--admin-token-file", default="", help="file holding the bearer token for /admin")
+    ap.add_argument("--api-key-file", default="",
+                    help="file holding the client API key (the sandbox's litellm.key: clients keep their key)")
     args = ap.parse_args(argv)
 
     import ray
     from ray import serve
 
-    from orchestrator.config import OrchestratorConfig, ServeConfig
+    from orchestrator.config import SANDBOX_PRINCIPAL, OrchestratorConfig, ServeConfig, key_file_entries
     from orchestrator.serve_app import build_app
 
     state = json.loads((Path(args.state_dir) / "sandbox.json").read_text())
     overrides_file = Path(args.state_dir) / "orchestrator-overrides.json"
     overrides = json.loads(overrides_file.read_text()) if overrides_file.exists() else {}
+    if args.api_key_file:
+        overrides.setdefault("api_keys", key_file_entries(Path(args.api_key_file), SANDBOX_PRINCIPAL))
     config = OrchestratorConfig.for_sandbox(state, **overrides, serve=ServeConfig(port=args.port).model_dump(),
                                             admin_token=Path(args.admin_token_file).read_text().strip()
                                             if args.admin_token_file else "")

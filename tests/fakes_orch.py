@@ -8,15 +8,16 @@ class FakeBackend:
     def __init__(self, tier: ModelTier, fail_with: str | None = None):
         self.tier, self.fail_with, self.calls = tier, fail_with, []
 
-    async def complete(self, messages, *, max_tokens=256, temperature=0.0) -> Completion:
+    async def complete(self, messages, *, max_tokens=256, temperature=0.0, top_p=None, stop=()) -> Completion:
         self.calls.append(list(messages))
+        self.params = {"max_tokens": max_tokens, "temperature": temperature, "top_p": top_p, "stop": stop}
         if self.fail_with:
             raise BackendError(self.fail_with, f"planted {self.fail_with}", tier=self.tier)
         seen = " | ".join(m.content for m in messages)
         return Completion(text=f"[{self.tier.value}] {seen}", tier=self.tier, model_id=self.tier.value)
 
-    async def stream(self, messages, *, max_tokens=256, temperature=0.0):
-        completion = await self.complete(messages, max_tokens=max_tokens)
+    async def stream(self, messages, *, max_tokens=256, temperature=0.0, top_p=None, stop=()):
+        completion = await self.complete(messages, max_tokens=max_tokens, temperature=temperature, top_p=top_p, stop=stop)
         for i, word in enumerate(completion.text.split(" ")):
             yield word if i == 0 else " " + word
 
@@ -45,5 +46,5 @@ class ExactCache:
         ans = self.scopes.get(scope, {}).get(query)
         return CacheHit(ans, 1.0, query, scope) if ans is not None else None
 
-    async def store(self, query, answer, *, scope="global"):
+    async def store(self, query, answer, *, scope="global", usage=None):
         self.scopes.setdefault(scope, {})[query] = answer

@@ -52,6 +52,9 @@ class ServeAppServer:
         return self
 
     async def _serve(self, sock) -> None:
+        import asyncio
+
+        self.loop = asyncio.get_running_loop()  # for tests that read the core's stores on its own loop
         try:
             await self._server.serve(sockets=[sock])
         finally:

@@ -54,11 +54,12 @@ class InProcessApi:
 
         return self._admin(admin.search_episodes, {"query": query, "k": k, "user_id": user_id})
 
-    def consolidate(self, *, session_id=None, interaction=None, domain="general") -> dict:
+    def consolidate(self, *, session_id=None, interaction=None, domain="general", principal=None) -> dict:
         from orchestrator.memory import admin
 
         body = {"domain": domain, **({"session_id": session_id} if session_id else {}),
-                **({"interaction": interaction} if interaction else {})}
+                **({"interaction": interaction} if interaction else {}),
+                **({"principal": principal} if principal else {})}
         return self._admin(admin.consolidate, body)
 
     def facts(self, domain: str) -> dict:

@@ -35,17 +35,21 @@ class LoadPlan:
     sessions: bool = True  # each virtual user keeps one session, as a LiteLLM client would
 
 
+def is_repeat(i: int, repeat_share: float) -> bool:
+    return i > 0 and int((i + 1) * repeat_share) > int(i * repeat_share)
+
+
 def query_for(i: int, tag: str, repeat_share: float) -> str:
     """The i-th query: unique, except that a `repeat_share` of them re-send an earlier one."""
-    while i > 0 and int((i + 1) * repeat_share) > int(i * repeat_share):
+    while is_repeat(i, repeat_share):
         i //= 2  # back to an earlier query that was itself sent, verbatim: a hit if the cache works
     return f"{TEMPLATES[i % len(TEMPLATES)]} (load {tag} #{i})"
 
 
-async def _one(session, url: str, query: str, sid: str | None, timeout) -> Sample:
+async def _one(session, url: str, query: str, sid: str | None, timeout, auth: dict[str, str]) -> Sample:
     import aiohttp
 
-    headers = {"x-session-id": sid} if sid else {}
+    headers = {**auth, **({"x-session-id": sid} if sid else {})}
     body = {"model": "cato", "messages": [{"role": "user", "content": query}]}
     t0 = time.perf_counter()
     try:
@@ -66,7 +70,8 @@ async def _one(session, url: str, query: str, sid: str | None, timeout) -> Sampl
         return Sample(time.perf_counter() - t0, False, "bad_json")
 
 
-async def _drive(base_url: str, plan: LoadPlan, tag: str, progress: Callable[[str], None]) -> tuple[list[Sample], float]:
+async def _drive(base_url: str, plan: LoadPlan, tag: str, progress: Callable[[str], None],
+                 auth: dict[str, str]) -> tuple[list[Sample], float]:
     import aiohttp
 
     url = base_url.rstrip("/") + "/v1/chat/completions"
@@ -80,7 +85,10 @@ async def _drive(base_url: str, plan: LoadPlan, tag: str, progress: Callable[[st
         for i in counter:  # shared iterator: each index is taken by exactly one virtual user
             if plan.duration_s is not None and time.perf_counter() - t0 >= plan.duration_s:
                 return
-            samples.append(await _one(session, url, query_for(i, tag, plan.repeat_share), sid, timeout))
+            # A repeated (popular) question opens a new conversation, as a new user's first question
+            # does: an answer shaped by a session's history is never shared (orchestrator/cache_policy.py).
+            turn_sid = None if is_repeat(i, plan.repeat_share) else sid
+            samples.append(await _one(session, url, query_for(i, tag, plan.repeat_share), turn_sid, timeout, auth))
             if len(samples) % max(1, plan.requests // 10) == 0:
                 progress(f"{len(samples)}/{plan.requests} requests")
 
@@ -91,7 +99,7 @@ async def _drive(base_url: str, plan: LoadPlan, tag: str, progress: Callable[[st
 
 
 def drive(base_url: str, plan: LoadPlan, *, progress: Callable[[str], None] = lambda m: None,
-          warmup: int = 0) -> LatencySummary:
+          warmup: int = 0, api_key: str = "") -> LatencySummary:
     """Run the plan and summarise it; `warmup` requests go first and are not counted (a cold
     replica's first request loads models and opens pools, which is start-up, not latency)."""
     try:
@@ -99,8 +107,9 @@ def drive(base_url: str, plan: LoadPlan, *, progress: Callable[[str], None] = la
     except ImportError as exc:
         raise BadInput("measuring the orchestrator needs aiohttp", hint="pip install 'cato-migrate[orchestrator]'") from exc
     tag = nonce()
+    auth = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     if warmup:
         asyncio.run(_drive(base_url, LoadPlan(requests=warmup, timeout_s=plan.timeout_s, sessions=False), tag + "w",
-                           lambda m: None))
-    samples, wall = asyncio.run(_drive(base_url, plan, tag, progress))
+                           lambda m: None, auth))
+    samples, wall = asyncio.run(_drive(base_url, plan, tag, progress, auth))
     return summarise(samples, wall)

@@ -5,12 +5,14 @@ from cato_migrate.errors import ExternalError
 
 
 class OrchestratorHttp:
-    def __init__(self, base_url: str, admin_token: str = "", timeout: float = 60.0):
+    def __init__(self, base_url: str, admin_token: str = "", timeout: float = 60.0, api_key: str = ""):
         import httpx
 
         self.base_url = base_url.rstrip("/")
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout, trust_env=False)
         self._admin = {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
+        self.api_key = api_key
+        self._client = {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
     def _req(self, method: str, path: str, **kw) -> dict:
         import httpx
@@ -28,7 +30,7 @@ class OrchestratorHttp:
         return self._req("GET", "/healthz")
 
     def chat(self, query: str, *, session_id: str | None = None, domain: str = "general") -> dict:
-        headers = {"x-session-id": session_id} if session_id else {}
+        headers = {**self._client, **({"x-session-id": session_id} if session_id else {})}
         body = {"model": "cato", "messages": [{"role": "user", "content": query}], "metadata": {"domain": domain}}
         return self._req("POST", "/v1/chat/completions", json=body, headers=headers)
 
@@ -50,9 +52,10 @@ class OrchestratorHttp:
                          headers=self._admin)
 
     def consolidate(self, *, session_id: str | None = None, interaction: dict | None = None,
-                    domain: str = "general") -> dict:
+                    domain: str = "general", principal: str | None = None) -> dict:
         body = {"domain": domain, **({"session_id": session_id} if session_id else {}),
-                **({"interaction": interaction} if interaction else {})}
+                **({"interaction": interaction} if interaction else {}),
+                **({"principal": principal} if principal else {})}
         return self._req("POST", "/admin/memory/consolidate", json=body, headers=self._admin)
 
     def facts(self, domain: str) -> dict:
@@ -70,7 +73,7 @@ class OrchestratorHttp:
 
         import httpx
 
-        headers = {"x-session-id": session_id} if session_id else {}
+        headers = {**self._client, **({"x-session-id": session_id} if session_id else {})}
         body = {"model": "cato", "stream": True, "messages": [{"role": "user", "content": query}],
                 "metadata": {"domain": domain}}
         chunks, done = [], False

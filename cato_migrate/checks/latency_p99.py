@@ -31,13 +31,14 @@ def measure(params, ctx):
     """Time `params.requests` completions at the target; (summary, what-was-measured text)."""
     from cato_migrate.acceptance.load import LoadPlan, drive
 
-    base = ctx.services.orchestrator_api().base_url
+    api = ctx.services.orchestrator_api()
+    base = api.base_url
     backend = "the sandbox's model simulator" if ctx.env == "local" else f"the {ctx.env} model backends"
     what = (f"end-to-end wall time of POST {base}/v1/chat/completions, unique queries (cache misses), "
             f"{params.concurrency} in flight, backend {backend}")
     ctx.progress(f"timing {params.requests} requests at {base}")
     plan = LoadPlan(requests=params.requests, concurrency=params.concurrency, timeout_s=params.timeout_s)
-    return drive(base, plan, warmup=1), what
+    return drive(base, plan, warmup=1, api_key=api.api_key), what
 
 
 @register_check

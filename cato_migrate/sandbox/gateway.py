@@ -79,8 +79,8 @@ class StateFileUpstreams:
         return self._urls.get(self.components[stack])
 
     def headers(self, stack: str) -> dict[str, str]:
-        if stack != "legacy":
-            return {}
+        # Both stacks take the same client key (the orchestrator accepts LiteLLM's keys), so a
+        # client moved by the flag changes nothing.
         key = self.state_dir / "litellm.key"
         try:
             return {"Authorization": f"Bearer {key.read_text().strip()}"}

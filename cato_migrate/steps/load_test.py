@@ -67,11 +67,12 @@ class LoadTest(StepKind):
     def _run(self, params, ctx):
         from cato_migrate.acceptance.load import LoadPlan, drive
 
-        base = ctx.services.orchestrator_api().base_url
+        api = ctx.services.orchestrator_api()
+        base = api.base_url
         ctx.progress(f"load test: {params.requests} requests, {params.concurrency} concurrent, at {base}")
         plan = LoadPlan(requests=params.requests, concurrency=params.concurrency, duration_s=params.duration_s,
                         repeat_share=params.repeat_share, timeout_s=params.timeout_s)
-        return base, drive(base, plan, progress=ctx.progress, warmup=1)
+        return base, drive(base, plan, progress=ctx.progress, warmup=1, api_key=api.api_key)
 
     def apply(self, step, params, ctx) -> dict:
         base, self._summary = self._run(params, ctx)

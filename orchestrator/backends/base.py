@@ -14,7 +14,8 @@ import re
 import time
 from typing import AsyncIterator, Awaitable, Callable, TypeVar
 
-from orchestrator.ports import BackendError, Completion, FailureKind, Message, ModelTier
+from orchestrator.chat_request import Sampling
+from orchestrator.ports import BackendError, Completion, FailureKind, Message, ModelTier, StreamUsage
 
 T = TypeVar("T")
 
@@ -85,12 +86,10 @@ class RetryingBackend:
         self._rng = rng or random.Random()
 
     # -- for subclasses ----------------------------------------------------------------------
-    async def _complete_once(self, messages: list[Message], max_tokens: int,
-                             temperature: float) -> Completion:
+    async def _complete_once(self, messages: list[Message], s: Sampling) -> Completion:
         raise NotImplementedError
 
-    def _stream_once(self, messages: list[Message], max_tokens: int,
-                     temperature: float) -> AsyncIterator[str]:
+    def _stream_once(self, messages: list[Message], s: Sampling) -> AsyncIterator["str | StreamUsage"]:
         raise NotImplementedError
 
     def error(self, kind: FailureKind, message: str, status: int | None = None) -> BackendError:
@@ -98,19 +97,20 @@ class RetryingBackend:
                             tier=self.tier, status=status)
 
     # -- the Backend protocol ----------------------------------------------------------------
-    async def complete(self, messages: list[Message], *, max_tokens: int = 256,
-                       temperature: float = 0.0) -> Completion:
+    async def complete(self, messages: list[Message], *, max_tokens: int = 256, temperature: float = 0.0,
+                       top_p: float | None = None, stop: tuple[str, ...] = ()) -> Completion:
         started = time.perf_counter()
-        completion = await self._with_retries(
-            lambda: self._complete_once(messages, max_tokens, temperature))
+        s = Sampling(max_tokens, temperature, top_p, tuple(stop))
+        completion = await self._with_retries(lambda: self._complete_once(messages, s))
         # latency_ms is what the caller waited, retries and backoff included
         return _with_latency(completion, (time.perf_counter() - started) * 1000)
 
-    async def stream(self, messages: list[Message], *, max_tokens: int = 256,
-                     temperature: float = 0.0) -> AsyncIterator[str]:
+    async def stream(self, messages: list[Message], *, max_tokens: int = 256, temperature: float = 0.0,
+                     top_p: float | None = None, stop: tuple[str, ...] = ()) -> AsyncIterator["str | StreamUsage"]:
+        s = Sampling(max_tokens, temperature, top_p, tuple(stop))
         for attempt in range(1, self.max_attempts + 1):
             started_output = False
-            chunks = self._stream_once(messages, max_tokens, temperature)
+            chunks = self._stream_once(messages, s)
             try:
                 while True:
                     try:
@@ -156,4 +156,4 @@ class RetryingBackend:
 def _with_latency(c: Completion, latency_ms: float) -> Completion:
     return Completion(text=c.text, tier=c.tier, model_id=c.model_id, input_tokens=c.input_tokens,
                       output_tokens=c.output_tokens, latency_ms=latency_ms,
-                      hidden_states=c.hidden_states)
+                      hidden_states=c.hidden_states, finish_reason=c.finish_reason)

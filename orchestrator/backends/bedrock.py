@@ -6,14 +6,15 @@ from __future__ import annotations
 from typing import Any, AsyncIterator
 
 from orchestrator.backends.aws import AwsBackend
-from orchestrator.ports import Completion, Message, ModelTier
+from orchestrator.chat_request import Sampling
+from orchestrator.ports import Completion, Message, ModelTier, StreamUsage
 
 # Converse stop reasons meaning "the model's answer was withheld", not "the backend is unwell".
 _FILTERED = {"guardrail_intervened", "content_filtered"}
 
 
 def converse_request(model_id: str, messages: list[Message], max_tokens: int,
-                     temperature: float) -> dict[str, Any]:
+                     temperature: float, top_p: float | None = None, stop: tuple[str, ...] = ()) -> dict[str, Any]:
     """Converse's shape: system prompts apart; turns alternate, the first from the user.
 
     Consecutive turns of one role are merged into one message of several text blocks
@@ -32,8 +33,12 @@ def converse_request(model_id: str, messages: list[Message], max_tokens: int,
             turns.append({"role": m.role, "content": [{"text": m.content}]})
     if not turns or turns[0]["role"] != "user":
         turns.insert(0, {"role": "user", "content": [{"text": "(conversation continues)"}]})
-    request: dict[str, Any] = {"modelId": model_id, "messages": turns,
-                               "inferenceConfig": {"maxTokens": max_tokens, "temperature": temperature}}
+    inference: dict[str, Any] = {"maxTokens": max_tokens, "temperature": temperature}
+    if top_p is not None:
+        inference["topP"] = top_p
+    if stop:
+        inference["stopSequences"] = list(stop)
+    request: dict[str, Any] = {"modelId": model_id, "messages": turns, "inferenceConfig": inference}
     if system:
         request["system"] = system
     return request
@@ -50,10 +55,9 @@ class BedrockBackend(AwsBackend):
                          timeout_s=timeout_s, base_delay_s=base_delay_s, max_delay_s=max_delay_s,
                          max_pool_connections=max_pool_connections, client=client, rng=rng)
 
-    async def _complete_once(self, messages: list[Message], max_tokens: int,
-                             temperature: float) -> Completion:
-        resp = await self.call("converse", **converse_request(self.model_id, messages, max_tokens,
-                                                               temperature))
+    async def _complete_once(self, messages: list[Message], s: Sampling) -> Completion:
+        resp = await self.call("converse", **converse_request(self.model_id, messages, s.max_tokens,
+                                                               s.temperature, s.top_p, s.stop))
         if resp.get("stopReason") in _FILTERED:
             raise self.error("content_filter", f"stopReason {resp['stopReason']}")
         blocks = ((resp.get("output") or {}).get("message") or {}).get("content") or []
@@ -63,16 +67,27 @@ class BedrockBackend(AwsBackend):
         return Completion(text="".join(b.get("text", "") for b in blocks), tier=self.tier,
                           model_id=self.model_id, input_tokens=int(usage.get("inputTokens", 0)),
                           output_tokens=int(usage.get("outputTokens", 0)),
-                          hidden_states=[float(x) for x in hidden] if hidden else None)
+                          hidden_states=[float(x) for x in hidden] if hidden else None,
+                          finish_reason=_finish(resp.get("stopReason")))
 
-    async def _stream_once(self, messages: list[Message], max_tokens: int,
-                           temperature: float) -> AsyncIterator[str]:
+    async def _stream_once(self, messages: list[Message], s: Sampling) -> AsyncIterator[str | StreamUsage]:
         resp = await self.call("converse_stream", **converse_request(
-            self.model_id, messages, max_tokens, temperature))
+            self.model_id, messages, s.max_tokens, s.temperature, s.top_p, s.stop))
+        finish = "stop"
         async for event in self.iterate(resp["stream"]):
             if "contentBlockDelta" in event:
                 text = event["contentBlockDelta"].get("delta", {}).get("text")
                 if text:
                     yield text
-            elif "messageStop" in event and event["messageStop"].get("stopReason") in _FILTERED:
-                raise self.error("content_filter", f"stopReason {event['messageStop']['stopReason']}")
+            elif "messageStop" in event:
+                if event["messageStop"].get("stopReason") in _FILTERED:
+                    raise self.error("content_filter", f"stopReason {event['messageStop']['stopReason']}")
+                finish = _finish(event["messageStop"].get("stopReason"))
+            elif "metadata" in event and isinstance(event["metadata"].get("usage"), dict):
+                usage = event["metadata"]["usage"]
+                yield StreamUsage(int(usage.get("inputTokens", 0)), int(usage.get("outputTokens", 0)), finish)
+
+
+def _finish(stop_reason: str | None) -> str:
+    """Converse's stopReason in OpenAI's words."""
+    return "length" if stop_reason == "max_tokens" else "stop"

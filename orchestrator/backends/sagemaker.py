@@ -13,7 +13,8 @@ import json
 from typing import Any, AsyncIterator
 
 from orchestrator.backends.aws import AwsBackend
-from orchestrator.ports import Completion, Message, ModelTier
+from orchestrator.chat_request import Sampling
+from orchestrator.ports import Completion, Message, ModelTier, StreamUsage
 
 
 class SageMakerBackend(AwsBackend):
@@ -27,16 +28,19 @@ class SageMakerBackend(AwsBackend):
                          timeout_s=timeout_s, base_delay_s=base_delay_s, max_delay_s=max_delay_s,
                          max_pool_connections=max_pool_connections, client=client, rng=rng)
 
-    def _body(self, messages: list[Message], max_tokens: int, temperature: float) -> bytes:
+    def _body(self, messages: list[Message], s: Sampling) -> bytes:
+        parameters: dict[str, Any] = {"max_new_tokens": s.max_tokens, "temperature": s.temperature}
+        if s.top_p is not None:
+            parameters["top_p"] = s.top_p
+        if s.stop:
+            parameters["stop"] = list(s.stop)
         return json.dumps({"messages": [{"role": m.role, "content": m.content} for m in messages],
-                           "parameters": {"max_new_tokens": max_tokens,
-                                          "temperature": temperature}}).encode()
+                           "parameters": parameters}).encode()
 
-    async def _complete_once(self, messages: list[Message], max_tokens: int,
-                             temperature: float) -> Completion:
+    async def _complete_once(self, messages: list[Message], s: Sampling) -> Completion:
         resp = await self.call("invoke_endpoint", EndpointName=self.model_id,
                                ContentType="application/json", Accept="application/json",
-                               Body=self._body(messages, max_tokens, temperature))
+                               Body=self._body(messages, s))
         raw = await self._in_thread(resp["Body"].read)
         try:
             data = json.loads(raw)
@@ -50,11 +54,10 @@ class SageMakerBackend(AwsBackend):
                           output_tokens=int(usage.get("output_tokens", usage.get("completion_tokens", 0))),
                           hidden_states=[float(x) for x in hidden] if hidden else None)
 
-    async def _stream_once(self, messages: list[Message], max_tokens: int,
-                           temperature: float) -> AsyncIterator[str]:
+    async def _stream_once(self, messages: list[Message], s: Sampling) -> AsyncIterator[str | StreamUsage]:
         resp = await self.call("invoke_endpoint_with_response_stream", EndpointName=self.model_id,
                                ContentType="application/json",
-                               Body=self._body(messages, max_tokens, temperature))
+                               Body=self._body(messages, s))
         buffer = b""
         async for event in self.iterate(resp["Body"]):
             part = event.get("PayloadPart")
@@ -64,12 +67,35 @@ class SageMakerBackend(AwsBackend):
             buffer += part.get("Bytes", b"")
             *lines, buffer = buffer.split(b"\n")
             for line in lines:
-                text = _token_text(line)
-                if text:
-                    yield text
-        text = _token_text(buffer)
-        if text:
-            yield text
+                for item in _stream_items(line):
+                    yield item
+        for item in _stream_items(buffer):
+            yield item
+
+
+def _stream_items(line: bytes) -> list[str | StreamUsage]:
+    """A TGI event's text, and on the last event (with `details`) the token counts it reports."""
+    items: list[str | StreamUsage] = []
+    text = _token_text(line)
+    if text:
+        items.append(text)
+    event = _event(line)
+    details = event.get("details") if event else None
+    if isinstance(details, dict) and "generated_tokens" in details:
+        finish = "length" if details.get("finish_reason") == "length" else "stop"
+        items.append(StreamUsage(int(details.get("prompt_tokens") or 0), int(details["generated_tokens"]), finish))
+    return items
+
+
+def _event(line: bytes) -> dict | None:
+    line = line.strip()
+    if not line.startswith(b"data:"):
+        return None
+    try:
+        event = json.loads(line[5:])
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) else None
 
 
 def _read_answer(data: Any) -> tuple[str | None, dict[str, Any], list[float] | None]:

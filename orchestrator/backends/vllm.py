@@ -13,7 +13,8 @@ from typing import Any, AsyncIterator
 import aiohttp
 
 from orchestrator.backends.base import RetryingBackend, classify
-from orchestrator.ports import BackendError, Completion, Message, ModelTier
+from orchestrator.chat_request import Sampling
+from orchestrator.ports import BackendError, Completion, Message, ModelTier, StreamUsage
 
 
 def new_session(connector_limit: int = 256, *, keepalive_s: float = 30.0) -> aiohttp.ClientSession:
@@ -48,14 +49,21 @@ class VllmBackend(RetryingBackend):
             self._owns_session = True
         return self._session
 
-    def _body(self, messages: list[Message], max_tokens: int, temperature: float,
-              stream: bool) -> dict[str, Any]:
-        return {"model": self.model_id, "max_tokens": max_tokens, "temperature": temperature,
-                "stream": stream, "messages": [{"role": m.role, "content": m.content} for m in messages]}
+    def _body(self, messages: list[Message], s: Sampling, stream: bool) -> dict[str, Any]:
+        """The conversation as sent (vLLM applies the model's chat template to it)."""
+        body: dict[str, Any] = {"model": self.model_id, "max_tokens": s.max_tokens, "temperature": s.temperature,
+                                "stream": stream,
+                                "messages": [{"role": m.role, "content": m.content} for m in messages]}
+        if s.top_p is not None:
+            body["top_p"] = s.top_p
+        if s.stop:
+            body["stop"] = list(s.stop)
+        if stream:
+            body["stream_options"] = {"include_usage": True}
+        return body
 
-    async def _complete_once(self, messages: list[Message], max_tokens: int,
-                             temperature: float) -> Completion:
-        body = self._body(messages, max_tokens, temperature, stream=False)
+    async def _complete_once(self, messages: list[Message], s: Sampling) -> Completion:
+        body = self._body(messages, s, stream=False)
         try:
             async with self._client().post(self.url, json=body, headers=self._headers,
                                            timeout=aiohttp.ClientTimeout(total=self.timeout_s)) as resp:
@@ -75,11 +83,12 @@ class VllmBackend(RetryingBackend):
         return Completion(text=(choice.get("message") or {}).get("content") or "", tier=self.tier,
                           model_id=self.model_id, input_tokens=int(usage.get("prompt_tokens", 0)),
                           output_tokens=int(usage.get("completion_tokens", 0)),
-                          hidden_states=[float(x) for x in hidden] if hidden else None)
+                          hidden_states=[float(x) for x in hidden] if hidden else None,
+                          finish_reason="length" if choice.get("finish_reason") == "length" else "stop")
 
-    async def _stream_once(self, messages: list[Message], max_tokens: int,
-                           temperature: float) -> AsyncIterator[str]:
-        body = self._body(messages, max_tokens, temperature, stream=True)
+    async def _stream_once(self, messages: list[Message], s: Sampling) -> AsyncIterator[str | StreamUsage]:
+        body = self._body(messages, s, stream=True)
+        finish = "stop"
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.timeout_s,
                                         sock_read=self.timeout_s)
         try:
@@ -100,9 +109,15 @@ class VllmBackend(RetryingBackend):
                     for choice in chunk.get("choices") or []:
                         if choice.get("finish_reason") == "content_filter":
                             raise self.error("content_filter", "the stream was stopped by the content filter")
+                        if choice.get("finish_reason") == "length":
+                            finish = "length"
                         text = (choice.get("delta") or {}).get("content")
                         if text:
                             yield text
+                    usage = chunk.get("usage")
+                    if isinstance(usage, dict):  # the last chunk, asked for with include_usage
+                        yield StreamUsage(int(usage.get("prompt_tokens") or 0),
+                                          int(usage.get("completion_tokens") or 0), finish)
         except aiohttp.ClientError as exc:
             raise self._transport_error(exc) from exc
 

@@ -5,7 +5,9 @@ nearest cached questions of the same scope, and serves the first one whose cosin
 threshold and which the paraphrase guard accepts as the same question. An identical question
 (case, spacing and end punctuation aside) is served without embedding. Scopes never mix: an
 answer stored under "user:alice" is invisible to "user:bob" and to "global". Past `max_entries`
-(all scopes together) the oldest entries are evicted first.
+or `max_bytes` (all scopes together) the oldest entries are evicted first; an entry older than
+`ttl_s` is never served (it is evicted when a lookup finds it). Which scope an answer belongs in
+is `orchestrator.cache_policy`'s decision.
 """
 from __future__ import annotations
 
@@ -36,6 +38,8 @@ class Entry:
     query: str
     answer: str
     stored_at: float
+    usage: dict | None = None
+    size: int = 0            # bytes it holds: question, answer and vector
 
 
 @dataclass(frozen=True)
@@ -58,11 +62,17 @@ def normalise(query: str) -> str:
 class SemanticCacheService:
     def __init__(self, embedder: TextEmbedder | None = None, threshold: float = 0.80,
                  max_entries: int = 100_000, guard: bool | Callable[[str, str], GuardDecision] = True,
-                 *, candidates: int = CANDIDATES, brute_force_max: int = 4096):
+                 *, candidates: int = CANDIDATES, brute_force_max: int = 4096,
+                 max_bytes: int = 256 * 1024 * 1024, ttl_s: float | None = None,
+                 clock: Callable[[], float] = time.time):
         if not 0.0 < threshold <= 1.0:
             raise ValueError("threshold is a cosine similarity in (0, 1]")
-        if max_entries < 1:
-            raise ValueError("max_entries must be at least 1")
+        if max_entries < 1 or max_bytes < 1:
+            raise ValueError("max_entries and max_bytes must be at least 1")
+        if ttl_s is not None and ttl_s <= 0:
+            raise ValueError("ttl_s must be positive")
+        self.max_bytes, self.ttl_s, self._clock = max_bytes, ttl_s, clock
+        self._bytes = 0
         if embedder is None:
             from orchestrator.cache.embedder import Embedder
             embedder = Embedder()
@@ -83,13 +93,12 @@ class SemanticCacheService:
     async def lookup(self, query: str, *, scope: str = "global") -> CacheHit | None:
         return (await self.lookup_traced(query, scope=scope)).hit
 
-    async def store(self, query: str, answer: str, *, scope: str = "global") -> None:
+    async def store(self, query: str, answer: str, *, scope: str = "global", usage: dict | None = None) -> None:
         key = normalise(query)
         with self._lock:
             known = self._exact.get(scope, {}).get(key)
             if known is not None:                                # same question again: new answer
-                self._indexes[scope].set_payload(known, Entry(query, answer, time.time()))
-                self._age.move_to_end((scope, known))
+                self._replace(scope, known, query, answer, usage)
                 return
         vector = await self._vector(query)
         with self._lock:
@@ -99,13 +108,39 @@ class SemanticCacheService:
                 self._exact[scope] = {}
             known = self._exact[scope].get(key)
             if known is not None:                                # stored meanwhile by another task
-                index.set_payload(known, Entry(query, answer, time.time()))
+                self._replace(scope, known, query, answer, usage)
                 return
-            item_id = index.add(vector, Entry(query, answer, time.time()))
+            entry = self._entry(query, answer, usage, vector.nbytes)
+            item_id = index.add(vector, entry)
             self._exact[scope][key] = item_id
             self._age[(scope, item_id)] = None
-            while len(self._age) > self.max_entries:
-                self._evict_oldest()
+            self._bytes += entry.size
+            self._trim()
+
+    def _entry(self, query: str, answer: str, usage: dict | None, vector_bytes: int) -> Entry:
+        size = len(query.encode("utf-8", "surrogatepass")) + len(answer.encode("utf-8", "surrogatepass")) + vector_bytes
+        return Entry(query, answer, self._clock(), usage, size)
+
+    def _replace(self, scope: str, item_id: int, query: str, answer: str, usage: dict | None) -> None:
+        index = self._indexes[scope]
+        old = index.payload(item_id)
+        vector_bytes = old.size - len(old.query.encode("utf-8", "surrogatepass")) - len(old.answer.encode("utf-8", "surrogatepass"))
+        entry = self._entry(query, answer, usage, max(0, vector_bytes))
+        index.set_payload(item_id, entry)
+        self._bytes += entry.size - old.size
+        self._age.move_to_end((scope, item_id))
+        self._trim()
+
+    def _trim(self) -> None:
+        while self._age and (len(self._age) > self.max_entries or self._bytes > self.max_bytes):
+            self._evict_oldest()
+
+    def _expired(self, entry: Entry) -> bool:
+        return self.ttl_s is not None and self._clock() - entry.stored_at > self.ttl_s
+
+    def _evict(self, scope: str, item_id: int) -> None:
+        self._age.pop((scope, item_id), None)
+        self._drop(scope, item_id)
 
     # -- explained lookup ---------------------------------------------------------------------
     async def lookup_traced(self, query: str, *, scope: str = "global") -> LookupTrace:
@@ -126,7 +161,10 @@ class SemanticCacheService:
             known = self._exact[scope].get(normalise(query))
             if known is not None:
                 entry = index.payload(known)
-                hit = CacheHit(entry.answer, 1.0, entry.query, scope)
+                if self._expired(entry):
+                    self._evict(scope, known)
+                    return LookupTrace(None, entry.query, 1.0, None, f"expired: older than {self.ttl_s:g}s")
+                hit = CacheHit(entry.answer, 1.0, entry.query, scope, entry.usage)
                 return LookupTrace(hit, entry.query, 1.0, None, "same question")
         vector = await self._vector(query)
         with self._lock:
@@ -139,9 +177,14 @@ class SemanticCacheService:
         for n in neighbours:
             if n.similarity < self.threshold:
                 break
+            if self._expired(n.payload):
+                with self._lock:
+                    if self._indexes.get(scope) is index and (scope, n.id) in self._age:
+                        self._evict(scope, n.id)
+                continue
             decision = self.guard(query, n.payload.query) if self.guard is not None else None
             if decision is None or decision.same:
-                hit = CacheHit(n.payload.answer, float(n.similarity), n.payload.query, scope)
+                hit = CacheHit(n.payload.answer, float(n.similarity), n.payload.query, scope, n.payload.usage)
                 return LookupTrace(hit, n.payload.query, float(n.similarity), decision,
                                    decision.reason if decision is not None else "cosine above threshold")
             first_refusal = first_refusal or (n.payload, float(n.similarity), decision)
@@ -155,7 +198,8 @@ class SemanticCacheService:
     def stats(self) -> dict:
         with self._lock:
             lookups = self._hits + self._misses
-            return {"hits": self._hits, "misses": self._misses, "entries": len(self._age),
+            return {"hits": self._hits, "misses": self._misses, "entries": len(self._age), "bytes": self._bytes,
+                    "max_bytes": self.max_bytes, "ttl_s": self.ttl_s,
                     "hit_rate": round(self._hits / lookups, 4) if lookups else 0.0,
                     "refused_by_guard": self._refused, "evicted": self._evicted,
                     "scopes": {scope: len(index) for scope, index in self._indexes.items()},
@@ -164,21 +208,28 @@ class SemanticCacheService:
     def clear(self, scope: str | None = None) -> None:
         with self._lock:
             for name in [scope] if scope is not None else list(self._indexes):
+                index = self._indexes.get(name)
+                if index is not None:
+                    self._bytes -= sum(index.payload(i).size for (sc, i) in self._age if sc == name)
                 self._indexes.pop(name, None)
                 self._exact.pop(name, None)
             self._age = OrderedDict((k, None) for k in self._age if k[0] in self._indexes)
 
     def _evict_oldest(self) -> None:
         (scope, item_id), _ = self._age.popitem(last=False)
+        self._drop(scope, item_id)
+        self._evicted += 1
+
+    def _drop(self, scope: str, item_id: int) -> None:
         index = self._indexes[scope]
         entry = index.payload(item_id)
+        self._bytes -= entry.size
         index.remove(item_id)
         exact = self._exact[scope]
         if exact.get(normalise(entry.query)) == item_id:
             del exact[normalise(entry.query)]
         if not len(index):
             del self._indexes[scope], self._exact[scope]
-        self._evicted += 1
 
     async def _vector(self, text: str) -> np.ndarray:
         key = normalise(text)

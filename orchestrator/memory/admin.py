@@ -35,6 +35,15 @@ def _text(body: dict, key: str) -> str:
     return value
 
 
+def _int(body: dict, key: str, default: int, low: int, high: int) -> int:
+    value = body.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise AdminError(400, f"{key!r} must be an integer from {low} to {high}")
+    return value
+
+
 def _episodic_ready(memory) -> str:
     if memory.episodic is None or memory.embedder is None:
         raise AdminError(409, "episodic memory is not wired: it needs the semantic cache's embedder "
@@ -58,7 +67,7 @@ async def add_episode(orch, body: dict) -> dict:
 async def search_episodes(orch, body: dict) -> dict:
     memory = _memory(orch)
     index = _episodic_ready(memory)
-    k = int(body.get("k") or 5)
+    k = _int(body, "k", 5, 1, 100)
     hits = await memory.searchEpisodes(_text(body, "query"), k=k, user_id=body.get("user_id"))
     return {"index": index, "hits": [{"id": i, "score": round(float(sc), 4), "metadata": m} for i, sc, m in hits]}
 
@@ -72,7 +81,13 @@ async def consolidate(orch, body: dict) -> dict:
         raise AdminError(409, "no consolidation pipeline is wired into this orchestrator")
     domain = str(body.get("domain") or "general")
     if body.get("session_id"):
-        interaction = await _last_exchange(orch, str(body["session_id"]))
+        from orchestrator.identity import scoped
+
+        # sessions live in their principal's namespace (orchestrator/identity.py)
+        principal = body.get("principal")
+        session = str(body["session_id"])
+        interaction = await _last_exchange(orch, scoped(str(principal), session) if principal else session)
+        interaction["session_id"] = session
     elif isinstance(body.get("interaction"), dict):
         interaction = dict(body["interaction"])
     else:
@@ -117,9 +132,7 @@ async def read_latency(orch, body: dict) -> dict:
 
     await orch._start()
     semantic = _memory(orch).semantic
-    n = int(body.get("n") or 200)
-    if not 1 <= n <= 100_000:
-        raise AdminError(400, "'n' must be between 1 and 100000")
+    n = _int(body, "n", 200, 1, 100_000)
     domain = str(body.get("domain") or "cato-probe")
     nonce = uuid.uuid4().hex[:12]
     fact = await semantic.put_fact(Fact(domain=domain, subject=f"read probe {nonce}",

@@ -40,30 +40,56 @@ def test_sandbox_status_lists_the_orchestrator(stack):
     assert again.returncode == 0 and json.loads(again.stdout)["already_up"] is True
 
 
+def _key(cli) -> dict[str, str]:
+    """The sandbox's client key (litellm.key): the orchestrator takes the key clients use with LiteLLM."""
+    return {"Authorization": "Bearer " + (cli.workdir / ".cato-migrate" / "litellm.key").read_text().strip()}
+
+
 def test_openai_api_metrics_and_admin(stack):
     cli, url = stack
+    auth = _key(cli)
     body = {"model": "cato", "messages": [{"role": "user", "content": "What is 2+2?"}]}
-    r = httpx.post(url + "/v1/chat/completions", json=body, headers={"x-session-id": "e2e-1"}, timeout=60, trust_env=False)
+    assert httpx.post(url + "/v1/chat/completions", json=body, timeout=60, trust_env=False).status_code == 401
+    r = httpx.post(url + "/v1/chat/completions", json=body, headers={"x-session-id": "e2e-1", **auth}, timeout=60,
+                   trust_env=False)
     assert r.status_code == 200, r.text
     data = r.json()
     assert data["object"] == "chat.completion" and data["model"] == "bedrock_haiku"
     assert data["cato"]["session_id"] == "e2e-1" and "route_reason" in data["cato"]
     with httpx.stream("POST", url + "/v1/chat/completions", json={**body, "stream": True}, timeout=60,
-                      trust_env=False) as s:
+                      headers=auth, trust_env=False) as s:
         lines = [ln for ln in s.iter_lines() if ln.startswith("data: ")]
     assert lines[-1] == "data: [DONE]"
     text = "".join(json.loads(ln[6:])["choices"][0]["delta"].get("content", "") for ln in lines[:-1])
     assert text == data["choices"][0]["message"]["content"]  # the cached answer, streamed
     fresh = {"model": "cato", "stream": True, "messages": [{"role": "user", "content": "What is 7 times 6?"}]}
-    with httpx.stream("POST", url + "/v1/chat/completions", json=fresh, timeout=60, trust_env=False) as s:
+    with httpx.stream("POST", url + "/v1/chat/completions", json=fresh, timeout=60, headers=auth,
+                      trust_env=False) as s:
         chunks = [json.loads(ln[6:]) for ln in s.iter_lines() if ln.startswith("data: ") and ln != "data: [DONE]"]
     assert chunks[0]["cato"]["cached"] is False and chunks[0]["model"] == "bedrock_haiku"
     deltas = [c["choices"][0]["delta"].get("content", "") for c in chunks[1:]]
     assert len([d for d in deltas if d]) > 1 and "42" in "".join(deltas)  # token by token from the model
-    assert httpx.post(url + "/v1/chat/completions", json={"messages": []}, timeout=30, trust_env=False).status_code == 400
+    bad = httpx.post(url + "/v1/chat/completions", json={"messages": []}, headers=auth, timeout=30, trust_env=False)
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "messages"
     metrics = httpx.get(url + "/metrics", timeout=30, trust_env=False).text
     assert "cato_requests_total" in metrics and "cato_breaker_state" in metrics
     assert httpx.get(url + "/admin/breakers", timeout=30, trust_env=False).status_code == 401
+
+
+def test_the_openai_sdk_on_ray_sends_the_conversation_and_gets_usage(stack):
+    import openai
+
+    cli, url = stack
+    client = openai.OpenAI(base_url=url + "/v1", api_key=_key(cli)["Authorization"][7:], max_retries=0, timeout=60)
+    r = client.chat.completions.create(model="claude-3-haiku", messages=[
+        {"role": "system", "content": "You are a helpful assistant."},
+        {"role": "user", "content": "My name is Alice."}, {"role": "assistant", "content": "Nice to meet you, Alice."},
+        {"role": "user", "content": [{"type": "text", "text": "What is my name?"}]}])
+    assert r.choices[0].message.content == "Your name is Alice." and r.model == "claude-3-haiku"
+    assert r.usage.prompt_tokens > 0 and r.usage.completion_tokens == 4
+    assert "claude-3-5-sonnet" in {m.id for m in client.models.list()}
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
 
 
 def test_check_and_validate_phase_2_pass(stack):

@@ -22,6 +22,7 @@ from orchestrator.ports import ModelTier, RoutingDecision
 from tests.orch_http import ServeAppServer
 
 TOKEN = "test-admin-token"
+KEY = "sk-test-client-key"  # the client key the probes and load tests send
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,10 @@ def aws_env():
 
 
 def _serve(sandbox, **overrides):
-    return ServeAppServer(OrchestratorConfig.for_sandbox(sandbox[1], admin_token=TOKEN, **overrides))
+    from orchestrator.identity import key_hash
+
+    keys = [{"principal": "tests", "sha256": key_hash(KEY)}]
+    return ServeAppServer(OrchestratorConfig.for_sandbox(sandbox[1], admin_token=TOKEN, api_keys=keys, **overrides))
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +73,7 @@ def _fail_all(sim) -> None:
 
 def _ctx(sandbox, tmp_path, url: str = ""):
     settings = Settings(env="local", work_dir=sandbox[0], orchestrator_url=url, orchestrator_admin_token=TOKEN,
+                        orchestrator_api_key=KEY,
                         actor="tester@host")
     return make_context(settings, store=SqliteStateStore(tmp_path / "state.db"))
 
@@ -98,7 +103,7 @@ def test_suites_pass_on_a_healthy_stack_and_journal_each_case(healthy, sandbox, 
 
 def test_memory_suite_fails_when_context_is_dropped(sandbox, aws_env, tmp_path):
     with _serve(sandbox, history_turns=0) as srv:
-        result = run_suite("memory", OrchestratorHttp(srv.url, TOKEN))
+        result = run_suite("memory", OrchestratorHttp(srv.url, TOKEN, api_key=KEY))
         ctx = _ctx(sandbox, tmp_path, srv.url)
         with pytest.raises(Unverified) as err:
             run_phase(ctx, ctx.runbook.phase(3), step_id="p3.w12.memory-tests")
@@ -115,7 +120,7 @@ class AlwaysHaiku:
 def test_orchestration_suite_reports_the_one_case_that_fails(sandbox, aws_env):
     with _serve(sandbox) as srv:
         srv.orch.router = AlwaysHaiku()
-        result = run_suite("orchestration", OrchestratorHttp(srv.url, TOKEN))
+        result = run_suite("orchestration", OrchestratorHttp(srv.url, TOKEN, api_key=KEY))
     assert result.failed == ["routing"] and not result.ok
     assert "routed as expected" in next(c.message for c in result.cases if c.name == "routing")
 
@@ -127,7 +132,7 @@ def test_a_suite_against_no_orchestrator(sandbox, tmp_path):
     gone = _ctx(sandbox, tmp_path, "http://127.0.0.1:9")
     with pytest.raises(ExternalError, match="unreachable"):
         run_phase(gone, gone.runbook.phase(1), step_id="p1.w4.integration-tests")
-    dead = run_suite("orchestration", OrchestratorHttp("http://127.0.0.1:9", TOKEN, timeout=2))
+    dead = run_suite("orchestration", OrchestratorHttp("http://127.0.0.1:9", TOKEN, timeout=2, api_key=KEY))
     assert not dead.ok and len(dead.failed) == len(dead.cases)
     assert "unreachable" in dead.cases[0].message
 
@@ -142,7 +147,7 @@ def _load_ctx(sandbox, tmp_path, url, **params):
 
 
 def test_load_test_records_figures_and_fails_on_the_error_trigger(healthy, sandbox, simulator, tmp_path):
-    OrchestratorHttp(healthy.url, TOKEN).reset_breakers()
+    OrchestratorHttp(healthy.url, TOKEN, api_key=KEY).reset_breakers()
     ctx = _load_ctx(sandbox, tmp_path, healthy.url, requests=60, concurrency=4, repeat_share=0.2)
     [out] = run_phase(ctx, ctx.runbook.phase(1), step_id="p1.w4.load-test")
     ev = out.evidence
@@ -163,7 +168,7 @@ def test_load_test_records_figures_and_fails_on_the_error_trigger(healthy, sandb
 # --- latency_p99 and error_rate checks ---------------------------------------------------------
 
 def test_p99_check_passes_on_a_fast_backend_and_fails_above_500ms(healthy, sandbox, simulator, tmp_path):
-    OrchestratorHttp(healthy.url, TOKEN).reset_breakers()  # earlier tests' planted faults opened them
+    OrchestratorHttp(healthy.url, TOKEN, api_key=KEY).reset_breakers()  # earlier tests' planted faults opened them
     ctx = _ctx(sandbox, tmp_path, healthy.url)
     fast = evaluate_criterion(ctx, _criterion(ctx, "p1.exit.p99-latency"))
     assert fast.status == "pass", fast.message
@@ -190,7 +195,7 @@ def test_p99_check_waits_without_an_orchestrator_or_enough_answers(sandbox, simu
 def test_error_rate_check_measures_the_error_ratio(healthy, sandbox, simulator, tmp_path):
     from cato_migrate.core.runbook import CriterionSpec
 
-    OrchestratorHttp(healthy.url, TOKEN).reset_breakers()
+    OrchestratorHttp(healthy.url, TOKEN, api_key=KEY).reset_breakers()
     ctx = _ctx(sandbox, tmp_path, healthy.url)
     crit = CriterionSpec(id="p4.exit.error-rate", title="error rate under 1%", check="error_rate",
                          params={"requests": 10}, threshold={"metric": "error_rate", "op": "<", "value": 0.01})
@@ -206,7 +211,7 @@ def test_error_rate_check_measures_the_error_ratio(healthy, sandbox, simulator, 
 def test_rollback_triggers_clear_on_a_healthy_stack_and_fire_when_every_tier_fails(healthy, sandbox, simulator, tmp_path):
     from cato_migrate.core.triggers import trigger_statuses
 
-    OrchestratorHttp(healthy.url, TOKEN).reset_breakers()
+    OrchestratorHttp(healthy.url, TOKEN, api_key=KEY).reset_breakers()
     ctx = _ctx(sandbox, tmp_path, healthy.url)
     ok = {t.id: t.status for t in trigger_statuses(ctx)}
     assert ok == {"error-rate": "clear", "latency-p99": "clear", "user-complaints": "not_monitored"}
@@ -214,7 +219,7 @@ def test_rollback_triggers_clear_on_a_healthy_stack_and_fire_when_every_tier_fai
     bad = {t.id: t for t in trigger_statuses(ctx)}
     assert bad["error-rate"].status == "fired" and bad["error-rate"].measured == 1.0
     assert bad["latency-p99"].status == "unmeasured"  # no successful request to time: never "clear"
-    OrchestratorHttp(healthy.url, TOKEN).reset_breakers()
+    OrchestratorHttp(healthy.url, TOKEN, api_key=KEY).reset_breakers()
 
 
 def test_rollback_triggers_without_an_orchestrator_are_unmeasured(sandbox, tmp_path):

@@ -14,7 +14,7 @@ from cato_migrate.sandbox.model_simulator import SimulatorServer
 from cato_migrate.sandbox.sim_config import Dice
 from orchestrator.backends import BedrockBackend, SageMakerBackend, VllmBackend, classify, new_session
 from orchestrator.backends.base import RetryingBackend
-from orchestrator.ports import Backend, BackendError, Message, ModelTier
+from orchestrator.ports import Backend, BackendError, Message, ModelTier, StreamUsage
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -71,7 +71,13 @@ def make(kind: str, url: str, tier: str = "bedrock_haiku", **kw: Any) -> Retryin
 
 
 async def collect(backend: Backend, messages: list[Message], **kw: Any) -> str:
-    return "".join([d async for d in backend.stream(messages, **kw)])
+    return "".join([d async for d in backend.stream(messages, **kw) if isinstance(d, str)])
+
+
+async def stream_usage(backend: Backend, messages: list[Message], **kw: Any) -> StreamUsage | None:
+    items = [d async for d in backend.stream(messages, **kw)]
+    assert all(isinstance(d, str) for d in items[:-1])  # usage, when reported, comes last
+    return items[-1] if isinstance(items[-1], StreamUsage) else None
 
 
 def run(backend: RetryingBackend, coro_fn: Callable[[RetryingBackend], Any]) -> Any:
@@ -88,12 +94,15 @@ def test_answers_from_context_and_stream_joins_to_the_same_text(sim, kind):
     backend = make(kind, sim)
     assert all(callable(getattr(backend, m)) for m in ("complete", "stream", "close"))
 
-    async def go(b: RetryingBackend) -> tuple[Any, str, Any]:
+    async def go(b: RetryingBackend) -> tuple[Any, str, Any, Any]:
         return (await b.complete(CONTEXT), await collect(b, CONTEXT),
-                await b.complete([Message("user", "What is my name?")]))
+                await b.complete([Message("user", "What is my name?")]), await stream_usage(b, CONTEXT))
 
-    done, streamed, alone = run(backend, go)
+    done, streamed, alone, usage = run(backend, go)
     assert done.text == "Your name is Alice." and streamed == done.text
+    # each wire's own usage report reaches the caller at the end of a stream (TGI has no prompt count)
+    assert usage is not None and usage.output_tokens == done.output_tokens
+    assert usage.input_tokens == (0 if kind == "sagemaker" else done.input_tokens)
     assert done.tier is ModelTier.BEDROCK_HAIKU and done.model_id == MAKERS[kind][1]["bedrock_haiku"]
     assert done.output_tokens == 4 and done.input_tokens > 4 and done.latency_ms > 0
     assert done.hidden_states is None
@@ -115,7 +124,7 @@ def test_shadow_self_returns_hidden_states(sim, kind):
 def test_long_stream_has_many_deltas_and_honours_max_tokens(sim):
     async def go(b: RetryingBackend) -> tuple[list[str], Any]:
         msgs = [Message("user", "Explain the implications of quantum computing on cryptography")]
-        return [d async for d in b.stream(msgs)], await b.complete(msgs, max_tokens=5)
+        return [d async for d in b.stream(msgs) if isinstance(d, str)], await b.complete(msgs, max_tokens=5)
 
     deltas, short = run(make("vllm", sim), go)
     assert len(deltas) > 10 and "".join(deltas).startswith("Answer about")

@@ -1,6 +1,6 @@
 import pytest
 
-from orchestrator.context_scope import cache_scope, depends_on_context
+from orchestrator.context_scope import depends_on_context
 
 
 @pytest.mark.parametrize("q", ["What is my name?", "My name is Alice", "What does it mean?", "Explain that again",
@@ -25,8 +25,7 @@ def test_how_to_questions_stay_generic(q):
     assert not depends_on_context(q)
 
 
-def test_scopes():
-    assert cache_scope("What is Python?", user_id="u", session_id="s") == "global"
-    assert cache_scope("What is my name?", user_id="u", session_id="s") == "user:u"
-    assert cache_scope("What is my name?", user_id=None, session_id="s") == "session:s"
-    assert cache_scope("What is my name?", user_id=None, session_id=None) is None
+@pytest.mark.parametrize("q", ["Continue", "Summarize the conversation so far", "Translate to French",
+                               "What did the doctor say?"])
+def test_requests_about_the_conversation_depend_on_it(q):
+    assert depends_on_context(q)
