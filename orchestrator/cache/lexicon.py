@@ -24,11 +24,13 @@ before after
 
 # Words the guard never counts as key content even when they differ between two queries.
 GENERIC = frozenset("""
-quick quickly fast faster fastest rapid rapidly speedy efficient efficiently effective effectively
+efficient efficiently effective effectively
 recommended ideal optimal proper great nice good best better easiest simple simplest
 common commonly typical normal usual main primary general overall
 work works working happen happens really actual actually exact exactly
 get gets got getting take takes took taking give gives put puts have has
+people person persons someone somebody anyone anybody everyone everybody folks humans
+process procedure
 """.split())
 
 # Pairs of opposites: one query holding one side and the other query the other side refuses.
@@ -73,19 +75,19 @@ minimize/maximize underestimate/overestimate overcook/undercook overpay/underpay
 """.split())
 
 # Groups of words that are interchangeable in a question (a substitution inside a group is not
-# a different question).
+# a different question). A word may sit in more than one group ('find' locates and calculates).
 SYNONYM_GROUPS: tuple[frozenset[str], ...] = tuple(frozenset(g.split(",")) for g in """
-quick,quickly,fast,rapid,rapidly,speedy,soon,asap,swift,swiftly
+quick,quickly,fast,faster,fastest,quicker,quickest,rapid,rapidly,speedy,soon,asap,swift,swiftly
 make,cook,prepare,create,build,produce,generate
 fix,solve,resolve,repair,troubleshoot,debug
 error,issue,problem,bug,trouble,exception,fault
-remove,delete,erase,eliminate,discard,rid
+remove,delete,erase,eliminate,discard,rid,clear,wipe
 check,verify,determine,test,detect,confirm,validate
 find,locate,search,lookup,retrieve,fetch,obtain
 use,utilize,employ
 learn,study,master
 begin,start,commence,initiate,launch
-stop,halt,terminate,quit,cease
+stop,halt,terminate,quit,cease,exit,kill,end
 big,large,huge,giant,enormous
 small,little,tiny,mini
 show,display,print,render
@@ -111,7 +113,7 @@ medicine,medication,drug,pill,meds
 healthy,health,wellbeing
 lose,reduce,shed
 improve,boost,enhance,raise
-calculate,compute
+calculate,compute,find,figure
 convert,change,transform,turn
 combine,merge,join,concatenate,concat,append
 split,divide,separate
@@ -135,11 +137,21 @@ happen,occur
 write,wrote,author,authored,written
 country,nation,state
 capital,capitol
-save,store,persist
+save,store,persist,keep
 undo,revert,rollback,roll-back
 last,latest,recent,newest,previous
-speed,performance,perf
+speed,performance,perf,fast,faster,quicker
 famous,known,popular,notable,renowned
+container,pot,planter,tub
+stand,short,abbreviation,abbreviate,abbreviated,acronym
+paint,painter,artist
+often,frequently,regularly
+fix,unclog,unblock,clear
+exam,test,examination,quiz
+grown-up,adult
+virus,malware,spyware
+world,earth,globe,planet
+install,setup,configure
 """.split())
 
 # Named things a lowercase query still names: languages, tools, places, currencies, units. Words that
@@ -176,8 +188,23 @@ NEGATIONS = frozenset("not no never none nobody nothing nowhere neither nor with
                       "couldnt hasnt havent hadnt mustnt".split())
 
 # One-sided words that turn a question around on their own.
-REVERSERS = frozenset("reverse reversed reversing inverse inverted invert opposite backwards "
+REVERSERS = frozenset("reverse reversed reversing inverse inverted invert opposite backwards backward "
                       "except excluding unless".split())
+# Reversers that say the same thing ('in reverse order' is 'backwards'): compared by kind, not by word.
+REVERSER_KINDS = {"except": "except", "excluding": "except", "unless": "except"}   # all others: 'reverse'
+
+# Phrasal verbs read as one word, so 'set up' can match its synonym 'install'.
+PHRASAL = (("set up", "setup"), ("setting up", "setup"), ("log in", "login"), ("log out", "logout"),
+           ("sign in", "signin"), ("sign out", "signout"), ("sign up", "signup"), ("back up", "backup"))
+
+# Plurals the suffix stripper cannot undo ('knives' is a 'knife').
+IRREGULAR = {
+    "knives": "knife", "wives": "wife", "halves": "half", "shelves": "shelf", "wolves": "wolf",
+    "loaves": "loaf", "thieves": "thief", "calves": "calf", "scarves": "scarf", "leaves": "leaf",
+    "children": "child", "men": "man", "women": "woman", "mice": "mouse", "geese": "goose",
+    "feet": "foot", "teeth": "tooth", "people": "person", "indices": "index", "matrices": "matrix",
+    "vertices": "vertex", "analyses": "analysis", "criteria": "criterion", "phenomena": "phenomenon",
+}
 
 NEGATING_PREFIXES = ("un", "de", "dis", "non", "anti", "in", "im", "il", "ir", "mis", "counter")
 
@@ -193,8 +220,14 @@ NUMBER_WORDS = {
 WEAK_NUMBER_WORDS = {"one": 1, "once": 1, "single": 1, "a": 1, "an": 1}
 
 # Question frames: a specific frame on one side and another on the other asks a different thing.
+# Earlier entries win at one position, so longer phrases come first. 'How many' and 'how much' ask
+# one thing (a quantity); 'how many minutes' asks what 'how long' asks.
+_TIME_UNITS = ("seconds", "minutes", "hours", "days", "weeks", "months", "years")
 QUESTION_FRAMES: tuple[tuple[str, str], ...] = (
-    ("how long", "duration"), ("how many", "count"), ("how much", "amount"), ("how often", "frequency"),
+    *((f"how many {unit}", "duration") for unit in _TIME_UNITS), ("how much time", "duration"),
+    ("how frequently", "frequency"), ("how regularly", "frequency"),
+    ("what year", "time"), ("which year", "time"), ("what date", "time"),
+    ("how long", "duration"), ("how many", "quantity"), ("how much", "quantity"), ("how often", "frequency"),
     ("how far", "distance"), ("how old", "age"), ("how big", "size"), ("how tall", "size"),
     ("what time", "time"), ("when", "time"), ("where", "place"), ("who", "person"), ("whom", "person"),
     ("why", "reason"), ("how", "manner"),

@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from orchestrator.cache.lexicon import (GENERIC, NAMED, NEGATIONS, NUMBER_WORDS, QUESTION_FRAMES, REVERSERS,
-                                        STOP_WORDS, SYNONYM_GROUPS, WEAK_NUMBER_WORDS)
+from orchestrator.cache.lexicon import (GENERIC, IRREGULAR, NAMED, NEGATIONS, NUMBER_WORDS, PHRASAL,
+                                        QUESTION_FRAMES, REVERSER_KINDS, REVERSERS, STOP_WORDS, SYNONYM_GROUPS, WEAK_NUMBER_WORDS)
 
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’]*(?:[.+#_/\-][A-Za-z0-9]+)*[+#]*|->|→|[?!.,;:()\"“”`]")
 _NUMBER = re.compile(r"(?<![A-Za-z0-9_.])\d+(?:,\d{3})*(?:\.\d+)?(?![A-Za-z0-9_])")
@@ -28,6 +28,7 @@ def stem(word: str) -> str:
     """A light suffix stripper: the same stem for 'sorting', 'sorted' and 'sorts'; never a dictionary.
     British spellings read as American ones ('colour', 'centre', 'tyre', 'organise')."""
     w = word.lower()
+    w = IRREGULAR.get(w, w)
     if len(w) <= 3 or not w.isalpha():
         return w
     for british, american, shortest in _BRITISH:
@@ -57,25 +58,34 @@ _STOP_STEMS = frozenset(stem(w) for w in STOP_WORDS) | STOP_WORDS
 _GENERIC_STEMS = frozenset(stem(w) for w in GENERIC)
 _NAMED_STEMS = frozenset(stem(w) for w in NAMED)
 _NEGATION_STEMS = frozenset(NEGATIONS)
-_REVERSER_STEMS = frozenset(stem(w) for w in REVERSERS)
+_REVERSER_KIND = {stem(w): REVERSER_KINDS.get(w, "reverse") for w in REVERSERS}
 
 
-def _build_canon() -> dict[str, str]:
+def _build_canon() -> tuple[dict[str, str], dict[str, frozenset[int]]]:
     canon: dict[str, str] = {}
-    for group in SYNONYM_GROUPS:
+    groups: dict[str, set[int]] = {}
+    for number, group in enumerate(SYNONYM_GROUPS):
         stems = sorted({stem(w) for w in group})
         head = canon.get(stems[0], stems[0])
         for s in stems:
             canon.setdefault(s, head)
-    return canon
+            groups.setdefault(s, set()).add(number)
+    return canon, {s: frozenset(g) for s, g in groups.items()}
 
 
-_CANON = _build_canon()
+_CANON, _GROUPS = _build_canon()
 
 
 def canonical(word_stem: str) -> str:
     """One representative per synonym group ('quickly' and 'fast' read the same)."""
     return _CANON.get(word_stem, word_stem)
+
+
+def synonyms(x: str, y: str) -> bool:
+    """Whether two stems (or canonical stems) share a synonym group: a word may sit in several
+    ('find' is both 'locate' and 'calculate'), which one representative cannot say."""
+    gx, gy = _GROUPS.get(x), _GROUPS.get(y)
+    return x == y or bool(gx and gy and gx & gy)
 
 
 def is_generic(word_stem: str) -> bool:
@@ -93,7 +103,7 @@ class Features:
     quoted: frozenset[str]
     entities: frozenset[str]          # stems of named things: proper nouns, acronyms, code names
     negated: bool
-    reversers: frozenset[str]
+    reversers: frozenset[str]         # kinds of reversing word: 'reverse' (backwards, inverse), 'except'
     frames: frozenset[str]            # question frames: 'duration', 'reason', 'manner', ...
     sources: frozenset[str]           # canonical stems on the from-side of a direction word
     targets: frozenset[str]           # ... and on the to-side
@@ -103,8 +113,13 @@ class Features:
         return self.surface.get(stem_or_canon, stem_or_canon)
 
 
+_PHRASAL = re.compile(r"\b(" + "|".join(re.escape(p) for p, _ in PHRASAL) + r")\b", re.I)
+_PHRASAL_WORD = {p: w for p, w in PHRASAL}
+
+
 def _tokens(text: str) -> list[str]:
     out = []
+    text = _PHRASAL.sub(lambda m: _PHRASAL_WORD[m.group(1).lower()], text)
     for tok in _TOKEN.findall(text):
         if tok[0].isalnum():
             tok = _CLITIC.sub("", tok)
@@ -133,16 +148,14 @@ def _numbers(text: str, words: list[str]) -> tuple[frozenset[float], frozenset[f
 
 
 def _frames(words: list[str]) -> frozenset[str]:
-    found, i = set(), 0
-    while i < len(words):
+    """The frame of the question's own wh-phrase: the first one. A later one sits in a clause
+    ('... noise when I brake', '... count how many words') and does not change what is asked."""
+    for i in range(len(words)):
         for phrase, frame in QUESTION_FRAMES:
             parts = phrase.split()
             if words[i:i + len(parts)] == parts:
-                found.add(frame)
-                i += len(parts) - 1
-                break
-        i += 1
-    return frozenset(found)
+                return frozenset({frame})
+    return frozenset()
 
 
 def _window(stems: list[str], content: list[bool], start: int, step: int) -> set[str]:
@@ -181,7 +194,8 @@ def _direction(stems: list[str], content: list[bool]) -> tuple[frozenset[str], f
 def features(text: str) -> Features:
     raw = _tokens(text)
     words = [t.lower() for t in raw]
-    stems = [stem(w) if w[0].isalnum() else w for w in words]
+    # an acronym is a name, not a plural: 'HTTPS' is not 'HTTP'
+    stems = [w if not w[0].isalnum() or (len(t) >= 2 and t.isupper()) else stem(w) for t, w in zip(raw, words)]
     is_content = [w[0].isalpha() and s not in _STOP_STEMS and w not in STOP_WORDS and w not in NEGATIONS
                   and w not in NUMBER_WORDS for w, s in zip(words, stems)]
     entities, start = set(), True
@@ -204,6 +218,28 @@ def features(text: str) -> Features:
         content=tuple(s for s, c in zip(stems, is_content) if c),
         numbers=strong, weak_numbers=weak, quoted=quoted, entities=frozenset(entities),
         negated=any(w in _NEGATION_STEMS for w in words),
-        reversers=frozenset(s for s in stems if s in _REVERSER_STEMS),
+        reversers=frozenset(_REVERSER_KIND[s] for s in stems if s in _REVERSER_KIND),
         frames=_frames(words), sources=sources, targets=targets, surface=surface,
     )
+
+
+_LEAD = re.compile(
+    r"^\s*(?:(?:so|ok|okay|hey|hi|please),?\s+)?(?:"
+    r"what(?:'s|’s| is| are)? the (?:best|easiest|simplest|quickest|fastest|right|proper|correct|recommended"
+    r"|most effective|ideal) (?:way|ways|method|approach) (?:to|for|of)"
+    r"|how (?:do|can|should|would|could|might) (?:i|you|we|one|someone)"
+    r"|what are (?:the )?(?:steps|ways) (?:for|to)"
+    r"|is there (?:a|any) way to"
+    r"|what (?:can|should|do) (?:i|you|we) do to"
+    r"|(?:any )?tips (?:for|on|to)"
+    r"|how to|i want to|i need to|help me)\s+", re.I)
+
+
+def embedding_text(text: str) -> str:
+    """The text the embedder sees: a leading 'What's the best way to' / 'How can I' / 'What are the
+    steps for' reads 'how to', so a paraphrase is not pushed away by its choice of opening (cosine of
+    'How do I tie a tie?' and 'What are the steps for tying a necktie?' 0.68 -> 0.70). Both sides of
+    a near-miss usually open alike, so they gain nothing. The guard reads the original text."""
+    m = _LEAD.match(text)
+    return "how to " + text[m.end():] if m else text
+

@@ -146,6 +146,26 @@ def test_eval_on_held_out_set(embedder):
     assert report["paraphrase_hit_rate"] >= 0.75, report["failures"]
 
 
+TUNING2 = ROOT / "evals" / "cache_pairs_tuning2.jsonl"
+
+
+@pytest.mark.parametrize("pairs, min_hit_rate", [(SHIPPED, 0.95), (HOLDOUT, 0.90), (TUNING2, 0.88)])
+def test_quality_on_the_tuning_sets_is_pinned(embedder, pairs, min_hit_rate):
+    """The figures the guard was tuned to (December 2026: 98.3%, 93.8%, 90.0% hits, no false hit,
+    threshold 0.80); a change to the guard, the lexicon or the embedder that loses them fails here.
+    Not the blind set: that one is never tuned on."""
+    report = evaluate_cache(pairs, embedder=embedder)
+    assert report["near_miss_false_hit_rate"] <= 0.02, report["failures"]
+    assert report["paraphrase_hit_rate"] >= min_hit_rate, report["failures"]
+
+
+def test_question_openings_are_read_alike_before_embedding(embedder):
+    plain = Embedder(question_openings=False)
+    a, b = "How do I tie a tie?", "What are the steps for tying a necktie?"
+    read_alike, as_given = embedder.embed([a, b]), plain.embed([a, b])
+    assert float(read_alike[0] @ read_alike[1]) > float(as_given[0] @ as_given[1])
+
+
 def test_eval_rejects_a_bad_line(tmp_path):
     bad = tmp_path / "pairs.jsonl"
     bad.write_text('{"first": "a", "second": "b", "same_answer": true}\n{"first": "a", "second": "b"}\n')
