@@ -52,7 +52,8 @@ def build_components(config: OrchestratorConfig | None = None) -> Built:
     if config.cache.enabled:
         from orchestrator.cache import SemanticCacheService
 
-        cache = SemanticCacheService(threshold=config.cache.threshold, max_entries=config.cache.max_entries)
+        cache = SemanticCacheService(threshold=config.cache.threshold, max_entries=config.cache.max_entries,
+                                     max_bytes=config.cache.max_bytes, ttl_s=config.cache.ttl_s)
     from orchestrator.memory import ConsolidationPipeline, GlobalMemoryService, SemanticMemory
 
     from orchestrator.memory.item_cache import make_read_path
