@@ -9,7 +9,9 @@ A scope is `<principal>|<audience>|<key digest>`, and a lookup never crosses sco
   Otherwise the answer belongs to its `user:<id>`, else its `session:<id>`, else it is not
   cached at all. So an answer shaped by anyone's history or instructions is never readable by
   another user, and text planted in one's own history can't reach anyone else.
-* key digest: the tier, the system prompt and history the model saw (hashed), and the sampling
+* key digest: the model asked for (a pinned tier, or "routed" for `cato`/`auto`: a paraphrase may
+  route to another tier, and a routed request accepts any tier's answer), the system prompt and
+  history the model saw (hashed), and the sampling
   parameters that change the answer (temperature, top_p, max_tokens, stop). A private answer is
   therefore served again only for the same context, never for a later turn whose history has moved on.
 
@@ -27,8 +29,10 @@ from orchestrator.chat_request import ChatRequest
 from orchestrator.context_scope import depends_on_context
 from orchestrator.ports import Message, ModelTier
 
+ROUTED = "routed"
 
-def cache_scope_for(request: ChatRequest, principal: str, tier: ModelTier, history: Sequence[Message], *,
+
+def cache_scope_for(request: ChatRequest, principal: str, pinned: ModelTier | None, history: Sequence[Message], *,
                     max_temperature: float = 1.0) -> str | None:
     """The scope for this request's answer, or None: do not cache it."""
     s = request.sampling
@@ -43,7 +47,7 @@ def cache_scope_for(request: ChatRequest, principal: str, tier: ModelTier, histo
         audience = f"session:{request.session_id}"
     else:
         return None
-    material = json.dumps({"tier": tier.value, "context": [[m.role, m.content] for m in context],
+    material = json.dumps({"model": pinned.value if pinned else ROUTED, "context": [[m.role, m.content] for m in context],
                            "temperature": s.temperature, "top_p": s.top_p, "max_tokens": s.max_tokens,
                            "stop": list(s.stop)}, sort_keys=True, ensure_ascii=False)
     digest = hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()[:20]

@@ -196,7 +196,7 @@ class CatoOrchestrator:
         scope = None
         if self.cache is not None:
             max_temp = self.config.cache.max_temperature if self.config else 1.0
-            scope = cache_scope_for(request, principal, decision.primary_model, history, max_temperature=max_temp)
+            scope = cache_scope_for(request, principal, pinned, history, max_temperature=max_temp)
         hit = await self.cache.lookup(request.query, scope=scope) if scope is not None else None
         return _Turn(session_key, messages, decision, scope, hit)
 

@@ -164,6 +164,16 @@ def test_principals_never_share_and_sampling_parameters_split_the_key():
     assert sum(len(q) for q in cache.scopes.values()) == before  # too random to cache
 
 
+def test_routed_requests_share_across_tiers_pinned_ones_do_not():
+    cache = ExactCache()
+    orch, _, _ = make(cache)
+    chat(orch, {"model": "cato", "messages": msgs(("user", "What is a black hole?"))})
+    assert chat(orch, {"model": "auto", "messages": msgs(("user", "What is a black hole?"))})["cached"]
+    chat(orch, {"model": "claude-3-haiku", "messages": msgs(("user", "What is a black hole?"))})
+    assert not chat(orch, {"model": "claude-3-5-sonnet", "messages": msgs(("user", "What is a black hole?"))})["cached"]
+    assert chat(orch, {"model": "claude-3-haiku", "messages": msgs(("user", "What is a black hole?"))})["cached"]
+
+
 def test_a_private_answer_is_not_served_once_the_history_has_moved_on():
     cache = ExactCache()
     orch, _, _ = make(cache)
