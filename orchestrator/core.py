@@ -16,6 +16,7 @@ from orchestrator.chat_request import ChatRequest, Sampling
 from orchestrator.identity import scoped
 from orchestrator.ports import BackendError, CacheHit, Message, ModelTier, RoutingDecision, StreamUsage
 from orchestrator.routing import FALLBACKS
+from orchestrator.write_behind import WriteBehind
 
 LOCAL_PRINCIPAL = "local"   # callers inside the process (tests, the runbook's route_query)
 _ZERO_USAGE = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
@@ -85,6 +86,7 @@ class CatoOrchestrator:
         self.memory = memory
         self.consolidation_pipeline = getattr(memory, "consolidation", None)
         self.metrics = metrics
+        self.writes = WriteBehind()
         from orchestrator.models_catalog import LEGACY_ALIASES, ModelCatalog
 
         self.catalog = (ModelCatalog(config.model_aliases, config.routed_models) if config
@@ -99,32 +101,37 @@ class CatoOrchestrator:
 
     async def route_query(self, query: str, session_id: str | None = None, domain: str = "general",
                           user_id: str | None = None, max_tokens: int = 256, *, principal: str = LOCAL_PRINCIPAL) -> dict:
-        """One new user turn (the runbook's entry point): session memory fills in the history."""
-        return await self.chat(_single_turn(query, session_id, domain, user_id, max_tokens), principal)
+        """One new user turn (the runbook's entry point): session memory fills in the history.
+        Memory and cache are written before it returns (the HTTP path writes them behind the reply)."""
+        return await self.chat(_single_turn(query, session_id, domain, user_id, max_tokens), principal,
+                               write_behind=False)
 
     async def stream_query(self, query: str, session_id: str | None = None, domain: str = "general",
                            user_id: str | None = None, max_tokens: int = 256, *, principal: str = LOCAL_PRINCIPAL):
-        async for ev in self.chat_stream(_single_turn(query, session_id, domain, user_id, max_tokens), principal):
+        async for ev in self.chat_stream(_single_turn(query, session_id, domain, user_id, max_tokens), principal,
+                                         write_behind=False):
             yield ev
 
-    async def chat(self, request: ChatRequest, principal: str) -> dict:
-        """Answer a chat request as the client sent it (see `_prepare` for what the model sees)."""
+    async def chat(self, request: ChatRequest, principal: str, *, write_behind: bool = True) -> dict:
+        """Answer a chat request as the client sent it (see `_prepare` for what the model sees).
+        With `write_behind`, the session turn and the cache store run after the reply
+        (orchestrator/write_behind.py)."""
         t0 = time.perf_counter()
         turn = await self._prepare(request, principal)
         if turn.hit is not None:
-            await self._remember(turn.session_key, request.query, turn.hit.answer)
+            await self._remember(turn.session_key, request.query, turn.hit.answer, write_behind)
             return self._result(turn.hit.answer, turn.decision.primary_model, turn.decision, True, None,
                                 request, principal, t0, usage=_ZERO_USAGE, cache=_hit_info(turn.hit))
         completion, fallback_from = await self._complete(turn.decision, turn.messages, request.sampling)
         usage = _usage(completion.input_tokens, completion.output_tokens)
         if turn.cache_scope is not None and fallback_from is None:
-            await self.cache.store(request.query, completion.text, scope=turn.cache_scope, usage=usage)
-        await self._remember(turn.session_key, request.query, completion.text)
+            await self._store(turn.cache_scope, request.query, completion.text, usage, write_behind)
+        await self._remember(turn.session_key, request.query, completion.text, write_behind)
         return self._result(completion.text, completion.tier, turn.decision, False, fallback_from, request,
                             principal, t0, usage=usage, finish_reason=completion.finish_reason,
                             hidden_states=completion.hidden_states)
 
-    async def chat_stream(self, request: ChatRequest, principal: str):
+    async def chat_stream(self, request: ChatRequest, principal: str, *, write_behind: bool = True):
         """Like `chat`, but yields events as the model produces text:
         {"type": "start", model, cached, route_reason, fallback_from, session_id}, then
         {"type": "delta", "text"}..., then {"type": "end", "result": <chat's dict>}.
@@ -137,7 +144,7 @@ class CatoOrchestrator:
             yield {"type": "start", "model": decision.primary_model.value, "cached": True,
                    "route_reason": decision.reason, "fallback_from": None, "session_id": request.session_id}
             yield {"type": "delta", "text": turn.hit.answer}
-            await self._remember(turn.session_key, request.query, turn.hit.answer)
+            await self._remember(turn.session_key, request.query, turn.hit.answer, write_behind)
             yield {"type": "end", "result": self._result(turn.hit.answer, decision.primary_model, decision, True,
                                                          None, request, principal, t0, usage=_ZERO_USAGE,
                                                          cache=_hit_info(turn.hit))}
@@ -167,8 +174,8 @@ class CatoOrchestrator:
         text = "".join(parts)
         usage = _usage(reported.input_tokens, reported.output_tokens) if reported else None
         if turn.cache_scope is not None and fallback_from is None:
-            await self.cache.store(request.query, text, scope=turn.cache_scope, usage=usage)
-        await self._remember(turn.session_key, request.query, text)
+            await self._store(turn.cache_scope, request.query, text, usage, write_behind)
+        await self._remember(turn.session_key, request.query, text, write_behind)
         yield {"type": "end", "result": self._result(
             text, tier, decision, False, fallback_from, request, principal, t0, usage=usage,
             finish_reason=reported.finish_reason if reported else "stop")}
@@ -187,6 +194,7 @@ class CatoOrchestrator:
         session_key = scoped(principal, request.session_id)
         history: list[Message] = list(request.client_history)
         if not history and session_key:
+            await self.writes.settle(session_key)  # the previous turn's write-behind, if still running
             history = list(await self.working.history(session_key, self._turns()))
         messages = [*request.system, *history, request.messages[-1]]
         pinned = self.catalog.resolve(request.model) if self.catalog is not None else None
@@ -197,7 +205,10 @@ class CatoOrchestrator:
         if self.cache is not None:
             max_temp = self.config.cache.max_temperature if self.config else 1.0
             scope = cache_scope_for(request, principal, pinned, history, max_temperature=max_temp)
-        hit = await self.cache.lookup(request.query, scope=scope) if scope is not None else None
+        hit = None
+        if scope is not None:
+            await self.writes.settle("cache|" + scope)  # a store still behind its reply in this scope
+            hit = await self.cache.lookup(request.query, scope=scope)
         return _Turn(session_key, messages, decision, scope, hit)
 
     async def _first_token(self, decision: RoutingDecision, messages: list[Message], sampling: Sampling):
@@ -259,10 +270,27 @@ class CatoOrchestrator:
             return completion, fallback_from
         raise NoTierAvailable("no model tier could answer: " + "; ".join(tried), tried, last)
 
-    async def _remember(self, session_key: str | None, query: str, answer: str) -> None:
-        if session_key:
+    async def _remember(self, session_key: str | None, query: str, answer: str, write_behind: bool) -> None:
+        if not session_key:
+            return
+
+        async def write() -> None:
             await self.working.append(session_key, Message("user", query))
             await self.working.append(session_key, Message("assistant", answer))
+
+        if write_behind:
+            self.writes.submit(session_key, write, "session turn")
+        else:
+            await write()
+
+    async def _store(self, scope: str, query: str, answer: str, usage: dict | None, write_behind: bool) -> None:
+        async def write() -> None:
+            await self.cache.store(query, answer, scope=scope, usage=usage)
+
+        if write_behind:
+            self.writes.submit("cache|" + scope, write, "cache store")
+        else:
+            await write()
 
     def _turns(self) -> int:
         return self.config.history_turns if self.config else 20
@@ -284,6 +312,7 @@ class CatoOrchestrator:
                 "latency_ms": round(latency_ms, 3), **extra}
 
     async def close(self) -> None:
+        await self.writes.flush()  # nothing answered is lost on a graceful shutdown
         for b in self.backends.values():
             await b.close()
 

@@ -147,6 +147,10 @@ class OrchestratorDeployment:
         self.orch = CatoOrchestrator(self.config, metrics=self.metrics)
         self.started = time.time()
 
+    async def __del__(self):
+        # Serve awaits this on a graceful shutdown (drain, SIGTERM): flush the write-behind queue
+        await self.orch.close()
+
     @api.get("/healthz")
     async def healthz(self):
         return {"ok": True, "uptime_s": round(time.time() - self.started, 1),

@@ -109,8 +109,15 @@ BAD_HTTP = [
 ]
 
 
+def _on_server_loop(server, coro):
+    import asyncio
+
+    return asyncio.run_coroutine_threadsafe(coro, server.loop).result(30)
+
+
 @pytest.mark.parametrize("case,body,headers,key,status", BAD_HTTP, ids=[c[0] for c in BAD_HTTP])
 def test_bad_input_is_a_4xx_in_openai_shape_and_leaves_nothing_behind(server, case, body, headers, key, status):
+    _on_server_loop(server, server.deployment.orch.writes.flush())  # earlier tests' writes behind replies
     before = server.deployment.orch.cache.stats()["entries"]
     sid = {"x-session-id": f"bad-{abs(hash(case))}", **headers}
     r = post(server, body if not isinstance(body, bytes) else None, key=key, headers=sid,
@@ -118,13 +125,12 @@ def test_bad_input_is_a_4xx_in_openai_shape_and_leaves_nothing_behind(server, ca
     assert r.status_code == status, (case, r.text)
     err = r.json()["error"]
     assert set(err) == {"message", "type", "param", "code"} and err["message"]
+    _on_server_loop(server, server.deployment.orch.writes.flush())
     assert server.deployment.orch.cache.stats()["entries"] == before
     if len(sid["x-session-id"]) <= 256:
-        import asyncio
-
         for principal in ("acme", "zeta"):
-            turns = asyncio.run_coroutine_threadsafe(
-                server.deployment.orch.working.history(f"{principal}/{sid['x-session-id']}", 10), server.loop).result(30)
+            turns = _on_server_loop(server, server.deployment.orch.working.history(
+                f"{principal}/{sid['x-session-id']}", 10))
             assert turns == []
 
 

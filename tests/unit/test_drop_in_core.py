@@ -27,7 +27,8 @@ def make(cache=None):
 
 
 def chat(orch, body, principal="acme", session=None):
-    return asyncio.run(orch.chat(parse_chat(body, session_header=session), principal))
+    # one event loop per call here, so writes are made before returning (write-behind: below)
+    return asyncio.run(orch.chat(parse_chat(body, session_header=session), principal, write_behind=False))
 
 
 def msgs(*pairs):
@@ -218,3 +219,41 @@ def test_cache_entries_expire_after_the_ttl_and_bytes_are_capped():
         assert await cache.lookup("question 0", scope="p|shared|k") is None
 
     asyncio.run(scenario())
+
+
+# -- writes behind the reply ---------------------------------------------------------------------------
+
+class _SlowWorking(FakeWorking):
+    """Appends take a while, like DynamoDB + Redis round trips; one can be made to fail."""
+
+    def __init__(self, fail_session=None):
+        super().__init__()
+        self.fail_session = fail_session
+
+    async def append(self, session_id, message):
+        await asyncio.sleep(0.02)
+        if session_id.endswith(self.fail_session or "\0"):
+            raise RuntimeError("planted store outage")
+        await super().append(session_id, message)
+
+
+def test_session_turns_are_written_behind_the_reply_in_order_and_read_back(caplog):
+    async def scenario():
+        working = _SlowWorking(fail_session="broken")
+        orch = CatoOrchestrator(None, backends={t: FakeBackend(t) for t in ModelTier}, working=working,
+                                cache=ExactCache())
+        first = await orch.chat(parse_chat({"messages": msgs(("user", "My name is Alice"))}, session_header="s"), "p")
+        assert orch.writes.pending == 2 and working.sessions == {}  # answered before the turn and the cache store
+        # the next turn waits for the previous one's write: it sees the stored history
+        second = await orch.chat(parse_chat({"messages": msgs(("user", "What is my name?"))}, session_header="s"), "p")
+        assert "My name is Alice" in second["response"]
+        failing = await orch.chat(parse_chat({"messages": msgs(("user", "hello"))}, session_header="broken"), "p")
+        await orch.close()  # a graceful shutdown flushes everything pending
+        assert orch.writes.pending == 0
+        assert [m.content for m in working.sessions["p/s"]] == [
+            "My name is Alice", first["response"], "What is my name?", second["response"]]
+        return failing
+
+    failing = asyncio.run(scenario())
+    assert failing["response"]  # the reply went out although its write later failed
+    assert any("write-behind session turn for p/broken failed" in r.getMessage() for r in caplog.records)
