@@ -183,6 +183,13 @@ english spanish french german italian portuguese chinese mandarin japanese korea
 russian latin greek
 """.split())
 
+# The units among NAMED: a unit on one side only, with no number on either, measures nothing.
+UNITS = frozenset("""
+celsius fahrenheit kelvin km kilometer kilometers kilometre mile miles meter meters metre feet foot
+inch inches cm mm kg kilogram kilograms gram grams lb lbs ounce ounces oz liter liters litre
+gallon gallons cup cups tablespoon tablespoons teaspoon teaspoons byte bytes kb mb gb tb
+""".split())
+
 NEGATIONS = frozenset("not no never none nobody nothing nowhere neither nor without cannot "
                       "cant dont doesnt didnt isnt arent wasnt werent wont wouldnt shouldnt "
                       "couldnt hasnt havent hadnt mustnt".split())

@@ -129,7 +129,7 @@ def _tokens(text: str) -> list[str]:
 
 
 def _is_entity_shape(tok: str, sentence_start: bool) -> bool:
-    if not tok[0].isalnum() or tok.isdigit():
+    if not tok[0].isalnum() or tok.isdigit() or _NUMBER.fullmatch(tok):      # '2.5' is a number, not a name
         return False
     if any(c in tok for c in ".+#_/") or (any(c.isdigit() for c in tok) and any(c.isalpha() for c in tok)):
         return True
@@ -140,10 +140,85 @@ def _is_entity_shape(tok: str, sentence_start: bool) -> bool:
     return tok[0].isupper() and not sentence_start and tok != "I"
 
 
-def _numbers(text: str, words: list[str]) -> tuple[frozenset[float], frozenset[float]]:
+_UNITS = {w: NUMBER_WORDS[w] for w in ("zero two three four five six seven eight nine ten eleven twelve thirteen "
+                                        "fourteen fifteen sixteen seventeen eighteen nineteen twenty thirty "
+                                        "forty fifty sixty seventy eighty ninety").split()}
+_SCALES = {"hundred": 100, "thousand": 1000, "million": 1e6, "billion": 1e9, "dozen": 12}
+_ROMAN = re.compile(r"^(?:X{0,3})(?:IX|IV|V?I{0,3})$")
+_ROMAN_VALUE = {"I": 1, "V": 5, "X": 10}
+_DIGIT_SCALE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s+(thousand|million|billion)\b", re.I)
+
+
+def _roman(token: str) -> int:
+    values = [_ROMAN_VALUE[c] for c in token]
+    return sum(-v if i + 1 < len(values) and values[i + 1] > v else v for i, v in enumerate(values))
+
+
+def _is_roman_numeral(raw: list[str], i: int) -> bool:
+    """'World War II', 'Henry VIII', 'World War I': an upper-case numeral after a capitalised name
+    word. A lone 'I' counts only there, and never right after the sentence's first word ('Can I')."""
+    tok = raw[i]
+    if not tok or not tok.isupper() or not _ROMAN.match(tok) or i == 0:
+        return False
+    prev = raw[i - 1]
+    if not (prev[:1].isupper() and prev.isalpha() and not prev.isupper()):
+        return False
+    # a lone 'I' only ends a name of two capitalised words ('World War I'); 'Python I have' is a pronoun
+    return tok != "I" or (i >= 2 and raw[i - 2][:1].isupper() and raw[i - 2].isalpha())
+
+
+def _spelled_numbers(words: list[str]) -> tuple[set[float], set[int]]:
+    """Values of spelled-out numbers read as one: 'ten thousand' 10000, 'twenty-five' 25, 'two and a
+    half' 2.5, 'a dozen' 12, 'twelve-pound' 12; with the positions of the words that made them."""
+    parts: list[tuple[int, str]] = [(i, p) for i, w in enumerate(words) for p in w.split("-") if p]
+    values, used = set(), set()
+    k = 0
+    while k < len(parts):
+        i, p = parts[k]
+        starts = p in _UNITS or (p in ("a", "an", "one") and k + 1 < len(parts) and parts[k + 1][1] in _SCALES)
+        if not starts:
+            k += 1
+            continue
+        total, current, idx = 0.0, 0.0, []
+        while k < len(parts):
+            i, p = parts[k]
+            nxt = [q for _, q in parts[k + 1:k + 4]]
+            if p in _UNITS:
+                current += _UNITS[p]
+            elif p in ("a", "an", "one") and nxt[:1] and nxt[0] in _SCALES:
+                current += 1
+            elif p in _SCALES:
+                scale = _SCALES[p]
+                if scale >= 1000:
+                    total += (current or 1) * scale
+                    current = 0.0
+                else:
+                    current = (current or 1) * scale
+            elif p == "and" and (nxt[:2] == ["a", "half"] or nxt[:1] == ["half"] or (nxt[:1] and nxt[0] in _UNITS)):
+                pass
+            elif p in ("a", "an") and nxt[:1] == ["half"] and idx:
+                pass
+            elif p == "half" and idx and words[parts[k - 1][0]] in ("a", "and"):
+                current += 0.5
+            else:
+                break
+            idx.append(i)
+            k += 1
+        values.add(total + current)
+        used.update(idx)
+    return values, used
+
+
+def _numbers(text: str, words: list[str], raw: list[str] | None = None) -> tuple[frozenset[float], frozenset[float]]:
+    text = _DIGIT_SCALE.sub(lambda m: repr(float(m.group(1)) * _SCALES[m.group(2).lower()]), text)
     strong = {float(m.replace(",", "")) for m in _NUMBER.findall(text)}
-    strong |= {float(NUMBER_WORDS[w]) for w in words if w in NUMBER_WORDS}
-    weak = {float(WEAK_NUMBER_WORDS[w]) for w in words if w in WEAK_NUMBER_WORDS}
+    spelled, used = _spelled_numbers(words)
+    strong |= spelled
+    strong |= {float(NUMBER_WORDS[w]) for i, w in enumerate(words)
+               if w in NUMBER_WORDS and i not in used and not (w in _SCALES and i and words[i - 1][:1].isdigit())}
+    if raw is not None:
+        strong |= {float(_roman(t)) for i, t in enumerate(raw) if _is_roman_numeral(raw, i)}
+    weak = {float(WEAK_NUMBER_WORDS[w]) for i, w in enumerate(words) if w in WEAK_NUMBER_WORDS and i not in used}
     return frozenset(strong), frozenset(weak)
 
 
@@ -151,6 +226,9 @@ def _frames(words: list[str]) -> frozenset[str]:
     """The frame of the question's own wh-phrase: the first one. A later one sits in a clause
     ('... noise when I brake', '... count how many words') and does not change what is asked."""
     for i in range(len(words)):
+        # 'when applying', 'while baking': a clause about circumstances, not the question's frame
+        if words[i] in ("when", "while") and i + 1 < len(words) and words[i + 1].endswith("ing"):
+            continue
         for phrase, frame in QUESTION_FRAMES:
             parts = phrase.split()
             if words[i:i + len(parts)] == parts:
@@ -190,8 +268,29 @@ def _direction(stems: list[str], content: list[bool]) -> tuple[frozenset[str], f
     return frozenset(sources - both), frozenset(targets - both)
 
 
+_DEGREES = re.compile(r"°\s*([CFK])\b")
+_DEGREE_NAMES = {"C": "celsius", "F": "fahrenheit", "K": "kelvin"}
+_CODE_PAREN = re.compile(r"(?<=[A-Za-z0-9])\(([A-Za-z0-9]{1,3})\)")
+_NUMBER_HYPHEN = re.compile(r"\b(" + "|".join(w for w in NUMBER_WORDS if w.isalpha()) + r")-(?=[A-Za-z])", re.I)
+
+
+def prepare(text: str) -> str:
+    """Spellings that say one thing read alike: '°C' is 'celsius', '401(k)' is '401k', 'twelve-pound'
+    is 'twelve pound' and 'twenty-five' 'twenty five' (a number word is not glued to the next)."""
+    text = _DEGREES.sub(lambda m: " " + _DEGREE_NAMES[m.group(1)], text)
+    text = _CODE_PAREN.sub(r"\1", text)
+    return _NUMBER_HYPHEN.sub(r"\1 ", text)
+
+
+def _negating(words: list[str], i: int) -> bool:
+    """'nothing' after a preposition names an amount ('from nothing', 'for nothing'); it does not
+    deny the question."""
+    return words[i] in _NEGATION_STEMS and not (words[i] == "nothing" and i and words[i - 1] in ("from", "for", "of"))
+
+
 @lru_cache(maxsize=4096)
 def features(text: str) -> Features:
+    text = prepare(text)
     raw = _tokens(text)
     words = [t.lower() for t in raw]
     # an acronym is a name, not a plural: 'HTTPS' is not 'HTTP'
@@ -199,15 +298,18 @@ def features(text: str) -> Features:
     is_content = [w[0].isalpha() and s not in _STOP_STEMS and w not in STOP_WORDS and w not in NEGATIONS
                   and w not in NUMBER_WORDS for w, s in zip(words, stems)]
     entities, start = set(), True
-    for tok, w, s in zip(raw, words, stems):
+    for i, (tok, w, s) in enumerate(zip(raw, words, stems)):
         if tok[0].isalnum():
+            if w in NUMBER_WORDS or _is_roman_numeral(raw, i):       # 'Second World War', 'World War II'
+                start = False
+                continue
             if s not in _STOP_STEMS and (s in _NAMED_STEMS or w in NAMED or _is_entity_shape(tok, start)):
                 entities.add(s)
             start = False
         else:
             start = start or tok in _SENTENCE_END
     quoted = frozenset(" ".join(next(g for g in m if g).lower().split()) for m in _QUOTED.findall(text))
-    strong, weak = _numbers(text, words)
+    strong, weak = _numbers(text, words, raw)
     sources, targets = _direction(stems, is_content)
     surface: dict[str, str] = {}
     for w, s in zip(words, stems):
@@ -217,7 +319,7 @@ def features(text: str) -> Features:
         text=text, words=tuple(words), stems=tuple(stems),
         content=tuple(s for s, c in zip(stems, is_content) if c),
         numbers=strong, weak_numbers=weak, quoted=quoted, entities=frozenset(entities),
-        negated=any(w in _NEGATION_STEMS for w in words),
+        negated=any(_negating(words, i) for i in range(len(words))),
         reversers=frozenset(_REVERSER_KIND[s] for s in stems if s in _REVERSER_KIND),
         frames=_frames(words), sources=sources, targets=targets, surface=surface,
     )

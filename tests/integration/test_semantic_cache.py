@@ -147,13 +147,15 @@ def test_eval_on_held_out_set(embedder):
 
 
 TUNING2 = ROOT / "evals" / "cache_pairs_tuning2.jsonl"
+BLIND = ROOT / "evals" / "cache_pairs_blind.jsonl"
 
 
-@pytest.mark.parametrize("pairs, min_hit_rate", [(SHIPPED, 0.95), (HOLDOUT, 0.90), (TUNING2, 0.88)])
+@pytest.mark.parametrize("pairs, min_hit_rate", [(SHIPPED, 0.95), (HOLDOUT, 0.90), (TUNING2, 0.90), (BLIND, 0.78)])
 def test_quality_on_the_tuning_sets_is_pinned(embedder, pairs, min_hit_rate):
-    """The figures the guard was tuned to (December 2026: 98.3%, 93.8%, 90.0% hits, no false hit,
-    threshold 0.80); a change to the guard, the lexicon or the embedder that loses them fails here.
-    Not the blind set: that one is never tuned on."""
+    """The figures the guard was tuned to (December 2026, second round: 100%, 93.8%, 93.8%, 81.0%
+    hits, no false hit, threshold 0.80); a change to the guard, the lexicon or the embedder that
+    loses them fails here. `cache_pairs_blind.jsonl` was held out in the first round and tuned on in
+    the second; `cache_pairs_blind2.jsonl` is the held-out set now and is not pinned here."""
     report = evaluate_cache(pairs, embedder=embedder)
     assert report["near_miss_false_hit_rate"] <= 0.02, report["failures"]
     assert report["paraphrase_hit_rate"] >= min_hit_rate, report["failures"]

@@ -31,6 +31,23 @@ from orchestrator.cache.text import features, stem
     ("Why do my brakes squeak when I stop?", "Why do my brakes squeak?"),
     # a negating prefix on both sides ('unblock' ... 'clogged' vs 'unclog')
     ("What's the best way to unblock a clogged sink?", "How do I unclog a sink?"),
+    # spelled-out numbers read as one value; Roman numerals and ordinals alike
+    ("A train going 60 mph for two and a half hours covers what distance?",
+     "If a train travels 60 miles per hour for 2.5 hours, how far does it go?"),
+    ("calories burned by walking ten thousand steps", "How many calories does walking 10,000 steps burn?"),
+    ("roasting time for a twenty-two-pound turkey", "How long does it take to roast a 22 pound turkey?"),
+    ("In what year did the Second World War end?", "When did World War II end?"),
+    # spellings of one thing: '401(k)', '°C'; an initialism spelled out
+    ("explain what a 401k plan is", "What is a 401(k)?"),
+    ("At sea level, water boils at what temperature in °C?", "What is the boiling point of water at sea level in Celsius?"),
+    ("What is the FAQ page for?", "What is the frequently asked questions page for?"),
+    # 'from nothing' denies nothing; 'when applying' is no question frame; a unit without a quantity
+    ("Steps to create a sourdough starter from nothing", "How do I make a sourdough starter from scratch?"),
+    ("Tips on writing a cover letter when applying for jobs", "How do I write a cover letter for a job?"),
+    ("Who was the first human to set foot on the moon?", "Who was the first person to walk on the moon?"),
+    # a key word replaced amid a rewording is the paraphrase's own choice of words
+    ("signs that someone is dehydrated", "What are the symptoms of dehydration?"),
+    ("What can be used instead of buttermilk when baking?", "What's a good substitute for buttermilk in baking?"),
 ])
 def test_paraphrases_pass(query, cached):
     decision = same_question(query, cached)
@@ -91,6 +108,24 @@ def test_paraphrases_pass(query, cached):
     # an acronym is not a plural
     ("What does HTTPS stand for?", "What does HTTP stand for?", "entity", ["https", "http"]),
     ("How do I clog a sink?", "How do I unclog a sink?", "opposite", ["unclog"]),
+    # the same words, two or fewer changed, even when articles or auxiliaries change too
+    ("What were the main consequences of World War I?", "What was the main cause of World War I?", "key_word",
+     ["consequences", "cause"]),
+    ("How long should you boil an egg for a fully set yolk?", "How long should you boil an egg for a runny yolk?",
+     "key_word", ["runny"]),
+    # a word said more often on one side is that side's ('annual ... annually' vs 'annual ... monthly')
+    ("Invest at 5% annual interest compounded monthly", "Invest at 5% annual interest compounded annually",
+     "key_word", ["month", "annual"]),
+    # numbers: spelled out, Roman, with a scale word
+    ("When did World War II end?", "When did World War I end?", "number", ["1", "2"]),
+    ("How far is two and a half miles in km?", "How far is 3.5 miles in km?", "number", ["2.5", "3.5"]),
+    ("Is 10 thousand steps a day enough?", "Is 5,000 steps a day enough?", "number", ["10000", "5000"]),
+    # the same names in swapped places
+    ("What is the Python equivalent of JavaScript's map?", "What is the JavaScript equivalent of Python's map?",
+     "direction", ["python", "javascript"]),
+    # a unit swapped, or a unit beside a quantity, still names a different thing
+    ("How many cups are in a liter?", "How many cups are in a gallon?", "entity", ["liter", "gallon"]),
+    ("How many calories are in a cup of rice?", "How many calories are in rice?", "entity", ["cup"]),
 ])
 def test_near_misses_refused_with_reason(query, cached, rule, words):
     decision = same_question(query, cached)
@@ -135,6 +170,10 @@ def test_stemmer_and_features():
     assert features("How many eggs and how much flour?").frames == {"quantity"}
     assert stem("knives") == stem("knife") and features("What is HTTPS?").stems[2] == "https"
     assert features("how to install numpy").sources == frozenset()     # infinitive 'to' is no direction
+    assert features("twenty-five dollars").numbers == {25.0} and features("a dozen eggs").numbers == {12.0}
+    assert 1.0 not in features("How do I check which version of Python I have?").numbers   # 'I' the pronoun
+    assert features("Henry VIII had six wives").numbers == {8.0, 6.0}
+    assert features("Steps to start from nothing").negated is False and features("Nothing works").negated
 
 
 @pytest.mark.parametrize("text, read", [
