@@ -51,12 +51,16 @@ class Settings(BaseSettings):
     orchestrator_api_key: str = Field(default="", description="Client API key the probes send to the orchestrator's "
                                                                 "OpenAI API (local: the sandbox's litellm.key).")
     sandbox_minute_seconds: float = Field(default=1.0, gt=0, description="Sandbox: real seconds per AppConfig strategy minute.")
+    sandbox_ingress: Literal["proxy", "haproxy"] = Field(
+        default="proxy", description="Sandbox: Ray Serve ingress for the orchestrator (proxy = Ray's Python proxy on "
+                                     "loopback; haproxy = Ray 2.60's high-throughput ingress, see the README).")
     kubeconfig: str = Field(default="", description="Kubeconfig path for staging/production (default: the client's usual lookup).")
     kube_context: str = Field(default="", description="Kubeconfig context to use (default: current context).")
     helm_binary: str = Field(default="", description="Pinned helm binary (default: <venv>/bin/helm installed by make setup).")
     workload_namespace: str = Field(default="cato", description="Namespace of both stacks' workloads.")
     legacy_workload: str = Field(default="litellm", description="The legacy LiteLLM Deployment's name.")
     orchestrator_workload: str = Field(default="cato-orchestrator", description="The orchestrator RayService's name.")
+    legacy_url: str = Field(default="", description="The legacy LiteLLM proxy's base URL, measured by the no-regression check (local: the sandbox's litellm; it takes the same client key as the orchestrator).")
     gateway_url: str = Field(default="", description="Gateway metrics base URL (local: the sandbox's gateway).")
     sagemaker_endpoint_url: str = Field(default="", description="SageMaker control-plane endpoint override (local: the sandbox's moto server).")
     sagemaker_runtime_endpoint_url: str = Field(default="", description="SageMaker runtime endpoint override (local: the sandbox's model simulator).")

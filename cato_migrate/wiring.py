@@ -72,6 +72,14 @@ def orchestrator_api_key(settings: Settings) -> str:
     return path.read_text().strip() if path.exists() else ""
 
 
+def legacy_url(settings: Settings) -> str | None:
+    """The legacy LiteLLM proxy's base URL: the setting, else (local) the sandbox's `litellm`
+    component while it runs; None when neither is known (a check then waits, never passes)."""
+    if settings.legacy_url:
+        return settings.legacy_url.rstrip("/")
+    return sandbox_url(settings, "litellm") if settings.env == "local" else None
+
+
 class Services:
     """Adapters for the ports, built on first use."""
 

@@ -58,14 +58,22 @@ class ServeConfig(_Model):
     host: str = Field(default="127.0.0.1", description="Serve HTTP proxy host.")
     port: int = Field(default=8000, ge=1, le=65535, description="Serve HTTP proxy port.")
     num_replicas: int = Field(default=1, ge=1, description="Orchestrator replicas.")
-    max_ongoing_requests: int = Field(
+    max_admitted: int = Field(
         default=512, ge=1,
-        description="Per replica. The default (5) serialises an I/O-bound asyncio app; requests here mostly await "
-                    "the model, so one replica holds hundreds at ~0.3 MB each.")
+        description="Chat requests one replica works on at once; the next is refused at once with 429 and "
+                    "Retry-After in OpenAI's shape, never queued into a timeout. Requests mostly await the model "
+                    "(~0.3 MB each), so this bounds memory and queueing, not CPU: see docs/capacity.md.")
+    retry_after_s: int = Field(default=1, ge=0, le=3600, description="Retry-After sent with a 429.")
+    max_ongoing_requests: int = Field(
+        default=576, ge=1,
+        description="Per replica, for Serve: above max_admitted so health checks and metrics still get in while "
+                    "chat is full. The default (5) serialises an I/O-bound asyncio app.")
     max_queued_requests: int = Field(
-        default=2048, ge=-1,
-        description="Beyond this the proxy answers 503 at once instead of queueing without bound (-1), "
-                    "so clients fail fast and LiteLLM-style collapse under a burst is avoided.")
+        default=64, ge=-1,
+        description="Requests Serve holds for a replica beyond max_ongoing_requests; beyond this it answers 429 "
+                    "with Retry-After at once (-1 would queue without bound, LiteLLM-style collapse under a burst).")
+    access_log: bool = Field(default=False, description="Serve's per-request access log line (off the hot path "
+                                                        "by default; errors are still logged).")
 
 
 class ReadsConfig(_Model):

@@ -275,6 +275,10 @@ class CatoOrchestrator:
             return
 
         async def write() -> None:
+            exchange = getattr(self.working, "append_exchange", None)
+            if exchange is not None:   # one durable write and one Redis call for both turns
+                await exchange(session_key, Message("user", query), Message("assistant", answer))
+                return
             await self.working.append(session_key, Message("user", query))
             await self.working.append(session_key, Message("assistant", answer))
 

@@ -104,6 +104,8 @@ class WorkingMemory(Protocol):
     """Per-session conversation: Redis with a TTL, durable copy in DynamoDB."""
 
     async def append(self, session_id: str, message: Message) -> None: ...
+    async def append_exchange(self, session_id: str, user: Message, assistant: Message) -> None:
+        """A user turn and its answer, stored together: one durable write, one Redis call."""
     async def history(self, session_id: str, limit: int = 20) -> list[Message]: ...
 
 

@@ -25,6 +25,7 @@ from orchestrator.api_errors import ApiError
 from orchestrator.config import OrchestratorConfig
 from orchestrator.identity import token_matches
 from orchestrator.openai_format import completion_payload, sse_from_events
+from orchestrator.serving import Admission, WarmUp
 from orchestrator.ports import ModelTier
 
 api = FastAPI(title="Cato orchestrator", docs_url=None, redoc_url=None, openapi_url=None)
@@ -132,6 +133,8 @@ def _with_env_secrets(config: OrchestratorConfig) -> OrchestratorConfig:
     return config.model_copy(update=update) if update else config
 
 
+
+
 @serve.deployment(name="CatoOrchestrator")
 @serve.ingress(api)
 class OrchestratorDeployment:
@@ -146,6 +149,9 @@ class OrchestratorDeployment:
         self.metrics = Metrics()
         self.orch = CatoOrchestrator(self.config, metrics=self.metrics)
         self.started = time.time()
+        self.admission = Admission(self.config.serve.max_admitted, self.config.serve.retry_after_s)
+        self.warm = WarmUp(self.orch)
+        self.warm.start()  # tables, models and clients, before the first request: /healthz says when
 
     async def __del__(self):
         # Serve awaits this on a graceful shutdown (drain, SIGTERM): flush the write-behind queue
@@ -153,8 +159,13 @@ class OrchestratorDeployment:
 
     @api.get("/healthz")
     async def healthz(self):
-        return {"ok": True, "uptime_s": round(time.time() - self.started, 1),
+        """200 once warm (tables, embedding model, clients ready); 503 until then, so nothing routes
+        traffic to a replica that would serve its first requests slowly."""
+        warm = self.warm.state()
+        body = {"ok": warm["ready"], "warm": warm, "uptime_s": round(time.time() - self.started, 1),
+                "in_flight": self.admission.in_flight, "pending_writes": self.orch.writes.pending,
                 "breakers": {t.value: b.state for t, b in self.orch.circuit_breakers.items()}}
+        return body if warm["ready"] else JSONResponse(body, status_code=503)
 
     @api.get("/metrics")
     async def metrics_endpoint(self):
@@ -176,11 +187,24 @@ class OrchestratorDeployment:
     @api.post("/v1/chat/completions")
     @api.post("/chat/completions")
     async def chat(self, request: Request):
+        principal = self.keys.authenticate(request.headers.get("authorization"))
+        self.admission.acquire()  # 429 at once when the replica is full
+        try:
+            response = await self._chat(request, principal)
+        except BaseException:
+            self.admission.release()
+            raise
+        if isinstance(response, StreamingResponse):  # admitted until its last chunk is sent
+            response.body_iterator = self.admission.hold(response.body_iterator)
+        else:
+            self.admission.release()
+        return response
+
+    async def _chat(self, request: Request, principal: str):
         from orchestrator.chat_request import parse_chat
         from orchestrator.core import NoTierAvailable
         from orchestrator.ports import BackendError
 
-        principal = self.keys.authenticate(request.headers.get("authorization"))
         raw = await _read_body(request, self.config.max_body_bytes)
         try:
             body = json.loads(raw)
@@ -270,10 +294,14 @@ class OrchestratorDeployment:
 
 
 def build_app(config: OrchestratorConfig):
+    from ray.serve.config import BackpressureConfig
+
     s = config.serve
     return OrchestratorDeployment.options(
         num_replicas=s.num_replicas, max_ongoing_requests=s.max_ongoing_requests,
         max_queued_requests=s.max_queued_requests,
+        backpressure_config=BackpressureConfig(status_code=429, retry_after_s=s.retry_after_s),
+        logging_config={"enable_access_log": s.access_log},
     ).bind(_dump(config))
 
 

@@ -28,9 +28,15 @@ class FakeBackend:
 class FakeWorking:
     def __init__(self):
         self.sessions: dict[str, list[Message]] = {}
+        self.exchanges = 0   # how many exchanges were stored with one append_exchange call
 
     async def append(self, session_id, message):
         self.sessions.setdefault(session_id, []).append(message)
+
+    async def append_exchange(self, session_id, user, assistant):
+        self.exchanges += 1
+        await self.append(session_id, user)
+        await self.append(session_id, assistant)
 
     async def history(self, session_id, limit=20):
         return self.sessions.get(session_id, [])[-limit:]

@@ -49,7 +49,24 @@ class ServeAppServer:
                 self.__exit__(None, None, None)
                 raise RuntimeError("uvicorn did not start the orchestrator app")
             time.sleep(0.02)
+        self._wait_warm(deadline + 60)
         return self
+
+    def _wait_warm(self, deadline: float) -> None:
+        """Like Serve and the sandbox: nothing is sent before /healthz says the replica is warm."""
+        import urllib.error
+        import urllib.request
+
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        while True:
+            try:
+                with opener.open(self.url + "/healthz", timeout=5):
+                    return
+            except urllib.error.HTTPError as exc:
+                if exc.code != 503 or time.monotonic() > deadline:
+                    self.__exit__(None, None, None)
+                    raise RuntimeError(f"the orchestrator app did not warm up: {exc.read()[:300]!r}") from exc
+            time.sleep(0.05)
 
     async def _serve(self, sock) -> None:
         import asyncio
@@ -70,3 +87,7 @@ class ServeAppServer:
         self._server.should_exit = True
         self._thread.join(10)
         ray.serve.get_replica_context = self._saved
+        # Serve awaits the deployment's async __del__ on shutdown; here the core was closed on its
+        # own loop above, so garbage collection must not call it again (an un-awaited coroutine).
+        cls = type(self.deployment)
+        self.deployment.__class__ = type(cls.__name__, (cls,), {"__del__": lambda self: None})

@@ -143,7 +143,8 @@ class LocalWorkloads:
 
         self.settings = settings
         self.state_dir = Path(settings.work_dir).expanduser().resolve()
-        self.sandbox = SandboxSettings(state_dir=self.state_dir, minute_seconds=settings.sandbox_minute_seconds)
+        self.sandbox = SandboxSettings(state_dir=self.state_dir, minute_seconds=settings.sandbox_minute_seconds,
+                                       ingress=settings.sandbox_ingress)
         self.maps = workload_maps(settings.legacy_workload, settings.orchestrator_workload)
         self.poll_s, self._sleep, self._now = poll_s, sleep, monotonic
 

@@ -12,7 +12,7 @@ def _settings():
     from cato_migrate.sandbox.manager import SandboxSettings
 
     s = _common.settings()
-    return SandboxSettings(state_dir=s.work_dir, minute_seconds=s.sandbox_minute_seconds)
+    return SandboxSettings(state_dir=s.work_dir, minute_seconds=s.sandbox_minute_seconds, ingress=s.sandbox_ingress)
 
 
 def _components_table(c, data: dict) -> None:

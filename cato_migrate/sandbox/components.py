@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from cato_migrate.errors import BadInput
+from cato_migrate.sandbox import procs
 
 HOST = "127.0.0.1"
 
@@ -72,6 +73,7 @@ class Component:
     prerequisite: Callable[[], str | None] = field(default=lambda: None)
     health_timeout_s: float | None = None
     env: dict[str, str] = field(default_factory=dict)
+    env_for: Callable[[LaunchContext], dict[str, str]] | None = None  # environment that depends on the launch
     on_demand: bool = False  # started by a later command (`orchestrator install`), not by `sandbox up`
 
 
@@ -176,6 +178,44 @@ def _ray_argv(ctx: LaunchContext) -> list[str]:
     ray = Path(ctx.python).parent / "ray"
     return [str(ray), "start", "--head", "--block", f"--port={ctx.port}", "--node-ip-address=127.0.0.1",
             "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats"]
+
+
+def ingress_env(mode: str, state_dir: Path) -> dict[str, str]:
+    """Ray Serve's ingress on the sandbox.
+
+    `proxy` (default): Ray's Python HTTP proxy, bound to 127.0.0.1 like every sandbox component.
+    `haproxy`: Ray 2.60's high-throughput ingress (HAProxy + direct ingress, one loop per replica).
+    In Ray 2.60 that mode binds HAProxy's stats page and its Prometheus exporter to ALL interfaces,
+    with no setting to narrow them: here a sitecustomize hook (ray_loopback/) rewrites those two
+    binds to 127.0.0.1, the replica's own port follows the node IP (127.0.0.1), the two ports are
+    free ports chosen per sandbox, HAProxy's files live
+    in a directory of this sandbox's own (not the shared /tmp/haproxy-serve), and the drain on
+    delete is 2 s, not 30.
+    """
+    if mode != "haproxy":
+        return {}
+    base = haproxy_dir(state_dir)
+    base.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
+            "RAY_SERVE_HAPROXY_NBTHREAD": "1", "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "2",
+            "RAY_SERVE_HAPROXY_STATS_PORT": str(procs.free_port()),
+            "RAY_SERVE_HAPROXY_METRICS_PORT": str(procs.free_port()),
+            "RAY_SERVE_HAPROXY_CONFIG_FILE_LOC": str(base / "haproxy.cfg"),
+            "RAY_SERVE_HAPROXY_SOCKET_PATH": str(base / "admin.sock"),
+            "RAY_SERVE_HAPROXY_SERVER_STATE_BASE": str(base),
+            "RAY_SERVE_HAPROXY_SERVER_STATE_FILE": str(base / "server-state"),
+            # ray_loopback/sitecustomize.py rewrites the stats and exporter binds to 127.0.0.1
+            "PYTHONPATH": os.pathsep.join([str(Path(__file__).with_name("ray_loopback")),
+                                           str(_REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+
+
+def haproxy_dir(state_dir: Path) -> Path:
+    """Short on purpose: Ray adds a 56-character node id, and HAProxy refuses an admin socket path
+    over 97 characters, which a state dir under pytest's tmp already exceeds."""
+    import hashlib
+
+    digest = hashlib.sha256(str(Path(state_dir).resolve()).encode()).hexdigest()[:10]
+    return Path("/tmp") / f"cato-hap-{digest}"
 
 
 def _ray_prereq() -> str | None:
@@ -288,6 +328,7 @@ REGISTRY: list[Component] = [
         prerequisite=_ray_prereq,
         health_timeout_s=90.0,
         env={"RAY_USAGE_STATS_ENABLED": "0"},
+        env_for=lambda ctx: ingress_env(ctx.settings.ingress, ctx.state_dir),
         on_demand=True,
     ),
     Component(
@@ -299,6 +340,7 @@ REGISTRY: list[Component] = [
         prerequisite=_ray_prereq,
         health_timeout_s=180.0,
         env={"RAY_USAGE_STATS_ENABLED": "0"},
+        env_for=lambda ctx: ingress_env(ctx.settings.ingress, ctx.state_dir),
         on_demand=True,
     ),
     Component(

@@ -24,7 +24,7 @@ import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -55,6 +55,10 @@ class SandboxSettings(BaseModel):
     stop_timeout_s: float = Field(5.0, gt=0, description="SIGTERM grace before SIGKILL")
     components: list[str] | None = Field(None, description="start only these components (and "
                                          "their dependencies); default: all registered")
+    ingress: Literal["proxy", "haproxy"] = Field(
+        "proxy", description="Ray Serve's ingress for the orchestrator: Ray's Python proxy on loopback, or Ray "
+                             "2.60's HAProxy ingress (faster; binds some ports to all interfaces: see "
+                             "components.ingress_env)")
 
 
 def _now() -> str:
@@ -267,12 +271,14 @@ def _reuse_problem(state: dict, comps: list[Component], settings: SandboxSetting
     return None
 
 
-def _child_env(comp: Component) -> dict[str, str]:
+def _child_env(comp: Component, ctx: LaunchContext) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_PACKAGE_ROOT), env.get("PYTHONPATH"))
                                         if p)
     env["PYTHONUNBUFFERED"] = "1"
     env.update(comp.env)
+    if comp.env_for is not None:
+        env.update(comp.env_for(ctx))
     return env
 
 
@@ -283,7 +289,7 @@ def _start_one(comp: Component, settings: SandboxSettings, state_dir: Path,
     argv = [str(a) for a in comp.argv(ctx)]
     log = state_dir / "logs" / f"{comp.name}.log"
     try:
-        proc = procs.spawn(argv, log, env=_child_env(comp), cwd=str(state_dir))
+        proc = procs.spawn(argv, log, env=_child_env(comp, ctx), cwd=str(state_dir))
     except OSError as exc:
         raise ExternalError(f"sandbox component {comp.name!r} could not be started: {exc}",
                             hint=f"command: {' '.join(argv)}",

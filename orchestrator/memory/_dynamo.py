@@ -21,9 +21,10 @@ _CONDITION_CODES = {"ConditionalCheckFailedException", "TransactionCanceledExcep
 
 
 class MemoryStoreError(RuntimeError):
-    def __init__(self, message: str, *, code: str | None = None):
+    def __init__(self, message: str, *, code: str | None = None, item: dict | None = None):
         super().__init__(message)
         self.code = code
+        self.item = item   # a failed conditional write's current item, when it asked for it
 
 
 class ConditionFailed(MemoryStoreError):
@@ -43,7 +44,8 @@ def _map_error(exc: Exception, what: str) -> MemoryStoreError:
     response = getattr(exc, "response", None)
     code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
     cls = ConditionFailed if code in _CONDITION_CODES else MemoryStoreError
-    return cls(f"DynamoDB {what} failed: {exc}", code=code)
+    item = response.get("Item") if isinstance(response, dict) else None
+    return cls(f"DynamoDB {what} failed: {exc}", code=code, item=item)
 
 
 async def call(client: Any, op: str, **kwargs: Any) -> dict:

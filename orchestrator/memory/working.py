@@ -9,10 +9,15 @@ Redis holds, per session, two keys with the same hash tag (so they share a clust
 With a durable store (`DynamoSessions`), the durable copy is written first and is the source of
 truth; Redis is a cache of a contiguous suffix of it, kept honest by two Lua scripts:
 
-* append pushes turn `seq` only if the list ends at `seq - 1` (or starts a new session at 1);
+* append pushes a run of turns (one turn, or the two of an exchange, in one script call) whose
+  first seq is `first` only if the list ends at `first - 1` (or starts a new session at 1);
   a gap or an out-of-order write deletes the list instead, so it is never silently partial;
 * re-warm (after a miss) fills the list from DynamoDB only if no newer turn was appended
   meanwhile and nobody else warmed it first.
+
+Each turn stays one list entry with its own seq (an exchange is two entries, seqs n-1 and n), so
+the list format, `history`'s limit in turns and the contiguity check are those of the per-turn
+writer, and replicas of either version can share the same Redis.
 
 So after FLUSHALL, a restart, eviction or TTL expiry, `history()` reloads from DynamoDB and
 re-warms Redis: losing Redis loses no conversation. Redis errors never reach a reader: reads
@@ -31,20 +36,21 @@ from orchestrator.ports import Message
 log = logging.getLogger(__name__)
 
 _APPEND = """
-local seq = tonumber(ARGV[2])
+local first = tonumber(ARGV[1])
+local top = first + #ARGV - 4
 local known = tonumber(redis.call('GET', KEYS[2]) or '0')
-if seq > known then redis.call('SET', KEYS[2], seq, 'EX', ARGV[3])
-else redis.call('EXPIRE', KEYS[2], ARGV[3]) end
+if top > known then redis.call('SET', KEYS[2], top, 'EX', ARGV[2])
+else redis.call('EXPIRE', KEYS[2], ARGV[2]) end
 local last = redis.call('LINDEX', KEYS[1], -1)
 if not last then
-  if seq ~= 1 then return 0 end
+  if first ~= 1 then return 0 end
 else
   local prev = cjson.decode(last)['s']
-  if type(prev) ~= 'number' or seq ~= prev + 1 then redis.call('DEL', KEYS[1]) return -1 end
+  if type(prev) ~= 'number' or first ~= prev + 1 then redis.call('DEL', KEYS[1]) return -1 end
 end
-redis.call('RPUSH', KEYS[1], ARGV[1])
-redis.call('LTRIM', KEYS[1], -tonumber(ARGV[4]), -1)
-redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('RPUSH', KEYS[1], unpack(ARGV, 4))
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[3]), -1)
+redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
 """
 
@@ -65,6 +71,8 @@ class DurableSessions(Protocol):
     """The durable copy of working memory (DynamoDB in production: `DynamoSessions`)."""
 
     async def append(self, session_id: str, message: Message) -> int: ...   # returns the turn's seq
+    # both turns in one durable write; returns the assistant turn's seq (the user's is one less)
+    async def append_exchange(self, session_id: str, user: Message, assistant: Message) -> int: ...
     async def load(self, session_id: str, limit: int) -> list[tuple[int, Message]]: ...
 
 
@@ -122,21 +130,41 @@ class WorkingMemoryStore:
 
     # -- WorkingMemory ------------------------------------------------------------------------
     async def append(self, session_id: str, message: Message) -> None:
-        turns, seq_k = self.keys(session_id)
+        await self._append(session_id, [message])
+
+    async def append_exchange(self, session_id: str, user: Message, assistant: Message) -> None:
+        """A user turn and its answer: one durable write (one DynamoDB item) and one Redis script
+        call for both."""
+        await self._append(session_id, [user, assistant])
+
+    async def _append(self, session_id: str, messages: list[Message]) -> None:
+        turns = self.keys(session_id)[0]
         if self.durable is None:   # Redis is the only copy: its errors are the caller's to see
             pipe = self.redis.pipeline(transaction=True)
-            pipe.rpush(turns, _encode(None, message)).ltrim(turns, -self.max_turns, -1)
+            pipe.rpush(turns, *(_encode(None, m) for m in messages)).ltrim(turns, -self.max_turns, -1)
             pipe.expire(turns, self.ttl_s)
             await pipe.execute()
             return
-        seq = await self.durable.append(session_id, message)   # source of truth first
+        exchange = getattr(self.durable, "append_exchange", None)
+        if len(messages) == 2 and exchange is not None:
+            top = await exchange(session_id, *messages)   # source of truth first
+            await self._push(session_id, top - 1, messages)
+            return
+        for message in messages:   # one turn, or a durable copy without exchanges
+            await self._push(session_id, await self.durable.append(session_id, message), [message])
+
+    async def _push(self, session_id: str, first: int, messages: list[Message]) -> None:
+        """Push turns `first`, `first + 1`, ... onto the Redis list if it ends at `first - 1`."""
+        keys = list(self.keys(session_id))
+        args: list[Any] = [first, self.ttl_s, self.max_turns]
+        args += [_encode(first + i, m) for i, m in enumerate(messages)]
         try:
-            await self._script("append", _APPEND)(keys=[turns, seq_k], args=[
-                _encode(seq, message), seq, self.ttl_s, self.max_turns])
+            await self._script("append", _APPEND)(keys=keys, args=args)
         except self._redis_errors() as exc:
             self._stale.add(session_id)
-            log.warning("working memory: Redis write for session %s failed (%s); turn %d is "
-                        "durable, reads go to DynamoDB until Redis is re-warmed", session_id, exc, seq)
+            log.warning("working memory: Redis write for session %s failed (%s); turns %d..%d are "
+                        "durable, reads go to DynamoDB until Redis is re-warmed", session_id, exc,
+                        first, first + len(messages) - 1)
 
     async def history(self, session_id: str, limit: int = 20) -> list[Message]:
         if limit <= 0:

@@ -166,3 +166,26 @@ def test_admin_bad_numbers_are_400(server):
 def test_unknown_routes_are_404_in_openai_shape(server):
     r = httpx.get(server.url + "/v1/nothing-here", trust_env=False)
     assert r.status_code == 404 and r.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_a_full_replica_refuses_at_once_with_429_and_retry_after(server):
+    admission = server.deployment.admission
+    saved = admission.limit
+    admission.limit = admission.in_flight  # full: every new chat request is over the limit
+    try:
+        r = post(server, {"messages": OK_TURN})
+    finally:
+        admission.limit = saved
+    assert r.status_code == 429 and r.headers["retry-after"] == str(admission.retry_after_s)
+    assert r.json()["error"]["type"] == "rate_limit_error" and r.json()["error"]["code"] == "at_capacity"
+    assert post(server, {"messages": OK_TURN}).status_code == 200  # and serves again once there is room
+
+
+def test_healthz_is_200_only_once_warm(server):
+    import time
+
+    deadline = time.monotonic() + 60
+    while (r := httpx.get(server.url + "/healthz", trust_env=False)).status_code == 503 and time.monotonic() < deadline:
+        assert r.json()["ok"] is False and r.json()["warm"]["ready"] is False
+        time.sleep(0.2)
+    assert r.status_code == 200 and r.json()["warm"]["ready"] is True and r.json()["warm"]["seconds"] is not None

@@ -23,7 +23,7 @@ from orchestrator.memory.consolidation import ConsolidationPipeline
 from orchestrator.memory.interactions import DynamoInteractionLog
 from orchestrator.memory.semantic import SemanticMemory
 from orchestrator.memory.service import GlobalMemoryService
-from orchestrator.memory.working import WorkingMemoryStore
+from orchestrator.memory.working import _APPEND, WorkingMemoryStore
 from orchestrator.ports import Completion, Fact, Message, ModelTier
 
 
@@ -260,6 +260,279 @@ def test_redis_only_store_round_trip_and_reads_never_raise(redis_server):
         with pytest.raises(Exception):                                # the only copy: the writer must know
             await down.append("s", Message("user", "hi"))
         await down.close()
+
+    asyncio.run(run())
+
+
+# -- one write per exchange ------------------------------------------------------------------------
+class CountingClient:
+    """Wraps a boto3 DynamoDB client and records every operation called through it."""
+
+    def __init__(self, inner):
+        self.inner, self.calls = inner, []
+
+    def __getattr__(self, name):
+        attr = getattr(self.inner, name)
+        if not callable(attr) or name == "get_waiter":
+            return attr
+
+        def counted(*args, **kwargs):
+            self.calls.append((name, kwargs))
+            return attr(*args, **kwargs)
+        return counted
+
+    def ops(self) -> list[str]:
+        return [("query:consistent" if kw.get("ConsistentRead") else op) if op == "query" else op
+                for op, kw in self.calls]
+
+
+def count_redis(store: WorkingMemoryStore) -> list[str]:
+    """Record the name of every Redis command the store's client sends (after this call)."""
+    client, sent = store.redis, []
+    original = client.execute_command
+
+    async def counted(*args, **kwargs):
+        sent.append(str(args[0]).upper())
+        return await original(*args, **kwargs)
+    client.execute_command = counted
+    return sent
+
+
+async def make_counted(aws_url: str, redis_url: str, name: str | None = None, **kw):
+    from orchestrator.memory._dynamo import make_client
+
+    client = CountingClient(make_client(REGION, aws_url))
+    durable = DynamoSessions(name or table("sessions"), REGION, client=client)
+    await durable.ensure_table()
+    client.calls.clear()
+    return WorkingMemoryStore(redis_url, durable=durable, **kw), durable, client
+
+
+def exchanges(n: int, tag: str = "") -> list[tuple[Message, Message]]:
+    return [(Message("user", f"{tag}q{i} — é"), Message("assistant", f"{tag}a{i} — ü")) for i in range(n)]
+
+
+def raw_items(durable: DynamoSessions, session: str) -> list[dict]:
+    client = getattr(durable.client, "inner", durable.client)
+    return client.query(TableName=durable.table, KeyConditionExpression="session_id = :s",
+                        ExpressionAttributeValues={":s": {"S": session}}, ConsistentRead=True)["Items"]
+
+
+def test_one_put_and_one_script_call_per_exchange(aws, redis_server):
+    """Before: per exchange 2 consistent Queries + 2 PutItems + 2 EVALSHAs (two `append`s).
+    After: 1 PutItem + 1 EVALSHA; the consistent read only for a session's first write here."""
+    async def run():
+        store, durable, client = await make_counted(aws, redis_server.url)
+        sent = count_redis(store)
+        await store.append_exchange(sid(), *exchanges(1, "warm-up ")[0])   # loads the script
+        client.calls.clear(), sent.clear()
+
+        # the per-turn path, for comparison
+        legacy = sid()
+        await store.append(legacy, Message("user", "q")), await store.append(legacy, Message("assistant", "a"))
+        assert client.ops() == ["query:consistent", "put_item"] * 2 and sent == ["EVALSHA"] * 2
+        client.calls.clear(), sent.clear()
+
+        session, pairs = sid(), exchanges(3)
+        await store.append_exchange(session, *pairs[0])           # first write of the session here
+        assert client.ops() == ["query:consistent", "put_item"] and sent == ["EVALSHA"]
+        for pair in pairs[1:]:
+            client.calls.clear(), sent.clear()
+            await store.append_exchange(session, *pair)
+            assert client.ops() == ["put_item"] and sent == ["EVALSHA"]   # no read at all
+
+        flat = [m for pair in pairs for m in pair]
+        assert await store.history(session) == flat
+        assert await durable.load(session, 10) == list(enumerate(flat, start=1))
+        items = raw_items(durable, session)
+        assert [i["seq"]["S"] for i in items] == [f"{k:012d}" for k in (2, 4, 6)]
+        assert all(i["role"]["S"] == "assistant" and i["before"]["L"][0]["M"]["role"]["S"] == "user"
+                   for i in items)
+        assert redis_server.client().llen(store.keys(session)[0]) == 6
+        assert int(redis_server.client().get(store.keys(session)[1])) == 6
+        await store.close()
+
+    asyncio.run(run())
+
+
+def test_a_history_read_makes_the_first_write_free_of_reads(aws, redis_server):
+    async def run():
+        store, durable, client = await make_counted(aws, redis_server.url)
+        session = sid()
+        assert await store.history(session) == []            # Redis miss -> one consistent Query
+        client.calls.clear()
+        await store.append_exchange(session, *exchanges(1)[0])
+        assert client.ops() == ["put_item"]
+        await store.close()
+
+    asyncio.run(run())
+
+
+def test_items_written_per_turn_still_read_back_with_exchanges(aws, redis_server):
+    """Sessions stored before exchange items (one item per turn) read back, and continue."""
+    async def run():
+        store, durable = await make_working(aws, redis_server.url)
+        session, old = sid(), turns(3)
+        now = int(time.time())
+        for seq, m in enumerate(old, start=1):   # the exact shape the per-turn writer stored
+            durable.client.put_item(TableName=durable.table, Item={
+                "session_id": {"S": session}, "seq": {"S": f"{seq:012d}"}, "role": {"S": m.role},
+                "content": {"S": m.content}, "created_at": {"N": str(now)},
+                "expires_at": {"N": str(now + 86400)}})
+        assert await durable.load(session, 10) == [(1, old[0]), (2, old[1]), (3, old[2])]
+        assert await store.history(session) == old             # from DynamoDB, re-warms Redis
+        pairs = exchanges(2)
+        for pair in pairs:
+            await store.append_exchange(session, *pair)
+        flat = old + [m for pair in pairs for m in pair]
+        assert await store.history(session) == flat
+        assert redis_server.client().llen(store.keys(session)[0]) == 7
+        assert await durable.load(session, 10) == list(enumerate(flat, start=1))
+        assert [m for _, m in await durable.load(session, 4)] == flat[-4:]   # limit in turns
+        assert [m for _, m in await durable.load(session, 5)] == flat[-5:]   # cuts an exchange item
+        await store.close()
+
+        fresh, _ = await make_working(aws, redis_server.url)    # another process, Redis flushed
+        fresh.durable = DynamoSessions(durable.table, REGION, aws)
+        redis_server.client().flushall()
+        assert await fresh.history(session, limit=6) == flat[-6:]
+        await fresh.close()
+
+    asyncio.run(run())
+
+
+def test_second_replica_on_the_same_session_is_detected_and_retried(aws, redis_server):
+    async def run():
+        name = table("sessions")
+        a, durable_a, client_a = await make_counted(aws, redis_server.url, name)
+        b, durable_b, _ = await make_counted(aws, redis_server.url, name)
+        session, pairs = sid(), exchanges(3)
+        await a.append_exchange(session, *pairs[0])      # A: seqs 1-2, remembers 2
+        await b.append_exchange(session, *pairs[1])      # B: reads 2, seqs 3-4
+        client_a.calls.clear()
+        await a.append_exchange(session, *pairs[2])      # A believes 2: key 4 is taken -> re-read
+        assert client_a.ops() == ["put_item", "query:consistent", "put_item"]
+        flat = [m for pair in pairs for m in pair]
+        assert await durable_a.load(session, 20) == list(enumerate(flat, start=1))
+        assert await a.history(session) == flat == await b.history(session)
+        assert redis_server.client().llen(a.keys(session)[0]) == 6
+        await a.close(), await b.close()
+
+    asyncio.run(run())
+
+
+def test_concurrent_exchanges_from_two_replicas_lose_and_duplicate_nothing(aws, redis_server):
+    async def run():
+        name = table("sessions")
+        a, durable_a, _ = await make_counted(aws, redis_server.url, name)
+        b, durable_b, _ = await make_counted(aws, redis_server.url, name)
+        durable_a.max_retries = durable_b.max_retries = 30
+        session = sid()
+        await a.append_exchange(session, *exchanges(1, "seed ")[0])
+        await b.append_exchange(session, *exchanges(1, "seed2 ")[0])   # A's number is now stale
+        from_a, from_b = exchanges(5, "A"), exchanges(5, "B")
+
+        async def replica(store, pairs):
+            for pair in pairs:                # in order per replica, as the write-behind queue does
+                await store.append_exchange(session, *pair)
+
+        await asyncio.gather(replica(a, from_a), replica(b, from_b))
+        stored = await durable_a.load(session, 50)
+        assert [seq for seq, _ in stored] == list(range(1, 25))
+        msgs = [m for _, m in stored]
+        assert len(set(msgs)) == 24 and set(msgs) >= {m for p in from_a + from_b for m in p}
+        assert all(msgs[i].role == "user" and msgs[i + 1].content == msgs[i].content.replace("q", "a", 1)
+                   .replace("é", "ü") for i in range(0, 24, 2))                  # pairs stay together
+        assert [m for m in msgs if m.content.startswith("A")] == [m for p in from_a for m in p]
+        assert await a.history(session, limit=50) == msgs == await b.history(session, limit=50)
+        await a.close(), await b.close()
+
+    asyncio.run(run())
+
+
+def test_flushall_then_history_reloads_exchanges_in_order(aws, redis_server):
+    async def run():
+        store, _ = await make_working(aws, redis_server.url)
+        session, pairs = sid(), exchanges(3)
+        for pair in pairs:
+            await store.append_exchange(session, *pair)
+        redis_server.client().flushall()
+        flat = [m for pair in pairs for m in pair]
+        assert await store.history(session) == flat
+        assert redis_server.client().llen(store.keys(session)[0]) == 6     # re-warmed
+        more = exchanges(1, "more ")[0]
+        await store.append_exchange(session, *more)                           # contiguous: pushed
+        assert redis_server.client().llen(store.keys(session)[0]) == 8
+        assert await store.history(session) == flat + list(more)
+        await store.close()
+
+    asyncio.run(run())
+
+
+def test_a_gap_before_an_exchange_deletes_the_redis_list(aws, redis_server):
+    async def run():
+        store, durable = await make_working(aws, redis_server.url)
+        session, pairs = sid(), exchanges(3)
+        await store.append_exchange(session, *pairs[0])
+        await durable.append_exchange(session, *pairs[1])     # durable, never pushed to Redis (3-4)
+        keys = store.keys(session)
+        assert redis_server.client().llen(keys[0]) == 2
+        script = store._script("append", _APPEND)
+        gap = await script(keys=list(keys), args=[5, 60, 50, '{"s": 5, "r": "user", "c": "x"}',
+                                                  '{"s": 6, "r": "assistant", "c": "y"}'])
+        assert gap == -1 and redis_server.client().llen(keys[0]) == 0   # dropped, not left partial
+        assert await store.history(session) == [*pairs[0], *pairs[1]]   # reloaded from DynamoDB
+        await store.close()
+
+    asyncio.run(run())
+
+
+def test_a_gapped_list_is_never_served_after_an_exchange(aws, redis_server):
+    async def run():
+        store, durable = await make_working(aws, redis_server.url)
+        session, pairs = sid(), exchanges(3)
+        await store.append_exchange(session, *pairs[0])
+        await durable.append_exchange(session, *pairs[1])     # as a failed Redis write would leave it
+        await store.append_exchange(session, *pairs[2])       # first seq 5 after 2: list deleted
+        flat = [m for pair in pairs for m in pair]
+        assert await store.history(session) == flat
+        assert redis_server.client().llen(store.keys(session)[0]) == 6
+        await store.close()
+
+    asyncio.run(run())
+
+
+def test_an_oversized_exchange_is_stored_whole_as_two_items(aws, redis_server):
+    async def run():
+        store, durable, client = await make_counted(aws, redis_server.url)
+        session = sid()
+        user, answer = Message("user", "é" * 100_000), Message("assistant", "x" * 190_000)  # 390 kB
+        await store.append_exchange(session, *exchanges(1)[0])
+        client.calls.clear()
+        await store.append_exchange(session, user, answer)
+        assert client.ops() == ["transact_write_items"]
+        await store.append_exchange(session, *exchanges(1, "after ")[0])
+        items = raw_items(durable, session)
+        assert [(i["seq"]["S"][-1], "before" in i) for i in items] == [
+            ("2", True), ("3", False), ("4", False), ("6", True)]
+        expected = [*exchanges(1)[0], user, answer, *exchanges(1, "after ")[0]]
+        assert await durable.load(session, 10) == list(enumerate(expected, start=1))
+        assert await store.history(session) == expected
+        redis_server.client().flushall()
+        assert await store.history(session) == expected
+        await store.close()
+
+    asyncio.run(run())
+
+
+def test_redis_only_store_pushes_an_exchange(redis_server):
+    async def run():
+        store = WorkingMemoryStore(redis_server.url, ttl_s=60, max_turns=3)
+        session = sid()
+        for pair in exchanges(2):
+            await store.append_exchange(session, *pair)
+        assert [m.content for m in await store.history(session, limit=10)] == ["a0 — ü", "q1 — é", "a1 — ü"]
+        await store.close()
 
     asyncio.run(run())
 

@@ -257,3 +257,34 @@ def test_session_turns_are_written_behind_the_reply_in_order_and_read_back(caplo
     failing = asyncio.run(scenario())
     assert failing["response"]  # the reply went out although its write later failed
     assert any("write-behind session turn for p/broken failed" in r.getMessage() for r in caplog.records)
+
+
+def test_warm_up_reports_not_ready_until_done_and_retries_after_a_failure():
+    from orchestrator.serving import WarmUp
+
+    class Orch:
+        cache, backends = None, {}
+        fail = True
+
+        async def _start(self):
+            await asyncio.sleep(0.01)
+            if Orch.fail:
+                raise RuntimeError("DynamoDB unreachable")
+
+        class working:
+            @staticmethod
+            async def history(key, n):
+                return []
+
+    async def scenario():
+        warm = WarmUp(Orch())
+        warm.start()
+        assert warm.state()["ready"] is False
+        await asyncio.sleep(0.05)
+        failed = warm.state()  # reports the failure, and starts a new attempt
+        assert failed["ready"] is False and "DynamoDB unreachable" in failed["error"]
+        Orch.fail = False
+        await asyncio.sleep(0.05)
+        assert warm.state()["ready"] is True
+
+    asyncio.run(scenario())

@@ -240,3 +240,15 @@ def test_importing_the_manager_stays_light():
                          check=True, cwd=os.path.dirname(os.path.dirname(os.path.dirname(
                              os.path.abspath(__file__)))))
     assert out.stdout.strip() == "[]"
+
+
+def test_ingress_env_is_empty_for_the_proxy_and_isolated_for_haproxy(tmp_path):
+    from cato_migrate.sandbox.components import ingress_env
+
+    assert ingress_env("proxy", tmp_path) == {}
+    env = ingress_env("haproxy", tmp_path)
+    assert env["RAY_SERVE_ENABLE_HA_PROXY"] == "1" and env["RAY_SERVE_THROUGHPUT_OPTIMIZED"] == "1"
+    assert "cato-hap-" in env["RAY_SERVE_HAPROXY_CONFIG_FILE_LOC"]  # not the shared /tmp/haproxy-serve
+    assert len(env["RAY_SERVE_HAPROXY_SOCKET_PATH"]) + 57 <= 97  # HAProxy's limit, after Ray's node-id dir
+    assert env["RAY_SERVE_HAPROXY_STATS_PORT"] != "8404" and env["RAY_SERVE_HAPROXY_METRICS_PORT"] != "9101"
+    assert float(env["RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S"]) <= 5

@@ -1,0 +1,73 @@
+"""Serving the replica well: bounded admission and warm-up (framework-free; serve_app wraps them)."""
+from __future__ import annotations
+
+import logging
+import time
+
+from orchestrator.api_errors import ApiError
+
+
+class Admission:
+    """At most `limit` chat requests at once; the next is refused at once with 429 + Retry-After."""
+
+    def __init__(self, limit: int, retry_after_s: int):
+        self.limit, self.retry_after_s, self.in_flight = limit, retry_after_s, 0
+
+    def acquire(self) -> None:
+        if self.in_flight >= self.limit:
+            raise ApiError(429, f"the orchestrator is at capacity ({self.limit} requests in flight on this replica); "
+                                f"retry after {self.retry_after_s}s", code="at_capacity", type_="rate_limit_error",
+                           headers={"Retry-After": str(self.retry_after_s)})
+        self.in_flight += 1
+
+    def release(self) -> None:
+        self.in_flight -= 1
+
+    async def hold(self, chunks):
+        try:
+            async for chunk in chunks:
+                yield chunk
+        finally:
+            self.release()
+
+
+class WarmUp:
+    """Everything a first request would otherwise pay for, done once in the background."""
+
+    def __init__(self, orch):
+        self.orch, self.task, self.error, self.seconds = orch, None, None, None
+
+    def start(self) -> None:
+        import asyncio
+
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop yet (constructed outside one): the first /healthz starts it
+        self.task = loop.create_task(self._run())
+
+    async def _run(self) -> None:
+        import asyncio
+
+        t0 = time.perf_counter()
+        try:
+            await self.orch._start()                                     # tables
+            if self.orch.cache is not None:                              # the embedding model
+                await asyncio.to_thread(self.orch.cache.embedder.embed, ["warm up"])
+            for backend in self.orch.backends.values():                  # boto3 clients
+                if hasattr(backend, "client") and callable(backend.client):
+                    await asyncio.to_thread(backend.client)
+            await self.orch.working.history("warm-up/none", 1)           # Redis (and DynamoDB) reachable
+            self.seconds = round(time.perf_counter() - t0, 2)
+        except Exception as exc:  # noqa: BLE001 — reported by /healthz, retried on its next call
+            logging.getLogger("orchestrator").exception("warm-up failed")
+            self.error = f"{type(exc).__name__}: {exc}"
+
+    def state(self) -> dict:
+        failed = self.task is not None and self.task.done() and self.error is not None
+        report = {"error": self.error} if failed else {}
+        if self.task is None or failed:  # not started yet, or failed: (re)try now
+            self.error = None
+            self.start()
+        ready = self.task is not None and self.task.done() and self.error is None and not failed
+        return {"ready": ready, "seconds": self.seconds, "error": report.get("error")}

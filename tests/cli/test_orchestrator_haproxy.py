@@ -1,0 +1,74 @@
+"""The orchestrator behind Ray 2.60's high-throughput ingress (HAProxy + direct ingress) on the
+sandbox: installed by the CLI with CATO_SANDBOX_INGRESS=haproxy, answering the OpenAI SDK."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.cli.conftest import Cli, cli_env
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    work = tmp_path_factory.mktemp("orch-haproxy")
+    cli = Cli(work, cli_env(work, CATO_STATE_URL=str(work / "state.db"), CATO_SANDBOX_INGRESS="haproxy"))
+    r = cli.run("sandbox", "up", timeout=120)
+    assert r.returncode == 0, r.stderr
+    try:
+        r = cli.run("orchestrator", "install", "--output", "json", timeout=400)
+        assert r.returncode == 0, r.stderr
+        yield cli, json.loads(r.stdout)["url"]
+    finally:
+        cli.run("sandbox", "down", timeout=120)
+
+
+def _listening_beyond_loopback() -> list[str]:
+    """HAProxy's sockets, and the replica's direct-ingress port (30000-31000), not on 127.0.0.0/8.
+    (Ray's own worker gRPC ports are Ray's, in every ingress mode, and not what this test is about.)"""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["name"]):
+        try:
+            conns = proc.net_connections(kind="inet")
+        except (psutil.AccessDenied, psutil.NoSuchProcess):
+            continue
+        for c in conns:
+            if c.status != psutil.CONN_LISTEN or c.laddr.ip.startswith("127."):
+                continue
+            if proc.info["name"] == "haproxy" or 30000 <= c.laddr.port <= 31000:
+                found.append(f"{proc.info['name']} {c.laddr.ip}:{c.laddr.port}")
+    return found
+
+
+def test_haproxy_ingress_serves_the_openai_api_and_keeps_its_files_in_the_sandbox(stack):
+    import openai
+
+    cli, url = stack
+    key = (cli.workdir / ".cato-migrate" / "litellm.key").read_text().strip()
+    client = openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0, timeout=60)
+    r = client.chat.completions.create(model="claude-3-haiku", messages=[{"role": "user", "content": "What is 2+2?"}])
+    assert r.choices[0].message.content == "The answer is 4." and r.usage.completion_tokens > 0
+    from cato_migrate.sandbox.components import haproxy_dir
+
+    cfg = next(haproxy_dir(cli.workdir / ".cato-migrate").rglob("haproxy.cfg")).read_text()
+    assert f"bind 127.0.0.1:{url.rsplit(':', 1)[1]}" in cfg  # the client-facing frontend stays on loopback
+    assert not _listening_beyond_loopback()  # stats and exporter (sandbox/ray_loopback), the replica port
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=url + "/v1", api_key="sk-wrong", max_retries=0).models.list()
+
+
+def test_sandbox_down_stops_haproxy_within_seconds(stack):
+    import subprocess
+
+    cli, _ = stack
+    t0 = time.monotonic()
+    assert cli.run("sandbox", "down", timeout=120).returncode == 0
+    took = time.monotonic() - t0
+    from cato_migrate.sandbox.components import haproxy_dir
+
+    left = subprocess.run(["pgrep", "-f", str(haproxy_dir(cli.workdir / ".cato-migrate"))], capture_output=True)
+    assert left.returncode == 1, left.stdout  # no HAProxy of this sandbox left behind
+    assert took < 60, took
