@@ -8,7 +8,7 @@ LITELLM_VENV := .venv-litellm
 LITELLM_VERSION := 1.108.7
 LITELLM_STAMP := $(LITELLM_VENV)/.installed-$(LITELLM_VERSION)
 
-.PHONY: setup demo test unit clean
+.PHONY: setup demo test unit clean bench
 
 setup: $(STAMP) $(LITELLM_STAMP) redis $(BIN)/helm
 
@@ -48,6 +48,16 @@ test: setup
 
 unit: setup
 	$(BIN)/pytest -q tests/unit tests/runbook
+
+# Side-by-side gateway benchmark (simulator direct / LiteLLM / orchestrator); not part of `make test`.
+# BENCH_ARGS=--quick for the <=15 min profile; results in bench/results/, summary in docs/performance.md.
+BENCH_STAMP := $(VENV)/.installed-bench
+$(BENCH_STAMP): pyproject.toml | $(STAMP)
+	$(BIN)/pip install -q -e '.[sandbox,orchestrator,bench]'
+	@touch $(BENCH_STAMP)
+
+bench: setup $(BENCH_STAMP)
+	$(BIN)/python bench/gateway_compare.py $(BENCH_ARGS)
 
 clean:
 	-$(BIN)/cato-migrate sandbox down

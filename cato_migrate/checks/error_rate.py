@@ -22,8 +22,9 @@ class ErrorRate(CheckKind):
     Params = ErrorRateParams
 
     def evaluate(self, criterion, params, ctx) -> CheckResult:
+        params = params.for_env(ctx.env)
         s, what = measure(params, ctx)
-        evidence = {"n": s.requests, "errors": s.errors, "error_kinds": s.error_kinds, "what": what}
+        evidence = {"n": s.requests, "concurrency": params.concurrency, "errors": s.errors, "error_kinds": s.error_kinds, "what": what}
         if s.requests == 0:
             return CheckResult("waiting", "no request was sent", None, evidence)
         ok = s.error_rate <= params.max_error_rate

@@ -21,6 +21,20 @@ def test_thresholds_triggers_and_traffic_plan():
     crit = {c.id: c for p in rb.phases for c in p.exit_criteria}
     assert crit["p1.exit.p99-latency"].threshold.describe() == "p99_latency_ms < 500 ms"
     assert crit["p2.exit.cache-hit-rate"].threshold.describe() == "cache_hit_rate > 0.8 ratio"
+
+
+def test_load_figures_are_stated_and_give_a_p99_enough_samples():
+    from cato_migrate.acceptance.load import P99_MIN_OK, p99_support
+
+    rb = load_runbook()
+    crit = {c.id: c for p in rb.phases for c in p.exit_criteria}
+    load = rb.find_step("p1.w4.load-test")[2].params
+    p99 = crit["p1.exit.p99-latency"].params
+    assert load["concurrency"] == p99["concurrency"] == 504  # LiteLLM's ceiling
+    for figures in (load, load["sandbox"], p99, p99["sandbox"]):
+        assert figures["requests"] >= P99_MIN_OK
+    assert load["ramp_requests"] >= P99_MIN_OK and load["sandbox"]["ramp_requests"] >= P99_MIN_OK
+    assert p99_support(P99_MIN_OK) == 10 and p99_support(99) == 0
     trig = {t.id: t for t in rb.meta.rollback.triggers}
     assert trig["error-rate"].threshold.value == 0.01 and trig["latency-p99"].threshold.value == 2000
     assert [s.percentage for s in rb.meta.traffic_plan] == [10, 50, 100]
