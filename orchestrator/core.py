@@ -11,7 +11,7 @@ from typing import Any
 
 from dataclasses import dataclass
 
-from orchestrator.cache_policy import cache_scope_for
+from orchestrator.cache_policy import cache_scope_for, is_shared
 from orchestrator.chat_request import ChatRequest, Sampling
 from orchestrator.identity import scoped
 from orchestrator.ports import BackendError, CacheHit, Message, ModelTier, RoutingDecision, StreamUsage
@@ -208,7 +208,9 @@ class CatoOrchestrator:
         hit = None
         if scope is not None:
             await self.writes.settle("cache|" + scope)  # a store still behind its reply in this scope
-            hit = await self.cache.lookup(request.query, scope=scope)
+            # Private scopes are keyed by the whole context, so a paraphrase hit there is unlikely:
+            # exact match only, no embedding (~5 ms of CPU saved on every session turn).
+            hit = await self.cache.lookup(request.query, scope=scope, exact_only=not is_shared(scope))
         return _Turn(session_key, messages, decision, scope, hit)
 
     async def _first_token(self, decision: RoutingDecision, messages: list[Message], sampling: Sampling):
@@ -289,7 +291,7 @@ class CatoOrchestrator:
 
     async def _store(self, scope: str, query: str, answer: str, usage: dict | None, write_behind: bool) -> None:
         async def write() -> None:
-            await self.cache.store(query, answer, scope=scope, usage=usage)
+            await self.cache.store(query, answer, scope=scope, usage=usage, exact_only=not is_shared(scope))
 
         if write_behind:
             self.writes.submit("cache|" + scope, write, "cache store")

@@ -48,9 +48,9 @@ class ExactCache:
     def __init__(self):
         self.scopes: dict[str, dict[str, str]] = {}
 
-    async def lookup(self, query, *, scope="global"):
+    async def lookup(self, query, *, scope="global", exact_only=False):
         ans = self.scopes.get(scope, {}).get(query)
         return CacheHit(ans, 1.0, query, scope) if ans is not None else None
 
-    async def store(self, query, answer, *, scope="global", usage=None):
+    async def store(self, query, answer, *, scope="global", usage=None, exact_only=False):
         self.scopes.setdefault(scope, {})[query] = answer

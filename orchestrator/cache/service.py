@@ -88,23 +88,30 @@ class SemanticCacheService:
         # request pays for one embedding, not two (embedding is most of the cache's CPU).
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
         self._batchers: dict[int, EmbeddingBatcher] = {}  # one per event loop
+        self._width: int | None = None
 
     # -- SemanticCache port -------------------------------------------------------------------
-    async def lookup(self, query: str, *, scope: str = "global") -> CacheHit | None:
-        return (await self.lookup_traced(query, scope=scope)).hit
+    async def lookup(self, query: str, *, scope: str = "global", exact_only: bool = False) -> CacheHit | None:
+        """`exact_only`: the same question (case, spacing, end punctuation aside) or nothing, with no
+        embedding: for scopes where a paraphrase hit is unlikely enough not to pay ~5 ms of CPU for."""
+        return (await self.lookup_traced(query, scope=scope, exact_only=exact_only)).hit
 
-    async def store(self, query: str, answer: str, *, scope: str = "global", usage: dict | None = None) -> None:
+    async def store(self, query: str, answer: str, *, scope: str = "global", usage: dict | None = None,
+                    exact_only: bool = False) -> None:
         key = normalise(query)
         with self._lock:
             known = self._exact.get(scope, {}).get(key)
             if known is not None:                                # same question again: new answer
                 self._replace(scope, known, query, answer, usage)
                 return
-        vector = await self._vector(query)
+        # exact-only entries get a zero vector: cosine 0 with everything, so only the exact path finds them
+        vector = np.zeros(self._dim(), dtype=np.float32) if exact_only else await self._vector(query)
         with self._lock:
             index = self._indexes.get(scope)
             if index is None:
-                index = self._indexes[scope] = VectorIndex(vector.shape[-1], brute_force_max=self._brute_force_max)
+                # small to start: most scopes (one user's, one session's) hold a handful of entries
+                index = self._indexes[scope] = VectorIndex(vector.shape[-1], brute_force_max=self._brute_force_max,
+                                                           initial_capacity=16)
                 self._exact[scope] = {}
             known = self._exact[scope].get(key)
             if known is not None:                                # stored meanwhile by another task
@@ -143,8 +150,8 @@ class SemanticCacheService:
         self._drop(scope, item_id)
 
     # -- explained lookup ---------------------------------------------------------------------
-    async def lookup_traced(self, query: str, *, scope: str = "global") -> LookupTrace:
-        trace = await self._lookup(query, scope)
+    async def lookup_traced(self, query: str, *, scope: str = "global", exact_only: bool = False) -> LookupTrace:
+        trace = await self._lookup(query, scope, exact_only)
         with self._lock:
             if trace.hit is not None:
                 self._hits += 1
@@ -153,7 +160,7 @@ class SemanticCacheService:
                 self._refused += trace.decision is not None and not trace.decision.same
         return trace
 
-    async def _lookup(self, query: str, scope: str) -> LookupTrace:
+    async def _lookup(self, query: str, scope: str, exact_only: bool = False) -> LookupTrace:
         with self._lock:
             index = self._indexes.get(scope)
             if index is None or not len(index):
@@ -166,6 +173,8 @@ class SemanticCacheService:
                     return LookupTrace(None, entry.query, 1.0, None, f"expired: older than {self.ttl_s:g}s")
                 hit = CacheHit(entry.answer, 1.0, entry.query, scope, entry.usage)
                 return LookupTrace(hit, entry.query, 1.0, None, "same question")
+        if exact_only:
+            return LookupTrace(None, reason="exact-only scope: no identical question cached")
         vector = await self._vector(query)
         with self._lock:
             index = self._indexes.get(scope)
@@ -230,6 +239,15 @@ class SemanticCacheService:
             del exact[normalise(entry.query)]
         if not len(index):
             del self._indexes[scope], self._exact[scope]
+
+    def _dim(self) -> int:
+        """The embedding's width, without embedding anything once it is known."""
+        with self._lock:
+            for index in self._indexes.values():
+                return index.dim
+        if self._width is None:
+            self._width = int(getattr(self.embedder, "dim", 0)) or int(self.embedder.embed(["width"]).shape[-1])
+        return self._width
 
     async def _vector(self, text: str) -> np.ndarray:
         key = normalise(text)

@@ -190,6 +190,8 @@ def test_a_private_answer_is_not_served_once_the_history_has_moved_on():
 class _HashEmbedder:
     """Deterministic unit vectors: the same text always maps to the same vector."""
 
+    dim = 16
+
     def embed(self, texts):
         out = []
         for t in texts:
@@ -286,5 +288,26 @@ def test_warm_up_reports_not_ready_until_done_and_retries_after_a_failure():
         Orch.fail = False
         await asyncio.sleep(0.05)
         assert warm.state()["ready"] is True
+
+    asyncio.run(scenario())
+
+
+def test_exact_only_scopes_never_embed_and_still_hit_the_same_question():
+    class CountingEmbedder(_HashEmbedder):
+        calls = 0
+
+        def embed(self, texts):
+            CountingEmbedder.calls += len(texts)
+            return super().embed(texts)
+
+    cache = SemanticCacheService(CountingEmbedder(), threshold=0.5, guard=False)
+
+    async def scenario():
+        await cache.store("What is my name?", "Alice.", scope="p|user:u|k", exact_only=True)
+        assert (await cache.lookup("what is my name", scope="p|user:u|k", exact_only=True)).answer == "Alice."
+        assert await cache.lookup("What's my name?", scope="p|user:u|k", exact_only=True) is None
+        assert CountingEmbedder.calls == 0
+        # and a zero vector is never a semantic neighbour of anything
+        assert await cache.lookup("Who am I?", scope="p|user:u|k") is None
 
     asyncio.run(scenario())
