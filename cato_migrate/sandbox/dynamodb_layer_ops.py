@@ -202,8 +202,15 @@ class DynamoLayer:
         while True:
             page = self._checked(h, source, "Scan", {"TableName": table, "ConsistentRead": True,
                                                      **({"ExclusiveStartKey": start} if start else {})})
-            for item in page.get("Items", []):
-                self._checked(h, target, "PutItem", {"TableName": table, "Item": item})
+            items = page.get("Items", [])
+            # BatchWriteItem, 25 at a time: AWS answers UpdateTable at once and backfills behind it;
+            # here the backfill runs inside the call, so it must stay short even for thousands of
+            # items, or the client's read timeout fires and its retry of UpdateTable finds the table.
+            for i in range(0, len(items), 25):
+                pending = [{"PutRequest": {"Item": item}} for item in items[i:i + 25]]
+                while pending:
+                    out = self._checked(h, target, "BatchWriteItem", {"RequestItems": {table: pending}})
+                    pending = (out.get("UnprocessedItems") or {}).get(table, [])
             start = page.get("LastEvaluatedKey")
             if not start:
                 return
