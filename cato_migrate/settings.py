@@ -52,8 +52,9 @@ class Settings(BaseSettings):
                                                                 "OpenAI API (local: the sandbox's litellm.key).")
     sandbox_minute_seconds: float = Field(default=1.0, gt=0, description="Sandbox: real seconds per AppConfig strategy minute.")
     sandbox_ingress: Literal["proxy", "haproxy"] = Field(
-        default="proxy", description="Sandbox: Ray Serve ingress for the orchestrator (proxy = Ray's Python proxy on "
-                                     "loopback; haproxy = Ray 2.60's high-throughput ingress, see the README).")
+        default="haproxy", description="Sandbox: Ray Serve ingress for the orchestrator (haproxy = Ray 2.60's "
+                                       "high-throughput ingress, as production ships; proxy = Ray's Python proxy, "
+                                       "the fallback; see the README).")
     kubeconfig: str = Field(default="", description="Kubeconfig path for staging/production (default: the client's usual lookup).")
     kube_context: str = Field(default="", description="Kubeconfig context to use (default: current context).")
     helm_binary: str = Field(default="", description="Pinned helm binary (default: <venv>/bin/helm installed by make setup).")

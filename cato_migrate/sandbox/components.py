@@ -183,8 +183,8 @@ def _ray_argv(ctx: LaunchContext) -> list[str]:
 def ingress_env(mode: str, state_dir: Path) -> dict[str, str]:
     """Ray Serve's ingress on the sandbox.
 
-    `proxy` (default): Ray's Python HTTP proxy, bound to 127.0.0.1 like every sandbox component.
-    `haproxy`: Ray 2.60's high-throughput ingress (HAProxy + direct ingress, one loop per replica).
+    `haproxy` (default, as the RayService manifest ships): Ray 2.60's high-throughput ingress
+    (HAProxy + direct ingress, one loop per replica). `proxy`: Ray's Python HTTP proxy, the fallback.
     In Ray 2.60 that mode binds HAProxy's stats page and its Prometheus exporter to ALL interfaces,
     with no setting to narrow them: here a sitecustomize hook (ray_loopback/) rewrites those two
     binds to 127.0.0.1, the replica's own port follows the node IP (127.0.0.1), the two ports are

@@ -56,9 +56,9 @@ class SandboxSettings(BaseModel):
     components: list[str] | None = Field(None, description="start only these components (and "
                                          "their dependencies); default: all registered")
     ingress: Literal["proxy", "haproxy"] = Field(
-        "proxy", description="Ray Serve's ingress for the orchestrator: Ray's Python proxy on loopback, or Ray "
-                             "2.60's HAProxy ingress (faster; binds some ports to all interfaces: see "
-                             "components.ingress_env)")
+        "haproxy", description="Ray Serve's ingress for the orchestrator: Ray 2.60's HAProxy ingress, as the "
+                               "RayService manifest ships it (kept on loopback: see components.ingress_env), or "
+                               "Ray's Python proxy, the fallback")
 
 
 def _now() -> str:

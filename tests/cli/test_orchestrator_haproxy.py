@@ -1,4 +1,4 @@
-"""The orchestrator behind Ray 2.60's high-throughput ingress (HAProxy + direct ingress) on the
+"""The orchestrator behind Ray 2.60's high-throughput ingress (HAProxy + direct ingress, the sandbox default) on the
 sandbox: installed by the CLI with CATO_SANDBOX_INGRESS=haproxy, answering the OpenAI SDK."""
 from __future__ import annotations
 
@@ -72,3 +72,23 @@ def test_sandbox_down_stops_haproxy_within_seconds(stack):
     left = subprocess.run(["pgrep", "-f", str(haproxy_dir(cli.workdir / ".cato-migrate"))], capture_output=True)
     assert left.returncode == 1, left.stdout  # no HAProxy of this sandbox left behind
     assert took < 60, took
+
+
+def test_the_python_proxy_fallback_still_serves(tmp_path_factory):
+    """CATO_SANDBOX_INGRESS=proxy: Ray's default Python proxy, the documented fallback."""
+    import openai
+
+    work = tmp_path_factory.mktemp("orch-proxy")
+    cli = Cli(work, cli_env(work, CATO_STATE_URL=str(work / "state.db"), CATO_SANDBOX_INGRESS="proxy"))
+    assert cli.run("sandbox", "up", timeout=120).returncode == 0
+    try:
+        r = cli.run("orchestrator", "install", "--output", "json", timeout=400)
+        assert r.returncode == 0, r.stderr
+        url = json.loads(r.stdout)["url"]
+        key = (work / ".cato-migrate" / "litellm.key").read_text().strip()
+        client = openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0, timeout=60)
+        answer = client.chat.completions.create(model="claude-3-haiku", messages=[{"role": "user", "content": "What is 2+2?"}])
+        assert answer.choices[0].message.content == "The answer is 4."
+        assert not list(work.glob("**/haproxy.cfg")) and not _listening_beyond_loopback()
+    finally:
+        cli.run("sandbox", "down", timeout=120)
