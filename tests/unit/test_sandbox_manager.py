@@ -243,7 +243,7 @@ def test_importing_the_manager_stays_light():
 
 
 def test_ingress_env_is_empty_for_the_proxy_and_isolated_for_haproxy(tmp_path):
-    from cato_migrate.sandbox.components import ingress_env
+    from cato_migrate.sandbox.ingress import ingress_env
 
     assert ingress_env("proxy", tmp_path) == {}
     env = ingress_env("haproxy", tmp_path)
