@@ -104,12 +104,17 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def _json_body(request: Request, limit: int = 1024 * 1024) -> dict:
+async def _json(request: Request, limit: int):
+    """The body as JSON, whatever its type (parse_chat judges a chat body's shape itself)."""
     raw = await _read_body(request, limit)
     try:
-        body = json.loads(raw)
+        return json.loads(raw)
     except ValueError:  # UnicodeDecodeError included
         raise ApiError(400, "the request body must be JSON (UTF-8)", code="invalid_json") from None
+
+
+async def _json_body(request: Request, limit: int = 1024 * 1024) -> dict:
+    body = await _json(request, limit)
     if not isinstance(body, dict):
         raise ApiError(400, "the request body must be a JSON object", code="invalid_type")
     return body
@@ -205,11 +210,7 @@ class OrchestratorDeployment:
         from orchestrator.core import NoTierAvailable
         from orchestrator.ports import BackendError
 
-        raw = await _read_body(request, self.config.max_body_bytes)
-        try:
-            body = json.loads(raw)
-        except ValueError:  # UnicodeDecodeError included
-            raise ApiError(400, "the request body must be JSON (UTF-8)", code="invalid_json") from None
+        body = await _json(request, self.config.max_body_bytes)
         req = parse_chat(body, session_header=request.headers.get("x-session-id"),
                          max_output_tokens=self.config.max_output_tokens, drop_params=self.config.drop_params)
         pinned = self.orch.pins(req.model)  # an unknown model is a 404 before anything is read or called

@@ -75,12 +75,14 @@ class SageMakerBackend(AwsBackend):
 
 def _stream_items(line: bytes) -> list[str | StreamUsage]:
     """A TGI event's text, and on the last event (with `details`) the token counts it reports."""
-    items: list[str | StreamUsage] = []
-    text = _token_text(line)
-    if text:
-        items.append(text)
     event = _event(line)
-    details = event.get("details") if event else None
+    if event is None:
+        return []
+    items: list[str | StreamUsage] = []
+    token = event.get("token")
+    if isinstance(token, dict) and not token.get("special") and token.get("text"):
+        items.append(token["text"])
+    details = event.get("details")
     if isinstance(details, dict) and "generated_tokens" in details:
         finish = "length" if details.get("finish_reason") == "length" else "stop"
         items.append(StreamUsage(int(details.get("prompt_tokens") or 0), int(details["generated_tokens"]), finish))
@@ -88,6 +90,7 @@ def _stream_items(line: bytes) -> list[str | StreamUsage]:
 
 
 def _event(line: bytes) -> dict | None:
+    """One server-sent event line (`data:{...}`) as a dict, or None."""
     line = line.strip()
     if not line.startswith(b"data:"):
         return None
@@ -112,17 +115,3 @@ def _read_answer(data: Any) -> tuple[str | None, dict[str, Any], list[float] | N
     if choices:  # an OpenAI-compatible container (TGI / LMI messages API)
         return str((choices[0].get("message") or {}).get("content") or ""), usage, hidden
     return None, usage, hidden
-
-
-def _token_text(line: bytes) -> str | None:
-    line = line.strip()
-    if not line.startswith(b"data:"):
-        return None
-    try:
-        event = json.loads(line[5:])
-    except ValueError:
-        return None
-    token = event.get("token") if isinstance(event, dict) else None
-    if not isinstance(token, dict) or token.get("special"):
-        return None
-    return token.get("text")

@@ -1,6 +1,7 @@
 """CLI tests run the real `cato-migrate` in subprocesses against a real sandbox."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -39,6 +40,21 @@ def cli_env(workdir: Path, **extra: str) -> dict[str, str]:
                 "CATO_LOCK_TTL_SECONDS": "5", "COLUMNS": "200"})
     env.update(extra)
     return env
+
+
+@contextlib.contextmanager
+def orchestrator_stack(work: Path, **env: str):
+    """`sandbox up` then `orchestrator install` through the CLI in `work`; yields (cli, orchestrator url);
+    `sandbox down` after."""
+    cli = Cli(work, cli_env(work, CATO_STATE_URL=str(work / "state.db"), **env))
+    r = cli.run("sandbox", "up", timeout=120)
+    assert r.returncode == 0, r.stderr
+    try:
+        r = cli.run("orchestrator", "install", "--output", "json", timeout=400)
+        assert r.returncode == 0, r.stderr
+        yield cli, json.loads(r.stdout)["url"]
+    finally:
+        cli.run("sandbox", "down", timeout=120)
 
 
 @pytest.fixture(scope="module")

@@ -9,22 +9,14 @@ import time
 import httpx
 import pytest
 
-from tests.cli.conftest import Cli, cli_env
+from tests.cli.conftest import orchestrator_stack
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    work = tmp_path_factory.mktemp("orch-e2e")
-    cli = Cli(work, cli_env(work, CATO_STATE_URL=str(work / "state.db"), CATO_DRAIN_QUIET_SECONDS="2",
-                            CATO_LEGACY_REPLICAS="1"))
-    r = cli.run("sandbox", "up", timeout=120)
-    assert r.returncode == 0, r.stderr
-    try:
-        r = cli.run("orchestrator", "install", "--output", "json", timeout=400)
-        assert r.returncode == 0, r.stderr
-        yield cli, json.loads(r.stdout)["url"]
-    finally:
-        cli.run("sandbox", "down", timeout=120)
+    with orchestrator_stack(tmp_path_factory.mktemp("orch-e2e"), CATO_DRAIN_QUIET_SECONDS="2",
+                            CATO_LEGACY_REPLICAS="1") as stack:
+        yield stack
 
 
 def components(cli) -> dict:

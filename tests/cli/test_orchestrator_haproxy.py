@@ -2,26 +2,17 @@
 sandbox: installed by the CLI with CATO_SANDBOX_INGRESS=haproxy, answering the OpenAI SDK."""
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
 
-from tests.cli.conftest import Cli, cli_env
+from tests.cli.conftest import orchestrator_stack
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    work = tmp_path_factory.mktemp("orch-haproxy")
-    cli = Cli(work, cli_env(work, CATO_STATE_URL=str(work / "state.db"), CATO_SANDBOX_INGRESS="haproxy"))
-    r = cli.run("sandbox", "up", timeout=120)
-    assert r.returncode == 0, r.stderr
-    try:
-        r = cli.run("orchestrator", "install", "--output", "json", timeout=400)
-        assert r.returncode == 0, r.stderr
-        yield cli, json.loads(r.stdout)["url"]
-    finally:
-        cli.run("sandbox", "down", timeout=120)
+    with orchestrator_stack(tmp_path_factory.mktemp("orch-haproxy"), CATO_SANDBOX_INGRESS="haproxy") as stack:
+        yield stack
 
 
 def _listening_beyond_loopback() -> list[str]:
@@ -79,16 +70,9 @@ def test_the_python_proxy_fallback_still_serves(tmp_path_factory):
     import openai
 
     work = tmp_path_factory.mktemp("orch-proxy")
-    cli = Cli(work, cli_env(work, CATO_STATE_URL=str(work / "state.db"), CATO_SANDBOX_INGRESS="proxy"))
-    assert cli.run("sandbox", "up", timeout=120).returncode == 0
-    try:
-        r = cli.run("orchestrator", "install", "--output", "json", timeout=400)
-        assert r.returncode == 0, r.stderr
-        url = json.loads(r.stdout)["url"]
+    with orchestrator_stack(work, CATO_SANDBOX_INGRESS="proxy") as (_, url):
         key = (work / ".cato-migrate" / "litellm.key").read_text().strip()
         client = openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0, timeout=60)
         answer = client.chat.completions.create(model="claude-3-haiku", messages=[{"role": "user", "content": "What is 2+2?"}])
         assert answer.choices[0].message.content == "The answer is 4."
         assert not list(work.glob("**/haproxy.cfg")) and not _listening_beyond_loopback()
-    finally:
-        cli.run("sandbox", "down", timeout=120)
