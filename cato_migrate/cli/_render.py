@@ -9,6 +9,7 @@ import sys
 from typing import Any, Callable
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 out = Console(highlight=False, soft_wrap=True)
@@ -27,6 +28,11 @@ def styled(status: str) -> str:
     style = STATUS_STYLE.get(status, "")
     label = status.replace("_", " ")
     return f"[{style}]{label}[/{style}]" if style else label
+
+
+def esc(text: object) -> str:
+    """User text (reasons, command lines, ids, names) is never read as rich markup."""
+    return escape(str(text))
 
 
 def emit(output: str, data: Any, human: Callable[[Console], None]) -> None:

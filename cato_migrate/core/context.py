@@ -54,3 +54,8 @@ class RunContext:
     def ensure_held(self) -> None:
         if self.lease is not None:
             self.lease.ensure_held()
+
+    def fence(self, what: str = "") -> None:
+        """Call immediately before every external write: raises if the lease is no longer ours."""
+        if self.lease is not None:
+            self.lease.fence(what)

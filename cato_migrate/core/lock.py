@@ -105,6 +105,19 @@ class LeaseKeeper:
             raise Unverified(f"the lock was taken over{by} while this command ran; it stopped here",
                              hint="run `cato-migrate status` to see where things stand before doing anything else")
 
+    def fence(self, what: str = "") -> None:
+        """Prove, by a read of the store, that we still hold the lease: call it immediately before
+        every external write (a fencing check). A preempted command stops here, never after its write."""
+        self.ensure_held()
+        current = self.store.read_lock(self.env)
+        if current is None or self.lease is None or current.token != self.lease.token:
+            self.lost.set()
+            by = f" by {current.holder} running `{current.command}`" if current else ""
+            doing = f" before {what}" if what else ""
+            raise Unverified(f"the lock was taken over{by} while this command ran; it stopped{doing} "
+                             "and changed nothing more",
+                             hint="run `cato-migrate status` to see where things stand before doing anything else")
+
     def release(self) -> None:
         self._stop.set()
         if self._thread:

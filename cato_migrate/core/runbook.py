@@ -97,12 +97,26 @@ class TrafficStage(CoreModel):
     requires_phases: list[int] = Field(description="Phases whose exit criteria must have passed (in the journal) before raising to this stage.")
 
 
+class Contact(CoreModel):
+    role: str = Field(description="What the contact is for, e.g. Migration Lead, On-call, Escalation.")
+    who: str = Field(description="Handle, channel or person, as the runbook names it.")
+
+
+class CommunicationStep(CoreModel):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="Stable id, used by `cato-migrate announce ID`.")
+    week: int = Field(ge=1, le=16, description="Week the communication happens in.")
+    title: str = Field(description="The runbook's heading, e.g. Canary Start.")
+    actions: list[str] = Field(min_length=1, description="What is communicated, as the runbook lists it.")
+
+
 class RunbookMeta(CoreModel):
     name: str = Field(description="Runbook name.")
     source: str = Field(description="The document this data encodes.")
     phase_files: list[str] = Field(min_length=1, description="Phase files, relative to this file, in order.")
     traffic_plan: list[TrafficStage] = Field(min_length=1, description="The order traffic is raised in (10 -> 50 -> 100).")
     rollback: RollbackSpec = Field(description="Rollback budgets and triggers.")
+    contacts: list[Contact] = Field(default_factory=list, description="Who to reach: the runbook's Contact section.")
+    communication_plan: list[CommunicationStep] = Field(default_factory=list, description="The runbook's Communication Plan, by week.")
 
     @model_validator(mode="after")
     def _plan_rises(self) -> "RunbookMeta":
