@@ -34,8 +34,8 @@ def _globals(
 
 
 def _register() -> None:
-    from cato_migrate.cli import (attest, canary, decommission, eval, history, lock, orchestrator, phase,
-                                  rollback, sandbox, status, validate)
+    from cato_migrate.cli import (announce, attest, canary, decommission, doctor, eval, history, lock, notify,
+                                  orchestrator, phase, rollback, sandbox, state, status, validate)
 
     app.command("status", help=status.__doc__)(status.status)
     app.add_typer(phase.app, name="phase", help=phase.__doc__)
@@ -49,6 +49,10 @@ def _register() -> None:
     app.add_typer(sandbox.app, name="sandbox", help=sandbox.__doc__)
     app.add_typer(orchestrator.app, name="orchestrator", help=orchestrator.__doc__)
     app.add_typer(eval.app, name="eval", help=eval.__doc__)
+    app.command("doctor", help=doctor.__doc__)(doctor.doctor)
+    app.add_typer(notify.app, name="notify", help=notify.__doc__)
+    app.command("announce", help=announce.__doc__)(announce.announce)
+    app.add_typer(state.app, name="state", help=state.__doc__)
 
 
 _register()

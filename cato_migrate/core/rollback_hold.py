@@ -1,0 +1,35 @@
+"""The persisted "rolled back" state of an environment, like Argo Rollouts' abort.
+
+A rollback sets it; every raise of traffic is refused while it is set; only
+`cato-migrate canary resume --reason TEXT` clears it. Kept in the journal under
+HOLD_KEY ("started" = held, "finished" = resumed), so both state stores carry it.
+"""
+from __future__ import annotations
+
+from pydantic import Field
+
+from cato_migrate.core.model import Record
+from cato_migrate.core.state import JournalEntry
+
+HOLD_KEY = "traffic.hold"
+
+
+class Hold(Record):
+    env: str = Field(description="Environment that is held at 0%.")
+    at: float = Field(description="Unix time the rollback set it.")
+    actor: str = Field(description="Who rolled back.")
+    reason: str = Field(default="", description="Why, as given to the rollback.")
+    by_command: str = Field(default="", description="rollback --quick, rollback --full, or canary watch.")
+
+
+def hold_from_journal(entries: list[JournalEntry]) -> Hold | None:
+    """The hold in force, from the environment's journal (None: raises are allowed)."""
+    last = next((e for e in reversed(entries) if e.key == HOLD_KEY), None)
+    if last is None or last.event != "started":
+        return None
+    return Hold(env=last.env, at=last.at, actor=last.actor, reason=str(last.inputs.get("reason", "")),
+                by_command=str(last.inputs.get("by_command", "")))
+
+
+def current_hold(store, env: str) -> Hold | None:
+    return hold_from_journal(store.journal(env, HOLD_KEY))
