@@ -4,13 +4,14 @@ The toml may hold per-environment overrides under `[environments.<env>]`.
 """
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from cato_migrate.errors import BadInput
 
@@ -19,7 +20,8 @@ CONFIG_FILE = "cato-migrate.toml"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CATO_", extra="forbid")
+    # allow_inf_nan=False: `CATO_LOCK_TTL_SECONDS=inf` is a typo to report, not a lease that never ends.
+    model_config = SettingsConfigDict(env_prefix="CATO_", extra="forbid", allow_inf_nan=False)
 
     env: Env = Field(default="local", description="Environment: local (sandbox), staging, production.")
     output: Literal["table", "json"] = Field(default="table", description="Output format.")
@@ -32,7 +34,7 @@ class Settings(BaseSettings):
     appconfig_endpoint_url: str = Field(default="", description="AppConfig endpoint override (local: the sandbox's).")
     appconfigdata_endpoint_url: str = Field(default="", description="AppConfig data endpoint override (local: the sandbox's).")
     dynamodb_endpoint_url: str = Field(default="", description="DynamoDB endpoint override for the state store.")
-    replica_regions: list[str] = Field(default_factory=lambda: ["us-west-2"], description="Regions that hold global-table replicas of the memory tables (besides `region`).")
+    replica_regions: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["us-west-2"], description="Regions that hold global-table replicas of the memory tables (besides `region`); as a variable: `us-west-2,eu-west-1` or a JSON list.")
     tables_endpoint_url: str = Field(default="", description="DynamoDB endpoint override for the memory tables (local: the sandbox's DynamoDB layer).")
     opensearch_endpoint_url: str = Field(default="", description="OpenSearch Serverless control-plane endpoint override (local: the sandbox's moto).")
     appconfig_application: str = Field(default="cato", description="AppConfig application name.")
@@ -45,7 +47,7 @@ class Settings(BaseSettings):
     canary_growth_percent: float = Field(default=20.0, gt=0, le=100, description="Canary strategy growth per step.")
     rollback_strategy: str = Field(default="cato-rollback-zero-bake", description="Zero-bake strategy used by rollback --quick.")
     deployment_timeout_seconds: float = Field(default=3600.0, gt=0, description="How long canary set waits for a deployment.")
-    lock_ttl_seconds: float = Field(default=60.0, gt=0, description="Lock lease length; the holder renews it while running.")
+    lock_ttl_seconds: float = Field(default=60.0, ge=10, le=3600, description="Lock lease length in seconds (10 s to 1 h); the holder renews it while running.")
     orchestrator_url: str = Field(default="", description="Orchestrator base URL (local: the sandbox's).")
     orchestrator_admin_token: str = Field(default="", description="Bearer token for the orchestrator's /admin API.")
     orchestrator_api_key: str = Field(default="", description="Client API key the probes send to the orchestrator's "
@@ -74,7 +76,28 @@ class Settings(BaseSettings):
     legacy_replicas: int = Field(default=2, ge=1, description="Replicas a full rollback scales LiteLLM back up to (at least; never lowers it).")
     rollout_timeout_seconds: float = Field(default=600.0, gt=0, description="How long to wait for a workload to become ready (or to stop).")
     drain_timeout_seconds: float = Field(default=300.0, gt=0, description="Full rollback: longest wait for in-flight requests to the orchestrator to drain.")
+    legacy_min_ready: int = Field(default=1, ge=0, description="rollback --quick refuses (unless --force) when the legacy LiteLLM stack has fewer ready replicas than this.")
+    redis_url: str = Field(default="", description="Session Redis/ElastiCache URL that `doctor` checks (local: the sandbox's redis).")
+    notify_slack_url: str = Field(default="", description="Slack-compatible incoming-webhook URL for notifications (prefer notify_slack_url_file; never journaled).")
+    notify_slack_url_file: Path | None = Field(default=None, description="File holding the Slack webhook URL (a mounted secret).")
+    notify_webhook_url: str = Field(default="", description="Generic JSON webhook URL for notifications (prefer notify_webhook_url_file; never journaled).")
+    notify_webhook_url_file: Path | None = Field(default=None, description="File holding the generic JSON webhook URL (a mounted secret).")
+    notify_timeout_seconds: float = Field(default=3.0, gt=0, le=60, description="Timeout of one notification delivery attempt.")
     drain_quiet_seconds: float = Field(default=5.0, ge=0, description="Full rollback: the orchestrator must see no new requests for this long before it is scaled to 0.")
+
+    @field_validator("replica_regions", mode="before")
+    @classmethod
+    def _regions_list(cls, value: Any) -> Any:
+        """`us-west-2,eu-west-1` (what people type) or a JSON list; anything else is left to the type check."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not a JSON list ({exc.msg}); write us-west-2,eu-west-1 or [\"us-west-2\"]") from None
+        return [part.strip() for part in text.split(",") if part.strip()]
 
     @property
     def appconfig_env_name(self) -> str:
@@ -85,20 +108,79 @@ class Settings(BaseSettings):
         return self.state_url or str(self.work_dir / "state.db")
 
 
+ENVIRONMENTS: tuple[str, ...] = get_args(Env)
+# CATO_* variables that other components read (the orchestrator, the sandbox's LiteLLM and gateway,
+# the load test, the orchestrator's manifest); not settings of this CLI, but not typos either.
+OTHER_COMPONENTS_VARS = frozenset({
+    "CATO_ORCHESTRATOR_API_KEYS", "CATO_ORCHESTRATOR_CONFIG", "CATO_LEGACY_API_BASE", "CATO_LEGACY_API_KEY",
+    "CATO_GATEWAY_NEW_COMPONENT", "CATO_LOAD_API_KEY", "CATO_SESSIONS_TABLE", "CATO_FACTS_TABLE",
+})
+
+
+def unknown_env_vars(environ: dict[str, str] | None = None) -> list[str]:
+    """CATO_* names that no setting and no other component reads: most likely typos."""
+    environ = os.environ if environ is None else environ
+    known = {f"CATO_{name.upper()}" for name in Settings.model_fields} | OTHER_COMPONENTS_VARS
+    return sorted(k for k in environ if k.startswith("CATO_") and k not in known)
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot read it: {exc.strerror or exc}",
+                       hint=f"{CONFIG_FILE} must be a readable TOML file (or absent)") from exc
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise BadInput(f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x})",
+                       hint="save the file as UTF-8") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise BadInput(f"{path}: not valid TOML: {exc}") from exc
+
+
+def _environment_sections(path: Path, envs: Any) -> dict[str, dict]:
+    """[environments.<env>] tables, checked: a typo such as [environments.prod] is an error, not ignored."""
+    valid = ", ".join(ENVIRONMENTS)
+    if not isinstance(envs, dict):
+        raise BadInput(f"{path}: `environments` must be a table of [environments.<env>] sections ({valid})")
+    unknown = sorted(set(envs) - set(ENVIRONMENTS))
+    if unknown:
+        raise BadInput(f"{path}: unknown environment(s) under [environments]: {', '.join(unknown)}; "
+                       f"valid: {valid}")
+    for name, section in envs.items():
+        if not isinstance(section, dict):
+            raise BadInput(f"{path}: [environments.{name}] must be a table of settings, "
+                           f"got {type(section).__name__}")
+    return envs
+
+
+def _where(key: str, path: Path, top: dict, section: dict, env: str) -> str:
+    if key in os.environ or f"CATO_{key.upper()}" in os.environ:
+        return f"CATO_{key.upper()}"
+    if key in section:
+        return f"{path} [environments.{env}] {key}"
+    if key in top:
+        return f"{path}: {key}"
+    return key
+
+
 def load_settings(cwd: Path | None = None, **overrides) -> Settings:
     """Defaults < toml (top level, then [environments.<env>]) < CATO_* < explicit overrides."""
     cwd = cwd or Path.cwd()
-    file_values: dict = {}
     path = cwd / CONFIG_FILE
-    if path.exists():
-        try:
-            data = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as exc:
-            raise BadInput(f"{path}: not valid TOML: {exc}") from exc
-        envs = data.pop("environments", {})
-        file_values.update(data)
-        env = overrides.get("env") or os.environ.get("CATO_ENV") or data.get("env") or "local"
-        file_values.update(envs.get(env, {}))
+    top: dict = {}
+    section: dict = {}
+    env = overrides.get("env") or os.environ.get("CATO_ENV") or "local"
+    if path.exists() or path.is_symlink():
+        data = _read_toml(path)
+        envs = _environment_sections(path, data.pop("environments", {}))
+        top = data
+        if not (overrides.get("env") or os.environ.get("CATO_ENV")) and isinstance(data.get("env"), str):
+            env = data["env"]
+        section = envs.get(env, {})
+    file_values = {**top, **section}
     explicit = {k: v for k, v in overrides.items() if v is not None}
     env_vars = {k[5:].lower() for k in os.environ if k.startswith("CATO_")}
     merged = {k: v for k, v in file_values.items() if k not in env_vars}
@@ -106,7 +188,17 @@ def load_settings(cwd: Path | None = None, **overrides) -> Settings:
     try:
         return Settings(**merged)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
-        )
-        raise BadInput(f"invalid settings ({CONFIG_FILE} or CATO_* variables): {problems}") from exc
+        problems = []
+        for e in exc.errors():
+            key = str(e["loc"][0]) if e["loc"] else ""
+            where = _where(key, path, top, section, env) if key else "settings"
+            rest = ".".join(str(p) for p in e["loc"][1:])
+            got = "" if e["type"] == "extra_forbidden" else f" (got {repr(e.get('input'))[:60]})"
+            msg = "unknown setting" if e["type"] == "extra_forbidden" else e["msg"].removeprefix("Value error, ")
+            problems.append(f"{where}{'.' + rest if rest else ''}: {msg}{got}")
+        raise BadInput("invalid settings: " + "; ".join(problems),
+                       hint=f"fix {CONFIG_FILE} or the CATO_* variable named; see the README's settings list") from exc
+    except SettingsError as exc:  # a CATO_* value pydantic-settings could not even parse
+        cause = f": {exc.__cause__}" if exc.__cause__ else ""
+        raise BadInput(f"invalid settings: {exc}{cause}",
+                       hint="fix the CATO_* variable named") from exc

@@ -23,8 +23,17 @@ def default_actor() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def make_store(settings: Settings):
+def make_store(settings: Settings, *, create: bool = False):
+    """The state store `state_url` names. `create` (`state init`) makes a DynamoDB table; nothing
+    else does, so a mistyped table name is an error, not a new empty journal and a second lock."""
     loc = settings.state_location
+    if settings.env != "local" and not settings.state_url.strip():
+        raise BadInput(
+            f"{settings.env} needs a shared state store, and state_url is not set: a SQLite file under "
+            f"{settings.work_dir} would give each directory its own journal and its own lock; nothing was changed",
+            hint=f'set state_url = "dynamodb://TABLE?region={settings.region}" under [environments.{settings.env}] '
+                 "in cato-migrate.toml (or CATO_STATE_URL), then run `cato-migrate state init` once; "
+                 "a SQLite path (sqlite:///PATH) is accepted only when named there explicitly")
     if loc.startswith("dynamodb://"):
         from cato_migrate.adapters.dynamodb_store import DynamoStateStore
 
@@ -38,7 +47,9 @@ def make_store(settings: Settings):
                                hint="run `cato-migrate sandbox up` first")
             os.environ.setdefault("AWS_ACCESS_KEY_ID", "sandbox")
             os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "sandbox")
-        return DynamoStateStore(u.netloc, region=region, endpoint_url=endpoint)
+        if not u.netloc:
+            raise BadInput(f"CATO_STATE_URL {loc!r} names no table; use dynamodb://TABLE?region=R")
+        return DynamoStateStore(u.netloc, region=region, endpoint_url=endpoint, create=create)
     if "://" in loc and not loc.startswith("sqlite://"):
         raise BadInput(f"CATO_STATE_URL {loc!r} is not understood; use a file path, sqlite:///PATH or dynamodb://TABLE?region=R")
     from cato_migrate.adapters.sqlite_store import SqliteStateStore
@@ -203,15 +214,30 @@ class Services:
                                        endpoint_url=url, data_endpoint_url=data_url)
         return self._flag
 
+    def redis_url(self) -> str | None:
+        """The session Redis `doctor` checks: the setting, else (local) the sandbox's `redis` component."""
+        s = self.settings
+        return s.redis_url or (sandbox_url(s, "redis") if s.env == "local" else None)
+
+    def identity(self):
+        """The caller's AWS identity (STS); on the sandbox its moto serves STS."""
+        from cato_migrate.adapters.doctor_probes import CallerIdentity
+
+        return CallerIdentity(self.settings.region, self._aws_local("", "moto", "moto"))
+
 
 def make_context(settings: Settings, *, services=None, store=None, clock=None, force: bool = False,
                  reason: str = "", progress=None) -> RunContext:
     runbook = load_runbook(settings.runbook_dir)
-    return RunContext(
+    ctx = RunContext(
         env=settings.env, actor=settings.actor or default_actor(), run_id=uuid.uuid4().hex[:12],
         store=store or make_store(settings), clock=clock or SystemClock(),
         services=services or Services(settings), runbook=runbook, settings=settings,
         force=force, reason=reason, progress=progress or (lambda m: None))
+    from cato_migrate.adapters.outbox import notify_hook
+
+    ctx.notify = notify_hook(ctx)  # None unless a notify URL is configured for this environment
+    return ctx
 
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

@@ -49,8 +49,12 @@ expect 0 cato-migrate phase run 4 --week 13
 expect 0 cato-migrate phase run 4 --week 14
 expect 0 cato-migrate canary status
 
-step "drill at 50%: quick rollback, back to 10 and 50, then the full rollback in the safe order"
+step "drill at 50%: quick rollback (held until resumed), back to 10 and 50, then the full rollback in the safe order"
+expect 0 cato-migrate rollback --quick --dry-run
 expect 0 cato-migrate rollback --quick --reason "drill"
+expect 1 cato-migrate canary set 10
+expect 0 cato-migrate canary resume --reason "drill over"
+expect 0 cato-migrate canary set 10 --dry-run
 expect 0 cato-migrate canary set 10
 expect 0 cato-migrate canary set 50
 expect 0 cato-migrate rollback --full --reason "drill"
@@ -59,6 +63,7 @@ expect 0 cato-migrate sandbox status
 
 step "back on track: the orchestrator again, 10 -> 50 -> 100"
 expect 0 cato-migrate orchestrator install
+expect 0 cato-migrate canary resume --reason "full rollback drill over"
 expect 0 cato-migrate canary set 10
 expect 0 cato-migrate canary set 50
 step "week 15-16: 100%, LiteLLM to 0; deleting it waits for the monitoring week"
@@ -67,9 +72,11 @@ expect 1 cato-migrate decommission --delete
 step "drill in the monitoring week: the full rollback starts LiteLLM again BEFORE it moves traffic"
 expect 0 cato-migrate rollback --full --reason "drill during monitoring"
 expect 0 cato-migrate orchestrator install
+expect 0 cato-migrate canary resume --reason "monitoring drill over"
 expect 0 cato-migrate canary set 10
 expect 0 cato-migrate canary set 50
 expect 0 cato-migrate canary set 100
+expect 0 cato-migrate decommission --dry-run
 expect 0 cato-migrate decommission
 step "a rehearsal cannot wait a week: delete now, with a reason (audited)"
 expect 0 cato-migrate decommission --delete --force --reason "sandbox rehearsal"

@@ -15,6 +15,10 @@ class FakeClock:
     def now(self) -> float:
         return self.t
 
+    def monotonic(self) -> float:
+        # Fake time passes for both clocks alike; a skewed wall clock is a test's own wrapper.
+        return self.t
+
     def sleep(self, seconds: float) -> None:
         self.t += max(seconds, 0.001)
 
@@ -29,6 +33,8 @@ class FakeFlag:
         self.deps: list[dict] = []
         self.calls: list[str] = []
         self.serve_override: int | None = None  # plant a fault: served value stuck
+        self.profile = "orchestration"
+        self.other_profile_busy: Deployment | None = None  # plant: another profile deploys in this environment
 
     def ensure_setup(self) -> None:
         self.calls.append("ensure_setup")
@@ -56,10 +62,10 @@ class FakeFlag:
 
     def _dep(self, d: dict) -> Deployment:
         return Deployment(number=d["n"], state=self._state(d), version=d["version"], strategy=d["strategy"],
-                          percentage_complete=100.0, started_at=d["start"])
+                          percentage_complete=100.0, started_at=d["start"], profile=self.profile)
 
     def start_deployment(self, version, strategy, description) -> Deployment:
-        if self.deps and self._state(self.deps[-1]) in ("DEPLOYING", "BAKING"):
+        if (self.deps and self._state(self.deps[-1]) in ("DEPLOYING", "BAKING")) or self.other_profile_busy:
             raise Conflict("deployment in progress")
         d = {"n": len(self.deps) + 1, "version": version, "strategy": strategy, "start": self.clock.now(), "stopped": False}
         self.deps.append(d)
@@ -76,6 +82,16 @@ class FakeFlag:
         self.deps[number - 1]["stopped"] = True
         self.calls.append(f"stop_deployment:{number}")
         return self._dep(self.deps[number - 1])
+
+    def blocking_deployment(self):
+        if self.other_profile_busy is not None:
+            return self.other_profile_busy
+        latest = self.latest_deployment()
+        return latest if latest and latest.state in ("DEPLOYING", "BAKING") else None
+
+    def describe_setup(self) -> dict:
+        return {"application": True, "environment": True, "profile": True, "strategies": list(self.strategies),
+                "monitors": [], "region": "us-east-1"}
 
     def configured(self, dep: Deployment) -> FlagSpec:
         return self.versions[dep.version]

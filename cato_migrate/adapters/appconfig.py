@@ -162,10 +162,50 @@ class AppConfigFlag:
         return self.get_deployment(max(i["DeploymentNumber"] for i in mine))
 
     def stop_deployment(self, number: int) -> Deployment:
+        """AWS stops only a DEPLOYING deployment unless AllowRevert is sent; BAKING and VALIDATING
+        need it (it rolls them back), and so would a COMPLETE one (never asked for here)."""
         self.ensure_setup()
+        state = self.get_deployment(number).state
+        extra = {} if state == "DEPLOYING" else {"AllowRevert": True}
         self._call("appconfig", "stop_deployment", ApplicationId=self._ids["app"],
-                   EnvironmentId=self._ids["env"], DeploymentNumber=number)
+                   EnvironmentId=self._ids["env"], DeploymentNumber=number, **extra)
         return self.get_deployment(number)
+
+    def blocking_deployment(self) -> Deployment | None:
+        if not self._resolve(create=False):
+            return None
+        items = self._call("appconfig", "list_deployments", ApplicationId=self._ids["app"],
+                           EnvironmentId=self._ids["env"]).get("Items", [])
+        busy = [i for i in items if i.get("State") in ("DEPLOYING", "BAKING", "VALIDATING", "ROLLING_BACK")]
+        if not busy:
+            return None
+        return self.get_deployment(max(i["DeploymentNumber"] for i in busy))
+
+    def describe_setup(self) -> dict:
+        """Read-only: what of the application, environment, profile, strategies and monitors exists."""
+        out: dict = {"application": False, "environment": False, "profile": False, "strategies": [],
+                     "monitors": [], "region": self.region}
+        app = self._find("list_applications", self.application)
+        out["strategies"] = self._names("list_deployment_strategies")
+        if app is None:
+            return out
+        out["application"] = True
+        env = self._find("list_environments", self.environment, ApplicationId=app)
+        out["profile"] = self._find("list_configuration_profiles", self.profile, ApplicationId=app) is not None
+        if env is not None:
+            out["environment"] = True
+            got = self._call("appconfig", "get_environment", ApplicationId=app, EnvironmentId=env)
+            out["monitors"] = [m.get("AlarmArn", "") for m in got.get("Monitors") or []]
+        return out
+
+    def _names(self, op: str) -> list[str]:
+        names, token = [], None
+        while True:
+            page = self._call("appconfig", op, **({"NextToken": token} if token else {}))
+            names += [i.get("Name", "") for i in page.get("Items", [])]
+            token = page.get("NextToken")
+            if not token:
+                return names
 
     def configured(self, deployment: Deployment) -> FlagSpec:
         self.ensure_setup()
@@ -194,4 +234,5 @@ def _deployment(d: dict) -> Deployment:
     started = d.get("StartedAt")
     return Deployment(number=d["DeploymentNumber"], state=d["State"], version=str(d.get("ConfigurationVersion", "")),
                       strategy=d.get("DeploymentStrategyId", ""), percentage_complete=float(d.get("PercentageComplete", 0)),
-                      started_at=started.timestamp() if hasattr(started, "timestamp") else started)
+                      started_at=started.timestamp() if hasattr(started, "timestamp") else started,
+                      profile=d.get("ConfigurationName", ""))

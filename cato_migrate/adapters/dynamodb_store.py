@@ -4,18 +4,24 @@ Key design (pk, sk are both strings; records are JSON in `body`):
 
     pk = env#<env>#journal   sk = <seq, 20 digits>   seq (N), key (S), body (S)
     pk = env#<env>#audit     sk = <seq, 20 digits>   seq (N), body (S)
-    pk = env#<env>#lock      sk = lock               token (S), heartbeat (N), expires (N), body (S)
+    pk = env#<env>#lock      sk = lock               token (S), rvn (S), heartbeat (N), expires (N), body (S)
     pk = env#<env>#seq       sk = journal | audit    n (N): the sequence counter
 
 Sequence numbers come from an atomic ADD on the counter item; the record is then written with
 `attribute_not_exists(pk)`, and a collision (a counter that was reset, or a backend whose ADD is
 not atomic, like moto) allocates again, so a record is never overwritten. Every lock write is
-conditional (or, for a preempt, returns what it replaced) and reads are strongly consistent.
+conditional (or, for a preempt, returns what it replaced) and reads are strongly consistent; a
+takeover is conditional on the record version (token, rvn, heartbeat) the contender watched.
+
+The table is never created on use (a mistyped name would silently start an empty journal and a
+second lock): `cato-migrate state init` creates it (`DynamoStateStore(..., create=True)`).
 """
 from __future__ import annotations
 
 import json
+import time
 from decimal import Decimal
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from cato_migrate.core.state import AcquireResult, AuditEntry, JournalEntry, LockLease
@@ -40,11 +46,13 @@ class _Refused(Exception):
 
 class DynamoStateStore:
     def __init__(self, table_name: str, *, region: str, endpoint_url: str | None = None,
-                 create: bool = True):
+                 create: bool = False):
         import boto3  # lazy: keeps CLI start-up fast for SQLite users
         from botocore.config import Config
 
         self.table, self.region, self.endpoint_url = table_name, region, endpoint_url
+        self.created = False
+        self._server_time: float | None = None
         config = Config(retries={"mode": "standard", "max_attempts": 5},
                         connect_timeout=5, read_timeout=15)
         # One session per store: boto3's default session is not thread-safe to build clients from.
@@ -59,20 +67,31 @@ class DynamoStateStore:
         return f"DynamoDB table '{self.table}' in {self.region}{at}"
 
     def _missing(self) -> BadInput:
+        at = f" at {self.endpoint_url}" if self.endpoint_url else ""
         return BadInput(
-            f"the state store table is missing: {self._where()} does not exist",
-            hint=f"create it (pk S HASH, sk S RANGE, PAY_PER_REQUEST): `aws dynamodb create-table "
-                 f"--table-name {self.table} --region {self.region} --billing-mode PAY_PER_REQUEST "
-                 f"--attribute-definitions AttributeName=pk,AttributeType=S AttributeName=sk,AttributeType=S "
-                 f"--key-schema AttributeName=pk,KeyType=HASH AttributeName=sk,KeyType=RANGE`, "
-                 f"or let cato-migrate create it, or fix CATO_STATE_URL")
+            f"the state store's table {self.table} does not exist in region {self.region}{at}; "
+            "create it with `cato-migrate state init`; nothing was changed",
+            hint="if the name is mistyped, fix state_url (CATO_STATE_URL); otherwise run "
+                 "`cato-migrate state init` once (it creates the table: pk S HASH, sk S RANGE, PAY_PER_REQUEST)",
+            details={"table": self.table, "region": self.region})
+
+    def _note_time(self, response: dict) -> None:
+        date = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+        if date:
+            try:
+                self._server_time = parsedate_to_datetime(date).timestamp()
+            except (TypeError, ValueError):
+                pass
 
     def _call(self, op: str, **kwargs: Any) -> dict:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            return getattr(self._client, op)(**kwargs)
+            response = getattr(self._client, op)(**kwargs)
+            self._note_time(response)
+            return response
         except ClientError as exc:
+            self._note_time(exc.response)
             err = exc.response.get("Error", {})
             code = err.get("Code", "")
             if code == "ConditionalCheckFailedException":
@@ -104,6 +123,7 @@ class DynamoStateStore:
                                                  {"AttributeName": "sk", "AttributeType": "S"}],
                            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
                                       {"AttributeName": "sk", "KeyType": "RANGE"}])
+                self.created = True
             except ExternalError as exc:
                 if exc.details.get("code") != "ResourceInUseException":  # created concurrently: fine
                     raise
@@ -117,6 +137,8 @@ class DynamoStateStore:
             except WaiterError as exc:
                 raise ExternalError(f"{self._where()} did not become ACTIVE within 2 minutes: {exc}",
                                     hint="check the table in the AWS console, then run again") from exc
+            desc = self._call("describe_table", TableName=self.table)["Table"]
+        self.status = desc.get("TableStatus", "")
         keys = {k["AttributeName"]: k["KeyType"] for k in desc.get("KeySchema", [])}
         if keys and keys != {"pk": "HASH", "sk": "RANGE"}:
             raise BadInput(f"{self._where()} exists but has key schema {keys}, not pk (HASH) + sk (RANGE)",
@@ -162,9 +184,11 @@ class DynamoStateStore:
         if not item or "body" not in item:
             return None
         data = json.loads(item["body"]["S"])
-        for f in ("heartbeat", "expires"):  # renew_lock updates these attributes only
+        for f in ("heartbeat", "expires"):  # renew_lock updates these attributes and rvn only
             if f in item:
                 data[f] = float(Decimal(item[f]["N"]))
+        if "rvn" in item:
+            data["rvn"] = item["rvn"]["S"]
         return LockLease.model_validate(data)
 
     def _lock_key(self, env: str) -> dict:
@@ -197,37 +221,46 @@ class DynamoStateStore:
         got = self._call("get_item", TableName=self.table, Key=self._lock_key(env), ConsistentRead=True)
         return self._lease(got.get("Item"))
 
-    def acquire_lock(self, lease: LockLease, *, now: float, preempt: bool = False,
-                     takeover_tokens: frozenset[str] = frozenset()) -> AcquireResult:
+    def acquire_lock(self, lease: LockLease, *, preempt: bool = False,
+                     replace: LockLease | None = None) -> AcquireResult:
         item = {**self._lock_key(lease.env), "token": {"S": lease.token}, "heartbeat": _n(lease.heartbeat),
                 "expires": _n(lease.expires), "body": {"S": lease.model_dump_json()}}
+        if lease.rvn:
+            item["rvn"] = {"S": lease.rvn}
         kwargs: dict[str, Any] = {"TableName": self.table, "Item": item, "ReturnValues": "ALL_OLD"}
         if not preempt:
-            tokens = sorted(takeover_tokens)
-            if len(tokens) > 99:
-                raise BadInput("at most 99 takeover tokens can be given at once")
-            cond = "attribute_not_exists(pk) OR expires < :now"
-            values = {":now": _n(float(now))}
-            if tokens:
-                names = [f":t{i}" for i in range(len(tokens))]
-                cond += f" OR #token IN ({', '.join(names)})"
-                values.update({n: {"S": t} for n, t in zip(names, tokens)})
-                kwargs["ExpressionAttributeNames"] = {"#token": "token"}
-            kwargs.update(ConditionExpression=cond, ExpressionAttributeValues=values,
-                          ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            cond, names, values = "attribute_not_exists(pk)", {}, {}
+            if replace is not None:
+                # exactly the version the contender watched (records from before rvn: their heartbeat)
+                names = {"#token": "token"}
+                values = {":t": {"S": replace.token}, ":h": _n(float(replace.heartbeat))}
+                same = "#token = :t AND heartbeat = :h AND "
+                if replace.rvn:
+                    same += "rvn = :r"
+                    values[":r"] = {"S": replace.rvn}
+                else:
+                    same += "attribute_not_exists(rvn)"
+                cond = f"{cond} OR ({same})"
+                kwargs.update(ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+            kwargs.update(ConditionExpression=cond, ReturnValuesOnConditionCheckFailure="ALL_OLD")
         try:
             old = self._call("put_item", **kwargs).get("Attributes")
         except _Refused as refused:
-            return AcquireResult(acquired=False, previous=self._lease(refused.item) or self.read_lock(lease.env))
+            there = self._lease(refused.item) or self.read_lock(lease.env)
+            if there is not None and there.token == lease.token:
+                # Our first try was written but its answer was lost; botocore's retry then failed
+                # the condition against our own lease. It is ours; what it replaced is unknown here.
+                return AcquireResult(acquired=True, lease=there, previous=None)
+            return AcquireResult(acquired=False, previous=there)
         return AcquireResult(acquired=True, lease=lease, previous=self._lease(old))
 
-    def renew_lock(self, env: str, token: str, heartbeat: float, expires: float) -> bool:
+    def renew_lock(self, env: str, token: str, *, rvn: str, heartbeat: float, expires: float) -> bool:
         try:
             self._call("update_item", TableName=self.table, Key=self._lock_key(env),
-                       UpdateExpression="SET heartbeat = :h, expires = :e",
+                       UpdateExpression="SET heartbeat = :h, expires = :e, rvn = :r",
                        ConditionExpression="#token = :t", ExpressionAttributeNames={"#token": "token"},
                        ExpressionAttributeValues={":h": _n(float(heartbeat)), ":e": _n(float(expires)),
-                                                  ":t": {"S": token}})
+                                                  ":r": {"S": rvn}, ":t": {"S": token}})
         except _Refused:
             return False
         return True
@@ -241,3 +274,10 @@ class DynamoStateStore:
             return self._lease(self._call("delete_item", **kwargs).get("Attributes"))
         except _Refused:
             return None
+
+    def store_time(self) -> float:
+        return self._server_time if self._server_time is not None else time.time()
+
+    def describe(self) -> dict:
+        return {"store": "dynamodb", "table": self.table, "region": self.region,
+                "endpoint_url": self.endpoint_url or "", "created": self.created, "status": self.status}

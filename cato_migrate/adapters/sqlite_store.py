@@ -1,4 +1,5 @@
-"""SQLite state store: the embedded default (`.cato-migrate/state.db`).
+"""SQLite state store: the sandbox's default (`.cato-migrate/state.db`); staging and production use
+it only when `state_url` names it explicitly (it is per directory, so per operator).
 
 Lock writes run inside `BEGIN IMMEDIATE` so two processes cannot both take the lock.
 """
@@ -46,6 +47,7 @@ class SqliteStateStore:
     def __init__(self, path: str | Path, *, open_attempts: int = 20):
         self.path = Path(path)
         self._mutex = threading.RLock()
+        self.created = not self.path.exists()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -69,6 +71,12 @@ class SqliteStateStore:
             except sqlite3.Error as exc:
                 raise BadInput(f"cannot open the state store at {self.path}: {exc}",
                                hint="check CATO_STATE_URL points at a cato-migrate SQLite file") from exc
+
+    def store_time(self) -> float:
+        return time.time()  # the file lives on this host: its clock is the store's
+
+    def describe(self) -> dict:
+        return {"store": "sqlite", "path": str(self.path), "created": self.created}
 
     def _tx(self):
         return _Tx(self._db)
@@ -107,19 +115,21 @@ class SqliteStateStore:
         return LockLease.model_validate_json(row[0]) if row else None
 
     @_serialised
-    def acquire_lock(self, lease: LockLease, *, now: float, preempt: bool = False,
-                     takeover_tokens: frozenset[str] = frozenset()) -> AcquireResult:
+    def acquire_lock(self, lease: LockLease, *, preempt: bool = False,
+                     replace: LockLease | None = None) -> AcquireResult:
         with self._tx() as db:
             row = db.execute("SELECT body FROM lock WHERE env=?", (lease.env,)).fetchone()
             previous = LockLease.model_validate_json(row[0]) if row else None
-            free = previous is None or previous.expires < now or previous.token in takeover_tokens
+            if previous is not None and previous.token == lease.token:
+                return AcquireResult(acquired=True, lease=previous, previous=None)
+            free = previous is None or (replace is not None and previous.version == replace.version)
             if not (free or preempt):
                 return AcquireResult(acquired=False, previous=previous)
             db.execute("INSERT OR REPLACE INTO lock(env, body) VALUES (?,?)", (lease.env, lease.model_dump_json()))
             return AcquireResult(acquired=True, lease=lease, previous=previous)
 
     @_serialised
-    def renew_lock(self, env: str, token: str, heartbeat: float, expires: float) -> bool:
+    def renew_lock(self, env: str, token: str, *, rvn: str, heartbeat: float, expires: float) -> bool:
         with self._tx() as db:
             row = db.execute("SELECT body FROM lock WHERE env=?", (env,)).fetchone()
             if not row:
@@ -127,7 +137,7 @@ class SqliteStateStore:
             cur = LockLease.model_validate_json(row[0])
             if cur.token != token:
                 return False
-            new = cur.model_copy(update={"heartbeat": heartbeat, "expires": expires})
+            new = cur.model_copy(update={"rvn": rvn, "heartbeat": heartbeat, "expires": expires})
             db.execute("UPDATE lock SET body=? WHERE env=?", (new.model_dump_json(), env))
             return True
 

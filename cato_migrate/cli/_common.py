@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import typer
 
-from cato_migrate.errors import BadInput
+from cato_migrate.errors import BadInput, ExternalError, Unverified
 
 
 @dataclass
@@ -55,6 +55,7 @@ def confirm_production(s, what: str) -> None:
 def mutating(what: str, *, force: bool = False, reason: str = "", preempt: bool = False, progress=None):
     """Confirm (production), take the lock (or preempt it), yield a RunContext, release."""
     from cato_migrate.cli import _render
+    from cato_migrate.core.fencing import attach_lease
     from cato_migrate.core.lock import LeaseKeeper
     from cato_migrate.wiring import make_context
 
@@ -62,13 +63,42 @@ def mutating(what: str, *, force: bool = False, reason: str = "", preempt: bool 
     confirm_production(s, what)
     ctx = make_context(s, force=force, reason=reason, progress=progress or _render.progress)
     keeper = LeaseKeeper(ctx.store, ctx.clock, env=s.env, actor=ctx.actor, command=command_line(),
-                         ttl=s.lock_ttl_seconds)
+                         ttl=s.lock_ttl_seconds, progress=ctx.progress)
     keeper.acquire(preempt=preempt, reason=reason)
-    ctx.lease = keeper
+    attach_lease(ctx, keeper)
+    if ctx.notify is not None:
+        ctx.notify(keeper.lease)  # a preemption/takeover it audited is an event
     try:
         yield ctx
+    except Unverified as exc:
+        if ctx.notify is not None:
+            ctx.notify(exc)  # exit 5 is an event; queued before the lock goes
+        raise
+    except ExternalError as exc:
+        # exit 4: say where the traffic flag stands now, read live, so nobody has to guess
+        state = flag_state_now(ctx)
+        exc.details = {**exc.details, "flag_now": state}
+        exc.message = f"{exc.message}; the flag now: {state}"
+        raise
     finally:
         keeper.release()
+        if ctx.notify is not None:
+            from cato_migrate.adapters.outbox import spawn_flush
+
+            spawn_flush(s)  # detached: a receiver that is down never holds this command up
+
+
+def flag_state_now(ctx) -> str:
+    from cato_migrate.errors import CatoError
+
+    try:
+        from cato_migrate.core.traffic import flag_status
+
+        st = flag_status(ctx.services.traffic_flag())
+    except CatoError as exc:
+        return f"could not be read ({exc.message[:160]}); run `cato-migrate canary status`"
+    dep = f", deployment #{st.deployment.number} {st.deployment_state}" if st.deployment else ""
+    return f"serves {st.served_percentage}% (configured {st.configured_percentage}%{dep})"
 
 
 def reading():

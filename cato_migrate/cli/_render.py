@@ -51,7 +51,7 @@ def table(*columns: str, title: str | None = None) -> Table:
 
 
 def progress(message: str) -> None:
-    err.print(f"[dim]…[/dim] {message}")
+    err.print(f"[dim]…[/dim] {esc(message)}")  # progress text quotes names, URLs and vendor messages
 
 
 def error(output: str, exc) -> None:
@@ -59,6 +59,7 @@ def error(output: str, exc) -> None:
         sys.stdout.write(json.dumps(exc.to_dict(), indent=2, default=str) + "\n")
         sys.stdout.flush()
         return
-    err.print(f"[bold red]error:[/bold red] {exc.message}")
+    # Messages quote user text (reasons, ids, paths, a lock holder's command line): never markup.
+    err.print(f"[bold red]error:[/bold red] {esc(exc.message)}")
     if exc.hint:
-        err.print(f"[bold]next:[/bold] {exc.hint}")
+        err.print(f"[bold]next:[/bold] {esc(exc.hint)}")

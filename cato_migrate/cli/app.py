@@ -5,6 +5,7 @@ import sys
 from typing import Optional
 
 import typer
+from typer.core import TyperGroup
 
 from cato_migrate.cli import _common
 from cato_migrate.errors import EXIT_CODES_HELP
@@ -14,7 +15,25 @@ resumable steps, exit criteria, AppConfig traffic shifts and rollback.
 
 {EXIT_CODES_HELP}"""
 
-app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False, rich_markup_mode=None,
+PROG = "cato-migrate"
+INTERRUPTED = "interrupted; run `cato-migrate status` to see where things stand"
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
+
+
+class _Interrupted(Exception):
+    """Ctrl-C, carried past typer/click (which would turn it into a silent exit or an 'Aborted!')."""
+
+
+class _Root(TyperGroup):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            raise _Interrupted() from exc
+
+
+# add_completion: `--install-completion` / `--show-completion` (typer's; they import nothing heavy).
+app = typer.Typer(cls=_Root, help=HELP, no_args_is_help=True, add_completion=True, rich_markup_mode=None,
                   context_settings={"help_option_names": ["-h", "--help"]}, pretty_exceptions_enable=False)
 
 
@@ -31,6 +50,17 @@ def _globals(
     if output is not None and output not in ("table", "json"):
         raise BadInput(f"--output must be table or json, got {output!r}")
     _common.GLOBALS.env, _common.GLOBALS.output, _common.GLOBALS.yes = env, output, yes
+    _warn_unknown_variables()
+
+
+def _warn_unknown_variables() -> None:
+    """A mistyped CATO_* variable would otherwise be silently ignored; say so (once), but go on."""
+    from cato_migrate.settings import unknown_env_vars
+
+    unknown = unknown_env_vars()
+    if unknown:
+        sys.stderr.write(f"warning: ignoring unknown variable(s) {', '.join(unknown)} "
+                         "(no cato-migrate setting has that name; see the README's settings)\n")
 
 
 def _register() -> None:
@@ -88,7 +118,10 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = hoist_globals(list(sys.argv[1:] if argv is None else argv))
     try:
-        rv = app(args=argv, standalone_mode=False)
+        rv = app(args=argv, prog_name=PROG, standalone_mode=False)
+    except (_Interrupted, KeyboardInterrupt):
+        sys.stderr.write(f"\n{INTERRUPTED}\n")
+        return EXIT_INTERRUPTED
     except CatoError as exc:
         from cato_migrate.cli import _render
 
@@ -96,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code
+    except SystemExit as exc:  # typer's --show-completion / --install-completion exit this way
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except typer.Abort:
         sys.stderr.write("aborted; nothing was changed\n")
         return 2

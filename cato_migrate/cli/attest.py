@@ -29,4 +29,4 @@ def attest(
                             message=f"attested by {by.strip()}")
         ctx.audit("attest", step, note or "", by=by.strip())
     _render.emit(_common.output(), {"step": step, "by": by.strip(), "note": note or "", "at": entry.at},
-                 lambda c: c.print(f"[green]ok[/green] {step} attested by {by.strip()}"))
+                 lambda c: c.print(f"[green]ok[/green] {_render.esc(step)} attested by {_render.esc(by.strip())}"))

@@ -15,8 +15,11 @@ def set_(
     percentage: str = typer.Argument(..., help="Whole number 0-100; raising follows the plan 10 -> 50 -> 100."),
     force: bool = typer.Option(False, "--force", help="Override the guardrails (needs --reason; audited)."),
     reason: Optional[str] = typer.Option(None, "--reason", help="Why; recorded in the audit log."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what it would do and what would refuse it; change nothing."),
 ) -> None:
     """Deploy the flag at N% and wait until clients are served it (read back, not assumed).
+
+    Refused while a rollback holds the environment (see `canary resume`).
 
     Example: cato-migrate canary set 10
     """
@@ -24,16 +27,46 @@ def set_(
 
     target = parse_percentage(percentage)  # bad input fails before anything is touched
     why = _common.require_reason(force, reason)
+    if dry_run:
+        from cato_migrate.cli import _plan
+
+        ctx = _common.reading()
+        ctx.force, ctx.reason = force, why
+        plan = set_traffic(ctx, target, dry_run=True)
+        _render.emit(_common.output(), plan, _plan.printer(plan) if plan.get("dry_run") else
+                     lambda c: c.print(_render.esc(plan["message"])))
+        return
     with _common.mutating(f"canary set {target}", force=force, reason=why) as ctx:
         result = set_traffic(ctx, target)
 
     def human(c) -> None:
-        c.print(f"[green]ok[/green] {result['message']}")
+        c.print(f"[green]ok[/green] {_render.esc(result['message'])}")
         if result.get("triggers"):
             c.print("rollback triggers before raising: " + "; ".join(
-                f"{t['title']}: {_render.styled(t['status'])} ({t['message']})" for t in result["triggers"]))
+                f"{_render.esc(t['title'])}: {_render.styled(t['status'])} ({_render.esc(t['message'])})"
+                for t in result["triggers"]))
 
     _render.emit(_common.output(), result, human)
+
+
+@app.command("resume")
+def resume(
+    reason: Optional[str] = typer.Option(None, "--reason", help="Why raising is safe again (required; audited)."),
+) -> None:
+    """Clear the hold a rollback left, so `canary set` may raise traffic again. Moves no traffic.
+
+    Example: cato-migrate canary resume --reason "root cause fixed in #4711"
+    """
+    from cato_migrate.core.rollback_hold import resume as resume_hold
+    from cato_migrate.errors import BadInput
+
+    if not (reason and reason.strip()):
+        raise BadInput("canary resume needs --reason TEXT (it goes in the audit log); nothing was changed",
+                       hint='e.g. cato-migrate canary resume --reason "root cause fixed"')
+    with _common.mutating("canary resume", reason=reason.strip()) as ctx:
+        result = resume_hold(ctx)
+    _render.emit(_common.output(), result, lambda c: c.print(
+        ("[green]ok[/green] " if result["changed"] else "") + _render.esc(result["message"])))
 
 
 @app.command("status")
@@ -42,8 +75,11 @@ def status() -> None:
     from cato_migrate.core.traffic import flag_status
 
     ctx = _common.reading()
+    from cato_migrate.core.rollback_hold import current_hold
+
     st = flag_status(ctx.services.traffic_flag())
-    data = {"env": ctx.env, **st.model_dump()}
+    hold = current_hold(ctx.store, ctx.env)
+    data = {"env": ctx.env, **st.model_dump(), "hold": hold.model_dump() if hold else None}
 
     def human(c) -> None:
         conf = f"{st.configured_percentage}%" + (" (never deployed: no flag means 0%)" if st.deployment is None else "")
@@ -52,7 +88,11 @@ def status() -> None:
         d = st.deployment
         if d:
             c.print(f"[bold]deployment[/bold] #{d.number} {_render.styled(d.state.lower())} "
-                    f"{d.percentage_complete:.0f}% complete, strategy {d.strategy}")
+                    f"{d.percentage_complete:.0f}% complete, strategy {_render.esc(d.strategy)}")
+        if hold:
+            c.print(f"[bold red]rolled back[/bold red] by {_render.esc(hold.actor)} "
+                    f"({_render.esc(hold.reason or hold.by_command)}): raises refused until "
+                    "`cato-migrate canary resume --reason TEXT`")
         if st.configured_percentage != st.served_percentage:
             c.print("[yellow]configured and served differ: a deployment is in flight or was rolled back[/yellow]")
 

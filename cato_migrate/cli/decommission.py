@@ -17,10 +17,19 @@ def decommission(
     delete: bool = typer.Option(False, "--delete", help="Delete LiteLLM and archive its config (after the monitoring period)."),
     force: bool = typer.Option(False, "--force", help="Override a guardrail (needs --reason; audited)."),
     reason: Optional[str] = typer.Option(None, "--reason", help="Why; recorded in the audit log."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what it would do now and what would refuse it; change nothing."),
 ) -> None:
     """Example: cato-migrate decommission   then, a week later:   cato-migrate decommission --delete"""
     why = _common.require_reason(force, reason)
     what = "decommission --delete" if delete else "decommission"
+    if dry_run:
+        from cato_migrate.core.decommission import plan_decommission
+
+        from cato_migrate.cli import _plan
+
+        plan = plan_decommission(_common.reading(), delete=delete)
+        _render.emit(_common.output(), plan, _plan.printer(plan))
+        return
     with _common.mutating(what, force=force, reason=why) as ctx:
         if delete:
             from cato_migrate.core.decommission import delete_legacy
@@ -33,9 +42,9 @@ def decommission(
             result = scale_legacy_to_zero(ctx)
 
     def human(c) -> None:
-        c.print(f"[green]ok[/green] {result['message']}")
+        c.print(f"[green]ok[/green] {_render.esc(result['message'])}")
         for path in result.get("archived", []):
-            c.print(f"archived: {path}")
+            c.print(f"archived: {_render.esc(path)}")
 
     _render.emit(_common.output(), result, human)
 
@@ -52,6 +61,7 @@ def _archive(ctx) -> list[str]:
         for _, s in p.steps():
             if s.kind == "archive_config":
                 for item in ArchiveParams.model_validate(s.params).items():
+                    ctx.fence(f"archive {item.path}")
                     done.append(archive(root, item.path, item.archive)["archived"])
     if done:
         ctx.audit("config.archive", str(root), ctx.reason, moved=done)

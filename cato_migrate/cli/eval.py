@@ -18,6 +18,11 @@ def _existing(path: Path) -> Path:
     return path
 
 
+def _about(path: Path, exc: Exception) -> str:
+    text = str(exc)
+    return text if str(path) in text else f"{path}: {text}"
+
+
 @app.command("routing")
 def routing(cases: Path = typer.Option(..., "--cases", help='JSONL lines {"query", "domain", "expected_tier"}.')) -> None:
     """Accuracy, confusion table and p99 decision time of the complexity router.
@@ -30,19 +35,19 @@ def routing(cases: Path = typer.Option(..., "--cases", help='JSONL lines {"query
     try:
         result = evaluate_routing(_existing(cases))
     except ValueError as exc:
-        raise BadInput(f"{cases}: {exc}") from exc
+        raise BadInput(_about(cases, exc)) from exc
 
     def human(c) -> None:
         c.print(f"[bold]accuracy[/bold] {result['accuracy']:.1%} on {result['n']} queries   "
                 f"[bold]decision[/bold] p50 {result['p50_decision_ms']:.3f} ms, p99 {result['p99_decision_ms']:.3f} ms")
         tiers = sorted({*result["confusion"], *(p for row in result["confusion"].values() for p in row)})
-        t = _render.table("expected \\ predicted", *tiers)
+        t = _render.table("expected \\ predicted", *(_render.esc(p) for p in tiers))  # tiers come from the file
         for exp in tiers:
             row = result["confusion"].get(exp, {})
-            t.add_row(exp, *(str(row.get(p, 0)) for p in tiers))
+            t.add_row(_render.esc(exp), *(str(row.get(p, 0)) for p in tiers))
         c.print(t)
         for m in result.get("mistakes", [])[:5]:
-            c.print(f"[dim]miss:[/dim] {m}")
+            c.print(f"[dim]miss:[/dim] {_render.esc(m)}")
 
     _render.emit(_common.output(), result, human)
 
@@ -62,13 +67,13 @@ def cache(pairs: Path = typer.Option(..., "--pairs", help='JSONL lines {"first",
     except EmbedderUnavailable as exc:
         raise ExternalError(f"the embedding model is not installed: {exc}", hint="run `make setup`") from exc
     except ValueError as exc:
-        raise BadInput(f"{pairs}: {exc}") from exc
+        raise BadInput(_about(pairs, exc)) from exc
 
     def human(c) -> None:
         c.print(f"[bold]paraphrase hit rate[/bold] {result['paraphrase_hit_rate']:.1%}   "
                 f"[bold]near-miss false hits[/bold] {result['near_miss_false_hit_rate']:.1%}   "
                 f"[bold]lookup[/bold] p99 {result['p99_lookup_ms']:.2f} ms   (n={result['n']})")
         for f in result.get("failures", [])[:5]:
-            c.print(f"[dim]{f}[/dim]")
+            c.print(f"[dim]{_render.esc(f)}[/dim]")
 
     _render.emit(_common.output(), result, human)

@@ -15,10 +15,10 @@ def history(limit: int = typer.Option(50, "--limit", "-n", min=1, help="How many
     def human(c) -> None:
         if not entries:
             c.print("no changes recorded yet")
+        esc = _render.esc  # reasons, actors and targets are typed by people
         for e in entries:
-            reason = f' "{e.reason}"' if e.reason else ""
-            c.print(f"[dim]{fmt_time(e.at)}[/dim]  {e.actor}  [bold]{e.action}[/bold] {e.target}{reason}",
-                    markup=True)
+            reason = f' "{esc(e.reason)}"' if e.reason else ""
+            c.print(f"[dim]{fmt_time(e.at)}[/dim]  {esc(e.actor)}  [bold]{esc(e.action)}[/bold] {esc(e.target)}{reason}")
             if e.details:
                 c.print("    " + ", ".join(f"{k}={_short(v)}" for k, v in e.details.items()), markup=False)
 

@@ -12,24 +12,35 @@ app = typer.Typer(no_args_is_help=True)
 
 @app.command("status")
 def status() -> None:
-    """Who holds the lock, running what, since when."""
-    from cato_migrate.core.lock import fmt_time
+    """Who holds the lock (lease id, holder process), running what, and its heartbeat's age."""
+    from cato_migrate.core.lock import describe_holder, fmt_time, lease_id
 
     ctx = _common.reading()
     lease = ctx.store.read_lock(ctx.env)
-    now = ctx.clock.now()
-    data = {"env": ctx.env, "held": lease is not None and lease.expires >= now,
+    age = ctx.store.store_time() - lease.heartbeat if lease else None
+    data = {"env": ctx.env, "held": lease is not None, "lease_id": lease_id(lease) if lease else None,
             "lease": lease.model_dump() if lease else None,
-            "expired": bool(lease and lease.expires < now)}
+            "heartbeat_age_s": None if age is None else round(age, 1),
+            "lease_seconds": lease.declared_ttl if lease else None,
+            # a hint for people only: no command takes a lease over on a clock reading
+            "renewals_missed": bool(lease and age is not None and age > lease.declared_ttl)}
 
     def human(c) -> None:
         if lease is None:
             c.print(f"lock for {ctx.env}: free")
             return
-        state = "[yellow]expired (next command takes it over)[/yellow]" if data["expired"] else "[bold]held[/bold]"
-        c.print(f"lock for {ctx.env}: {state} by {lease.holder} (pid {lease.pid} on {lease.host})")
-        c.print(f"  running `{lease.command}` since {fmt_time(lease.started)}; "
-                f"last heartbeat {fmt_time(lease.heartbeat)}; expires {fmt_time(lease.expires)}")
+        c.print(f"lock for {ctx.env}: [bold]held[/bold] by {_render.esc(describe_holder(lease))}, "
+                f"lease {_render.esc(lease_id(lease))}")
+        c.print(f"  running `{_render.esc(lease.command)}` since {fmt_time(lease.started)}")
+        ident = f"boot {lease.boot_id[:8]}, pid ns {lease.pid_ns}" if lease.boot_id else "no boot id recorded"
+        c.print(f"  holder process: pid {lease.pid} started at tick {lease.proc_start} ({_render.esc(ident)})")
+        c.print(f"  last heartbeat {age:.1f} s ago by the store's clock; lease {lease.declared_ttl:g} s, "
+                f"renewed every {lease.declared_ttl / 3:.3g} s")
+        if data["renewals_missed"]:
+            c.print("  [yellow]no renewal for longer than its lease: its holder is probably gone; the next "
+                    f"command takes it over after watching it for {lease.declared_ttl:g} s[/yellow]")
+        c.print(f"  break it (holder gone): cato-migrate lock release --force --lease {_render.esc(lease_id(lease))} "
+                "--reason TEXT")
 
     _render.emit(_common.output(), data, human)
 
@@ -37,21 +48,32 @@ def status() -> None:
 @app.command("release")
 def release(
     force: bool = typer.Option(False, "--force", help="Required: you are taking someone's lock away."),
+    lease: Optional[str] = typer.Option(None, "--lease", help="Required with --force: the lease id "
+                                        "`lock status` shows (or the full token)."),
     reason: Optional[str] = typer.Option(None, "--reason", help="Required with --force; audited."),
 ) -> None:
-    """Break a lock whose holder is gone. Example: cato-migrate lock release --force --reason "holder's laptop died" """
+    """Break a lock whose holder is gone.
+    Example: cato-migrate lock release --force --lease 3f9c1a2b --reason "holder's laptop died" """
+    from cato_migrate.core.lock import force_release, lease_id
     from cato_migrate.errors import BadInput
 
     if not force:
-        raise BadInput("lock release needs --force --reason TEXT; the holder's command keeps running otherwise")
+        raise BadInput("lock release needs --force --lease ID --reason TEXT; the holder's command keeps running "
+                       "otherwise; nothing was changed")
     why = _common.require_reason(force, reason)
+    if not (lease and lease.strip()):
+        raise BadInput("lock release --force needs --lease ID (from `cato-migrate lock status`), so that only "
+                       "the lease you looked at is broken; nothing was changed",
+                       hint="cato-migrate lock status")
     s = _common.settings()
     _common.confirm_production(s, "lock release")
     ctx = _common.reading()
-    removed = ctx.store.release_lock(ctx.env, None)
+    removed = force_release(ctx.store, ctx.env, lease)
     if removed:
         ctx.audit("lock.force_release", f"lock:{ctx.env}", why, previous_holder=removed.holder,
-                  previous_command=removed.command, previous_pid=removed.pid, previous_host=removed.host)
+                  previous_command=removed.command, previous_pid=removed.pid, previous_host=removed.host,
+                  previous_lease=lease_id(removed), previous_boot_id=removed.boot_id)
     data = {"env": ctx.env, "released": removed is not None, "previous": removed.model_dump() if removed else None}
     _render.emit(_common.output(), data, lambda c: c.print(
-        f"released the lock held by {removed.holder} (`{removed.command}`)" if removed else "the lock was already free"))
+        f"released lease {_render.esc(lease_id(removed))} held by {_render.esc(removed.holder)} "
+        f"(`{_render.esc(removed.command)}`)" if removed else "the lock was already free; nothing was changed"))

@@ -37,10 +37,10 @@ def install() -> None:
                                                                   **st.model_dump()})
     data = {"url": url, "ray": ray, "already_up": already, "applied": applied, "workload": st.model_dump(),
             "seconds": round(time.monotonic() - t0, 1)}
-    where = f" on {url}" if url else ""
+    where = f" on {_render.esc(url)}" if url else ""
     _render.emit(_common.output(), data, lambda c: c.print(
         f"[green]ok[/green] orchestrator {'already ' if already else ''}serving{where} "
-        f"({st.ready}/{st.desired} ready: {st.detail or st.kind}; {data['seconds']}s)"))
+        f"({st.ready}/{st.desired} ready: {_render.esc(st.detail or st.kind)}; {data['seconds']}s)"))
 
 
 @app.command("check")
@@ -63,7 +63,7 @@ def check() -> None:
     def human(c) -> None:
         t = _render.table("probe", "result", "evidence")
         for r in results:
-            t.add_row(r.name, _render.styled("pass" if r.ok else "fail"), r.message)
+            t.add_row(r.name, _render.styled("pass" if r.ok else "fail"), _render.esc(r.message))
         c.print(t)
 
     _render.emit(_common.output(), data, human)

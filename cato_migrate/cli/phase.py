@@ -54,15 +54,17 @@ def show(number: int = typer.Argument(..., help="Phase number, 1-4.")) -> None:
               "last_result": checks[c.id].status if c.id in checks else "unchecked"} for c in phase.exit_criteria]
 
     def human(c) -> None:
-        t = _render.table("week", "step", "kind", "state", title=f"Phase {phase.phase}: {phase.name}")
+        esc = _render.esc  # runbook text is data, never markup
+        t = _render.table("week", "step", "kind", "state", title=f"Phase {phase.phase}: {esc(phase.name)}")
         for s in steps:
-            kind = s["kind"] + ("" if s["implemented"] else " [magenta](not implemented yet)[/magenta]")
-            t.add_row(str(s["week"]), f"{s['id']}\n[dim]{s['title']}[/dim]", kind, _render.styled(s["state"]))
+            kind = esc(s["kind"]) + ("" if s["implemented"] else " [magenta](not implemented yet)[/magenta]")
+            t.add_row(str(s["week"]), f"{esc(s['id'])}\n[dim]{esc(s['title'])}[/dim]", kind, _render.styled(s["state"]))
         c.print(t)
         t = _render.table("exit criterion", "check", "threshold", "last result")
         for k in crits:
-            kind = k["check"] + ("" if k["implemented"] else " [magenta](not implemented yet)[/magenta]")
-            t.add_row(f"{k['id']}\n[dim]{k['title']}[/dim]", kind, k["threshold"], _render.styled(k["last_result"]))
+            kind = esc(k["check"]) + ("" if k["implemented"] else " [magenta](not implemented yet)[/magenta]")
+            t.add_row(f"{esc(k['id'])}\n[dim]{esc(k['title'])}[/dim]", kind, esc(k["threshold"]),
+                      _render.styled(k["last_result"]))
         c.print(t)
 
     _render.emit(_common.output(), {"phase": phase.phase, "name": phase.name, "steps": steps,
@@ -102,7 +104,8 @@ def run(
             ctx.audit("phase.run.force", f"phase:{number}", why, week=week, step=step)
         shown = out != "json"
         outcomes = run_phase(ctx, phase, week, step,
-                             on_outcome=(lambda o: _render.err.print(f"{_render.styled(o.outcome)} {o.id}: {o.message}")) if shown else (lambda o: None))
+                             on_outcome=(lambda o: _render.err.print(
+                                 f"{_render.styled(o.outcome)} {_render.esc(o.id)}: {_render.esc(o.message)}")) if shown else (lambda o: None))
     _render_outcomes(out, phase, outcomes, dry_run=False)
     if any(o.outcome not in ("skipped", "done", "resumed") for o in outcomes):
         raise typer.Exit(1)
@@ -115,14 +118,15 @@ def _render_outcomes(out: str, phase, outcomes, dry_run: bool) -> None:
             "stopped_at": stopped.id if stopped and not dry_run else None}
 
     def human(c) -> None:
-        t = _render.table("week", "step", "outcome", "detail",
-                          title=f"Phase {phase.phase}: {phase.name}" + (" (dry run: nothing changed)" if dry_run else ""))
+        esc = _render.esc  # step messages quote vendor errors, names and URLs
+        t = _render.table("week", "step", "outcome", "detail", title=f"Phase {phase.phase}: {esc(phase.name)}"
+                          + (" (dry run: nothing changed)" if dry_run else ""))
         for o in outcomes:
-            t.add_row(str(o.week), o.id, _render.styled(o.outcome), o.message)
+            t.add_row(str(o.week), esc(o.id), _render.styled(o.outcome), esc(o.message))
         c.print(t)
         if not dry_run:
             if stopped:
-                c.print(f"[bold]stopped at[/bold] {stopped.id}: {stopped.message}")
+                c.print(f"[bold]stopped at[/bold] {esc(stopped.id)}: {esc(stopped.message)}")
             else:
                 c.print("[green]all selected steps done[/green]")
 

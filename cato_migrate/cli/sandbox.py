@@ -18,7 +18,7 @@ def _settings():
 def _components_table(c, data: dict) -> None:
     t = _render.table("component", "url", "pid", "healthy")
     for comp in data.get("components", []):
-        t.add_row(comp["name"], comp.get("url") or "", str(comp.get("pid") or ""),
+        t.add_row(_render.esc(comp["name"]), _render.esc(comp.get("url") or ""), str(comp.get("pid") or ""),
                   "[green]yes[/green]" if comp.get("healthy") else "[red]no[/red]")
     c.print(t)
 
@@ -45,9 +45,9 @@ def down() -> None:
     data = sandbox_down(_settings())
 
     def human(c) -> None:
-        c.print(f"stopped: {', '.join(data.get('stopped', [])) or 'nothing'}")
+        c.print(f"stopped: {_render.esc(', '.join(data.get('stopped', [])) or 'nothing')}")
         for s in data.get("skipped", []):
-            c.print(f"left alone: {s['name']} ({s['reason']})")
+            c.print(f"left alone: {_render.esc(s['name'])} ({_render.esc(s['reason'])})")
 
     _render.emit(_common.output(), data, human)
 

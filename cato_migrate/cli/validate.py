@@ -25,10 +25,12 @@ def validate(number: Optional[int] = typer.Argument(None, help="Phase number; de
 
     def human(c) -> None:
         for n, rs in results.items():
+            esc = _render.esc  # evidence quotes vendor errors and URLs; titles are runbook data
             t = _render.table("exit criterion", "result", "threshold", "evidence",
-                              title=f"Phase {n}: {ctx.runbook.phase(n).name}")
+                              title=f"Phase {n}: {esc(ctx.runbook.phase(n).name)}")
             for r in rs:
-                t.add_row(f"{r.id}\n[dim]{r.title}[/dim]", _render.styled(r.status), r.threshold, r.message)
+                t.add_row(f"{esc(r.id)}\n[dim]{esc(r.title)}[/dim]", _render.styled(r.status), esc(r.threshold),
+                          esc(r.message))
             c.print(t)
         summary = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items() if v)
         c.print(("[green]all exit criteria pass[/green]" if ok else "[red]not passed:[/red] ") + ("" if ok else summary))

@@ -40,16 +40,25 @@ class RunContext:
     reason: str = ""
     lease: LeaseKeeper | None = None
     progress: Callable[[str], None] = field(default=lambda msg: None)
+    # Sees every journal/audit entry written (and a lease taken, an Unverified ending); queues the
+    # ones the on-call channel hears about (core.notify.NotifyHook). Never raises; None: no channel.
+    notify: Callable[[object], None] | None = None
 
     def journal(self, key: str, event: str, **kw) -> JournalEntry:
-        return self.store.append_journal(JournalEntry(
+        entry = self.store.append_journal(JournalEntry(
             env=self.env, key=key, event=event, actor=self.actor, at=self.clock.now(),
             run_id=self.run_id, **kw))
+        if self.notify is not None:
+            self.notify(entry)
+        return entry
 
     def audit(self, action: str, target: str = "", reason: str = "", **details) -> AuditEntry:
-        return self.store.append_audit(AuditEntry(
+        entry = self.store.append_audit(AuditEntry(
             env=self.env, at=self.clock.now(), actor=self.actor, action=action, target=target,
             reason=reason, details=redact(details)))
+        if self.notify is not None:
+            self.notify(entry)
+        return entry
 
     def ensure_held(self) -> None:
         if self.lease is not None:

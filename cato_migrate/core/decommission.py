@@ -113,3 +113,34 @@ def delete_legacy(ctx: RunContext) -> dict:
         raise Unverified(f"{st.name} still exists after the delete call", hint="run `cato-migrate decommission --delete` again")
     ctx.journal(DELETE_KEY, "finished", message=f"{st.name} deleted")
     return {"changed": True, "forced": not mon["passed"], **mon, "message": f"{st.name} deleted"}
+
+
+def plan_decommission(ctx: RunContext, *, delete: bool) -> dict:
+    """What `decommission [--delete]` would do now, and what would refuse it (reads only)."""
+    from cato_migrate.core.traffic import flag_status
+
+    s = ctx.settings
+    st = ctx.services.workloads().status(s.legacy_workload, s.workload_namespace)
+    served = flag_status(ctx.services.traffic_flag()).served_percentage
+    mon = monitoring_status(ctx)
+    name = f"{s.workload_namespace}/{s.legacy_workload}"
+    would: list[str] = []
+    if not delete:
+        if not st.exists:
+            would.append(f"REFUSE: {name} does not exist")
+        elif served < 100:
+            would.append(f"REFUSE unless --force: the flag serves {served}% (< 100%) to the new stack")
+        would.append(f"scale {name} {st.desired} -> 0 and wait until nothing runs"
+                     if st.desired or st.ready else f"{name} is already at 0")
+        would.append(f"start the {mon['monitoring_days']:g}-day monitoring period")
+    else:
+        if not st.exists:
+            would.append(f"{name} is already deleted")
+        elif st.desired or st.ready or mon["started_at"] is None:
+            would.append(f"REFUSE: {name} is not at 0 replicas (run `cato-migrate decommission` first)")
+        elif not mon["passed"]:
+            would.append(f"REFUSE unless --force: monitoring ends {_fmt(mon['ends_at'])}")
+        would.append(f"delete {name}")
+        would.append("archive the LiteLLM configuration named by the runbook's archive_config steps")
+    return {"dry_run": True, "changed": False, "served_percentage": served, "legacy": st.model_dump(),
+            "monitoring": mon, "would": would, "message": "nothing was changed (dry run)"}

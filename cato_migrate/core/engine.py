@@ -99,6 +99,7 @@ def _run_step(ctx: RunContext, w: WeekSpec, s: StepSpec) -> StepOutcome:
             ctx.journal(s.id, "finished", evidence=check.evidence, message="resumed: verified after interruption")
             return out("resumed", "interrupted earlier; verified, now done: " + check.message, check.evidence)
     try:
+        ctx.fence(f"step {s.id}")
         ctx.journal(s.id, "started", inputs=inputs)
         evidence = kind.apply(s, params, ctx)
         check = kind.verify(s, params, ctx)

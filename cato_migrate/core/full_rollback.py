@@ -58,12 +58,13 @@ def _legacy_up(ctx: RunContext, wl: Workloads) -> tuple[str, str, dict]:
 
 
 def _flag_zero(ctx: RunContext) -> tuple[str, str, dict]:
-    from cato_migrate.core.traffic import IN_FLIGHT, flag_status, quick_rollback
+    from cato_migrate.core.quick_rollback import quick_rollback
+    from cato_migrate.core.traffic import IN_FLIGHT, flag_status
 
     before = flag_status(ctx.services.traffic_flag())
     if before.served_percentage == 0 and before.deployment_state not in IN_FLIGHT:
         return "already", "flag already serves 0% (verified through appconfigdata)", before.model_dump()
-    result = quick_rollback(ctx)
+    result = quick_rollback(ctx, check_legacy=False)  # legacy-up just made LiteLLM ready
     return "done", result["message"], {"deployment": result.get("deployment"),
                                        "stopped_deployments": result["stopped_deployments"]}
 
@@ -132,6 +133,9 @@ def full_rollback(ctx: RunContext) -> dict:
     }
     budget = ctx.runbook.meta.rollback.full_budget_seconds
     t0 = ctx.clock.now()
+    from cato_migrate.core.rollback_hold import set_hold
+
+    set_hold(ctx, "rollback --full")  # before the first write: a crash mid-rollback still refuses raises
     ctx.journal(KEY, "started", inputs={"stages": list(STAGES)})
     ctx.audit("rollback.full", KEY, ctx.reason)
     results: list[StageResult] = []

@@ -52,9 +52,16 @@ class _Source:
 
 def _read(path: Path) -> tuple[Any, _Source]:
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
     except OSError as exc:
-        raise RunbookError(f"{path}: cannot read: {exc}") from exc
+        raise RunbookError(f"{path}: cannot read it: {exc.strerror or exc}",
+                           hint="point CATO_RUNBOOK_DIR at a directory holding runbook.yaml and its phase files") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise RunbookError(f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x})",
+                           hint="save the runbook file as UTF-8") from exc
     try:
         return yaml.load(text, Loader=_Loader), _Source(text)
     except yaml.YAMLError as exc:
@@ -97,6 +104,9 @@ def _check_kinds(phase: PhaseSpec, raw: dict, path: Path, node) -> None:
 def load_runbook(directory: Path | None = None) -> RunbookSpec:
     load_kinds()
     directory = Path(directory or DEFAULT_RUNBOOK_DIR)
+    if not directory.is_dir():
+        raise RunbookError(f"runbook directory {directory} does not exist or is not a directory",
+                           hint="point CATO_RUNBOOK_DIR at a directory holding runbook.yaml (or unset it)")
     meta_path = directory / META_FILE
     raw, node = _read(meta_path)
     meta: RunbookMeta = _validate(RunbookMeta, raw, meta_path, node)

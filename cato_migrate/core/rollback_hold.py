@@ -33,3 +33,32 @@ def hold_from_journal(entries: list[JournalEntry]) -> Hold | None:
 
 def current_hold(store, env: str) -> Hold | None:
     return hold_from_journal(store.journal(env, HOLD_KEY))
+
+
+def set_hold(ctx, by_command: str) -> Hold:
+    """Record the hold before a rollback's first write, so a crash mid-rollback still refuses raises."""
+    held = current_hold(ctx.store, ctx.env)
+    if held is not None:
+        return held
+    ctx.journal(HOLD_KEY, "started", inputs={"reason": ctx.reason, "by_command": by_command},
+                message=f"rolled back by {by_command}: raises refused until `cato-migrate canary resume`")
+    return current_hold(ctx.store, ctx.env)
+
+
+def hold_problem(hold: Hold) -> str:
+    return (f"{hold.env} was rolled back by {hold.actor} ({hold.by_command or 'rollback'}"
+            + (f": {hold.reason}" if hold.reason else "") + "); raises are refused until "
+            "`cato-migrate canary resume --reason TEXT` (--force does not bypass a rollback)")
+
+
+def resume(ctx) -> dict:
+    """Clear the hold (audited). Changes no traffic: the next `canary set` does."""
+    held = current_hold(ctx.store, ctx.env)
+    if held is None:
+        return {"changed": False, "message": f"{ctx.env} is not held by a rollback; nothing to resume"}
+    ctx.journal(HOLD_KEY, "finished", inputs={"reason": ctx.reason},
+                message=f"resumed by {ctx.actor}: raises allowed again")
+    ctx.audit("canary.resume", HOLD_KEY, ctx.reason, held_since=held.at, held_by=held.actor,
+              rollback_reason=held.reason)
+    return {"changed": True, "hold": held.model_dump(),
+            "message": f"resumed: raises allowed again (held since the rollback by {held.actor})"}

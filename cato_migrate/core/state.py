@@ -44,10 +44,35 @@ class LockLease(Record):
     pid: int = Field(description="Pid of the holder process.")
     started: float = Field(description="Unix time the lease was taken.")
     heartbeat: float = Field(description="Unix time of the last renewal.")
-    expires: float = Field(description="Unix time after which anyone may take the lock over.")
+    expires: float = Field(description="Unix time the lease would lapse by the holder's own clock; shown to "
+                                       "people only: no contender compares it with its clock.")
+    rvn: str = Field(default="", description="Record version number: a fresh random id on every write of the "
+                                             "lease (acquire, renew). A contender that sees it unchanged for `ttl` "
+                                             "seconds of its own monotonic clock may take the lease over.")
+    ttl: float = Field(default=0.0, description="Lease duration the holder declared, in seconds; it renews every "
+                                                "ttl/3. 0 in records written before it existed.")
+    boot_id: str = Field(default="", description="Kernel boot id of the holder's host (Linux), '' when unknown.")
+    pid_ns: int = Field(default=0, description="Inode of the holder's pid namespace (a container discriminator); "
+                                               "0 when unknown.")
+    proc_start: int = Field(default=0, description="Start time of the holder process in clock ticks since boot "
+                                                   "(/proc/PID/stat field 22): tells a reused pid apart; 0 when unknown.")
+
+    @property
+    def declared_ttl(self) -> float:
+        """How long a contender waits without seeing a renewal (old records: their heartbeat-to-expiry span)."""
+        if self.ttl > 0:
+            return min(self.ttl, 3600.0)
+        return min(max(self.expires - self.heartbeat, 10.0), 3600.0)
+
+    @property
+    def version(self) -> tuple[str, str, float]:
+        """What a conditional takeover must find unchanged (old records have no rvn: their heartbeat)."""
+        return self.token, self.rvn, self.heartbeat
 
 
 class AcquireResult(Record):
     acquired: bool = Field(description="Whether the caller now holds the lock.")
     lease: LockLease | None = Field(default=None, description="The caller's lease when acquired.")
-    previous: LockLease | None = Field(default=None, description="The lease that was there before (held, expired or preempted).")
+    previous: LockLease | None = Field(default=None, description="The lease that was there before (held, lapsed or "
+                                                                 "preempted); None when there was none or it is "
+                                                                 "unknown (an ambiguous retry that had succeeded).")

@@ -1,8 +1,9 @@
 """Moving traffic with the flag: set, then verify what clients are served.
 
-`canary set N`: validate -> guardrails -> hosted version -> StartDeployment -> wait ->
-read back through appconfigdata -> journal. `rollback --quick`: stop any in-flight
-deployment, deploy 0% with a zero-bake strategy, verify served is 0.
+`canary set N`: reconcile an interrupted change -> validate -> hold and guardrails -> hosted
+version -> intent (journal and audit) -> StartDeployment -> wait -> read back through
+appconfigdata -> journal. Every write goes through fenced adapters (core/fencing.py).
+`rollback --quick` lives in core/quick_rollback.py.
 """
 from __future__ import annotations
 
@@ -72,17 +73,81 @@ def wait_for(ctx: RunContext, flag: TrafficFlag, dep: Deployment, timeout: float
         ctx.clock.sleep(poll)
 
 
-def set_traffic(ctx: RunContext, target: int, *, timeout: float | None = None) -> dict:
+def pending_traffic_intent(entries) -> dict | None:
+    """A traffic change whose intent is in the journal but whose outcome is not (the command died)."""
+    last = next((e for e in reversed(entries) if e.key == TRAFFIC_KEY), None)
+    if last is None or last.event != "started":
+        return None
+    return {"target": last.inputs.get("target"), "version": last.inputs.get("version"),
+            "rollback": last.inputs.get("rollback", ""), "at": last.at, "actor": last.actor, "run_id": last.run_id}
+
+
+def reconcile_traffic(ctx: RunContext, flag: TrafficFlag) -> dict | None:
+    """Close an interrupted change from what AppConfig shows, so the journal never keeps a stale value.
+    A deployment still in flight is left pending (the caller sees it as in flight)."""
+    intent = pending_traffic_intent(ctx.store.journal(ctx.env, TRAFFIC_KEY))
+    if intent is None:
+        return None
+    st = flag_status(flag)
+    dep = st.deployment
+    if dep is not None and dep.version == str(intent["version"]) and dep.state in IN_FLIGHT:
+        return {**intent, "outcome": "in_flight", "deployment": dep.number}
+    evidence = {"deployment": dep.number if dep else None, "deployment_state": st.deployment_state,
+                "served_percentage": st.served_percentage, "served_version": st.served_version,
+                "reconciled": True}
+    started = dep is not None and dep.version == str(intent["version"])
+    ok = started and dep.state == "COMPLETE" and st.served_percentage == intent["target"]
+    if ok:
+        msg = f"reconciled: the interrupted change to {intent['target']}% completed (deployment #{dep.number})"
+    elif started:
+        msg = f"reconciled: the interrupted change to {intent['target']}% ended {dep.state}; serving {st.served_percentage}%"
+    else:
+        msg = (f"reconciled: the interrupted change to {intent['target']}% never started a deployment; "
+               f"serving {st.served_percentage}%")
+    ctx.journal(TRAFFIC_KEY, "finished" if ok else "failed", evidence=evidence, message=msg)
+    ctx.audit("traffic.reconciled", TRAFFIC_KEY, "", interrupted_run=intent["run_id"], to_percentage=intent["target"],
+              version=intent["version"], outcome="completed" if ok else dep.state if started else "never started",
+              served_percentage=st.served_percentage)
+    ctx.progress(msg)
+    return {**intent, "outcome": "completed" if ok else "not completed", "message": msg}
+
+
+def _blocking_elsewhere(flag: TrafficFlag) -> Deployment | None:
+    """An in-flight deployment of another configuration profile: AWS allows one per environment."""
+    blocking = getattr(flag, "blocking_deployment", lambda: None)()
+    latest = flag.latest_deployment()
+    if blocking is None or (latest is not None and blocking.number == latest.number):
+        return None
+    return blocking
+
+
+def set_traffic(ctx: RunContext, target: int, *, timeout: float | None = None, dry_run: bool = False) -> dict:
+    from cato_migrate.core.rollback_hold import current_hold, hold_problem
+
     flag = ctx.services.traffic_flag()
+    if not dry_run:
+        reconcile_traffic(ctx, flag)
     before = flag_status(flag)
     current = before.served_percentage  # what clients get; a rolled-back deployment does not count
     if before.deployment_state in IN_FLIGHT:
         raise CheckFailed(
             f"deployment #{before.deployment.number} is {before.deployment_state}; nothing was changed",
             hint="wait for it (`cato-migrate canary status`) or undo it with `cato-migrate rollback --quick`")
+    other = _blocking_elsewhere(flag)
+    if other is not None:
+        raise CheckFailed(
+            f"deployment #{other.number} of another configuration profile ({other.profile or 'unknown'}) is "
+            f"{other.state} in this AppConfig environment; AWS allows one at a time; nothing was changed",
+            hint="wait for it to finish (`aws appconfig get-deployment`), then run this again")
+    hold = current_hold(ctx.store, ctx.env) if target > current else None
+    if hold is not None:
+        raise CheckFailed(f"refusing to raise traffic from {current}% to {target}%: {hold_problem(hold)}; "
+                          "nothing was changed",
+                          hint="when the cause is fixed: cato-migrate canary resume --reason TEXT",
+                          details={"hold": hold.model_dump()})
     problems = guardrail_problems(ctx, current, target)
     triggers = []
-    if target > current and not problems and not ctx.force:
+    if target > current and not problems and not ctx.force and not dry_run:
         # measured only when everything cheaper allows the raise, and never when overriding
         from cato_migrate.core.triggers import trigger_problems
 
@@ -97,6 +162,16 @@ def set_traffic(ctx: RunContext, target: int, *, timeout: float | None = None) -
     if before.configured_percentage == target and before.served_percentage == target:
         return {"changed": False, "from": current, "to": target, "status": before.model_dump(),
                 "message": f"already serving {target}%; nothing to do"}
+    if dry_run:
+        s = ctx.settings
+        return {"changed": False, "dry_run": True, "from": current, "to": target, "status": before.model_dump(),
+                "would": [f"create a hosted version of {s.flag_name} = {target}%",
+                          f"deploy it with strategy {s.canary_strategy} ({s.canary_deploy_minutes:g} min + "
+                          f"{s.canary_bake_minutes:g} min bake)",
+                          "wait for COMPLETE and read the served value back through appconfigdata"]
+                + ([f"override (audited): {p}" for p in problems] if problems else [])
+                + ([] if target <= current else ["measure the rollback triggers first (not measured by a dry run)"]),
+                "message": f"would move {current}% -> {target}%; nothing was changed (dry run)"}
     if problems:
         ctx.audit("guardrail.override", TRAFFIC_KEY, ctx.reason, to_percentage=target, current=current, problems=problems)
     flag.ensure_setup()
@@ -104,19 +179,20 @@ def set_traffic(ctx: RunContext, target: int, *, timeout: float | None = None) -
                                     ctx.settings.canary_bake_minutes, ctx.settings.canary_growth_percent)
     spec = FlagSpec(enabled=target > 0, percentage=target)
     version = flag.create_version(spec, f"cato-migrate canary set {target} by {ctx.actor}")
+    # intent before effect: a crash after StartDeployment still leaves both records, reconciled next run
     ctx.journal(TRAFFIC_KEY, "started", inputs={"target": target, "from": current, "version": version,
                                                "strategy": strategy, "forced": bool(problems),
                                                "triggers": {t.id: t.status for t in triggers}})
-    dep = flag.start_deployment(version, strategy, f"canary {current}% -> {target}%")
     ctx.audit("canary.set", TRAFFIC_KEY, ctx.reason, to_percentage=target, previous=current, version=version,
-              deployment=dep.number, forced=bool(problems))
+              forced=bool(problems))
+    dep = flag.start_deployment(version, strategy, f"canary {current}% -> {target}%")
     dep = wait_for(ctx, flag, dep, timeout or ctx.settings.deployment_timeout_seconds)
-    result = _verify(ctx, flag, dep, target, current)
+    result = verify_served(ctx, flag, dep, target, current)
     result["triggers"] = [t.to_dict() for t in triggers]
     return result
 
 
-def _verify(ctx: RunContext, flag: TrafficFlag, dep: Deployment, target: int, previous: int) -> dict:
+def verify_served(ctx: RunContext, flag: TrafficFlag, dep: Deployment, target: int, previous: int) -> dict:
     after = flag_status(flag)
     evidence = {"deployment": dep.number, "deployment_state": dep.state,
                 "served_percentage": after.served_percentage, "served_version": after.served_version}
@@ -132,40 +208,3 @@ def _verify(ctx: RunContext, flag: TrafficFlag, dep: Deployment, target: int, pr
     ctx.journal(TRAFFIC_KEY, "finished", evidence=evidence, message=f"serving {target}%")
     return {"changed": True, "from": previous, "to": target, "deployment": dep.number,
             "status": after.model_dump(), "message": f"now serving {target}% (verified through appconfigdata)"}
-
-
-def quick_rollback(ctx: RunContext, *, attempts: int = 5) -> dict:
-    t0 = ctx.clock.now()
-    flag = ctx.services.traffic_flag()
-    flag.ensure_setup()
-    before = flag_status(flag)
-    stopped = []
-    strategy = flag.ensure_strategy(ctx.settings.rollback_strategy, 0, 0, 100)
-    version = flag.create_version(FlagSpec(enabled=False, percentage=0),
-                                  f"cato-migrate rollback --quick by {ctx.actor}")
-    ctx.journal(TRAFFIC_KEY, "started", inputs={"target": 0, "rollback": "quick", "version": version})
-    dep = None
-    for _ in range(attempts):
-        latest = flag.latest_deployment()
-        if latest and latest.state in IN_FLIGHT:
-            flag.stop_deployment(latest.number)
-            stopped.append(latest.number)
-            ctx.progress(f"stopped deployment #{latest.number} ({latest.state})")
-        try:
-            dep = flag.start_deployment(version, strategy, "rollback --quick: 0%")
-            break
-        except Conflict:
-            ctx.clock.sleep(0.2)
-    if dep is None:
-        raise Unverified("could not start the 0% deployment: another deployment kept starting",
-                         hint="run `cato-migrate rollback --quick` again; check who else deploys the flag")
-    ctx.audit("rollback.quick", TRAFFIC_KEY, ctx.reason, stopped_deployments=stopped, version=version,
-              deployment=dep.number)
-    dep = wait_for(ctx, flag, dep, timeout=max(60.0, ctx.runbook.meta.rollback.quick_budget_seconds))
-    result = _verify(ctx, flag, dep, 0, previous=before.served_percentage)
-    elapsed = ctx.clock.now() - t0
-    budget = ctx.runbook.meta.rollback.quick_budget_seconds
-    result.update({"stopped_deployments": stopped, "elapsed_seconds": round(elapsed, 3),
-                   "budget_seconds": budget, "within_budget": elapsed <= budget,
-                   "message": f"served 0% verified in {elapsed:.1f}s (budget {budget}s)"})
-    return result

@@ -298,13 +298,15 @@ class AppConfigState:
         with self.lock:
             d = self._deployment(app_id, env_id, number)
             state, _ = self.state_of(d)
-            if state in IN_FLIGHT:
+            # As AWS: only a DEPLOYING deployment stops without Allow-Revert; a BAKING one needs it.
+            if state == "DEPLOYING" or (state in IN_FLIGHT and allow_revert):
                 d.stopped, d.end_state = self.clock(), "ROLLED_BACK"
             elif state == "COMPLETE" and allow_revert:
                 d.stopped, d.end_state = self.clock(), "REVERTED"
             else:
                 raise BadRequest(f"Deployment {d.number} is {state} and cannot be stopped"
-                                 + (" (set Allow-Revert to revert it)" if state == "COMPLETE" else ""))
+                                 + (" without Allow-Revert" if state in IN_FLIGHT else
+                                    " (set Allow-Revert to revert it)" if state == "COMPLETE" else ""))
             return self._deployment_json(d)
 
     def served(self, env_id: str, profile_id: str, session_id: str) -> Deployment | None:

@@ -37,7 +37,10 @@ class ArchiveConfig(StepKind):
         from cato_migrate.wiring import deploy_root
 
         root = deploy_root(ctx.settings)
-        moved = [archive(root, i.path, i.archive) for i in params.items()]
+        moved = []
+        for i in params.items():
+            ctx.fence(f"archive {i.path}")  # a local write, fenced like the adapters' writes
+            moved.append(archive(root, i.path, i.archive))
         ctx.audit("config.archive", str(root), ctx.reason, moved=[m["archived"] for m in moved if m["changed"]])
         return {"archived": [m["archived"] for m in moved]}
 

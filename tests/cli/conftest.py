@@ -37,7 +37,7 @@ class Cli:
 def cli_env(workdir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CATO_", "AWS_"))}
     env.update({"PYTHONPATH": str(ROOT), "CATO_ENV": "local", "CATO_WORK_DIR": str(workdir / ".cato-migrate"),
-                "CATO_LOCK_TTL_SECONDS": "5", "COLUMNS": "200"})
+                "CATO_LOCK_TTL_SECONDS": "10", "COLUMNS": "200"})
     env.update(extra)
     return env
 

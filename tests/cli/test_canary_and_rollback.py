@@ -94,9 +94,30 @@ def test_quick_rollback_while_canary_is_baking(cli):
 
 def test_drill_with_the_dynamodb_state_store(cli):
     cli.env["CATO_STATE_URL"] = "dynamodb://cato-migrate-state-cli?region=us-east-1"
+    assert cli.run("state", "init").returncode == 0  # a state table is never created on use
     assert cli.run("canary", "set", "10", "--force", "--reason", "drill").returncode == 0
     r = cli.run("rollback", "--quick")
     assert r.returncode == 0, r.stderr
     actions = [e["action"] for e in cli.json("history")["entries"]]
     assert actions[-2:] == ["canary.set", "rollback.quick"]
     assert cli.json("lock", "status")["held"] is False
+
+
+def test_a_rollback_holds_raises_until_canary_resume(cli):
+    assert cli.run("canary", "set", "10", "--force", "--reason", "setup").returncode == 0
+    plan = cli.json("rollback", "--quick", "--dry-run")
+    assert plan["dry_run"] and plan["served_percentage"] == 10
+    assert cli.json("canary", "status")["served_percentage"] == 10  # the dry run changed nothing
+    assert cli.run("rollback", "--quick", "--reason", "error rate [/] 3%").returncode == 0
+    r = cli.run("canary", "set", "10", "--force", "--reason", "try anyway")
+    assert r.returncode == 1 and "canary resume" in r.stderr, r.stderr
+    assert cli.json("canary", "status")["hold"]["reason"] == "error rate [/] 3%"
+    r = cli.run("canary", "resume")
+    assert r.returncode == 2 and "--reason" in r.stderr
+    assert cli.run("canary", "resume", "--reason", "fixed").returncode == 0
+    assert cli.json("canary", "status")["hold"] is None
+    plan = cli.json("canary", "set", "10", "--force", "--reason", "again", "--dry-run")
+    assert plan["dry_run"] and cli.json("canary", "status")["served_percentage"] == 0
+    assert cli.run("canary", "set", "10", "--force", "--reason", "again").returncode == 0
+    actions = [e["action"] for e in cli.json("history")["entries"]]
+    assert "canary.resume" in actions

@@ -91,3 +91,40 @@ def test_unknown_deployment_number_is_an_error(flag):
     with pytest.raises(NotFound) as e:
         flag.get_deployment(99)
     assert e.value.exit_code == 4
+
+
+def test_stopping_a_baking_deployment_sends_allow_revert(flag):
+    """AWS stops only a DEPLOYING deployment without AllowRevert; the sandbox refuses it as AWS does."""
+    flag.ensure_setup()
+    baking = flag.ensure_strategy("bake-long", 0, 30, 100)
+    deploy(flag, FlagSpec(enabled=True, percentage=10), baking)
+    dep = flag.latest_deployment()
+    assert dep.state == "BAKING"
+    c = boto3.client("appconfig", region_name="us-east-1", endpoint_url=flag.endpoint_url)
+    with pytest.raises(c.exceptions.BadRequestException):
+        c.stop_deployment(ApplicationId=flag._ids["app"], EnvironmentId=flag._ids["env"], DeploymentNumber=dep.number)
+    assert flag.stop_deployment(dep.number).state == "ROLLED_BACK"
+
+
+def test_a_deployment_of_another_profile_blocks_and_is_seen(flag):
+    """AWS allows one deployment per environment across all configuration profiles."""
+    flag.ensure_setup()
+    other = AppConfigFlag(application="cato", environment="local", profile="pricing", flag="discount",
+                          region="us-east-1", endpoint_url=flag.endpoint_url)
+    other.ensure_setup()
+    slow = other.ensure_strategy("slow-other", 10, 10, 100)
+    other.start_deployment(other.create_version(FlagSpec(enabled=True, percentage=5), "pricing"), slow, "pricing")
+    assert flag.latest_deployment() is None  # not ours
+    blocking = flag.blocking_deployment()
+    assert blocking is not None and blocking.profile == "pricing" and blocking.state == "DEPLOYING"
+    with pytest.raises(Conflict):
+        deploy(flag, FlagSpec(enabled=True, percentage=10), flag.ensure_strategy("zero", 0, 0, 100))
+
+
+def test_describe_setup_reports_what_exists(flag):
+    assert flag.describe_setup()["application"] is False
+    flag.ensure_setup()
+    flag.ensure_strategy("zero", 0, 0, 100)
+    got = flag.describe_setup()
+    assert got["application"] and got["environment"] and got["profile"] and "zero" in got["strategies"]
+    assert got["monitors"] == []

@@ -252,8 +252,11 @@ def test_conflict_and_rollback_while_baking(ac: Any, ad: Any, world: dict[str, A
         deploy(ac, world, long_bake, 1)
     assert error_code(exc) == "ConflictException"
 
+    with pytest.raises(ClientError) as exc:  # as AWS: only DEPLOYING stops without AllowRevert
+        ac.stop_deployment(ApplicationId=world["app"], EnvironmentId=world["env"], DeploymentNumber=2)
+    assert error_code(exc) == "BadRequestException"
     stopped = ac.stop_deployment(ApplicationId=world["app"], EnvironmentId=world["env"],
-                                 DeploymentNumber=2)
+                                 DeploymentNumber=2, AllowRevert=True)
     assert stopped["State"] == "ROLLED_BACK"
     assert stopped["ResponseMetadata"]["HTTPStatusCode"] == 202
     assert stopped["EventLog"][0]["EventType"] in ("ROLLBACK_COMPLETED", "ROLLBACK_STARTED")

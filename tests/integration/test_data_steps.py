@@ -39,7 +39,9 @@ def test_tables_verify_fails_when_a_replica_is_gone(dynamodb_layer, tmp_path):
     ctx = context(tmp_path, tables_endpoint_url=dynamodb_layer)
     step, params = DynamoDbTables(), TablesParams(tables=["cato-semantic-memory"])
     step.apply(None, params, ctx)
-    east = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=dynamodb_layer)
+    # a fresh session, as the adapter uses: the default session may hold credentials (= another moto
+    # account in the layer) cached by an earlier test in this process
+    east = boto3.session.Session().client("dynamodb", region_name="us-east-1", endpoint_url=dynamodb_layer)
     east.update_table(TableName="cato-semantic-memory", ReplicaUpdates=[{"Delete": {"RegionName": "us-west-2"}}])
     v = step.verify(None, params, ctx)
     assert not v.ok and "replica in us-west-2 is MISSING" in v.message

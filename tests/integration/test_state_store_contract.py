@@ -39,6 +39,7 @@ def _factory(request, tmp_path, server_fixture: str):
     url = request.getfixturevalue(server_fixture)
     table = f"cato-state-{uuid.uuid4().hex}"
     from cato_migrate.adapters.dynamodb_store import DynamoStateStore
+    DynamoStateStore(table, region=REGION, endpoint_url=url, create=True)  # `state init`
     return lambda: DynamoStateStore(table, region=REGION, endpoint_url=url)
 
 
@@ -58,9 +59,14 @@ def serialized_moto_server():
     one request at a time restores DynamoDB's per-item atomicity, so the race tests below test
     the store's use of conditional writes rather than moto's lack of locking.
     """
-    from moto.moto_server.werkzeug_app import (DomainDispatcherApplication, MotoRequestHandler,
-                                               create_backend_app)
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
+
+    try:  # moto >= 5.2.5; older ones serve with werkzeug's own handler
+        from moto.moto_server.werkzeug_app import MotoRequestHandler
+        handler = {"request_handler": MotoRequestHandler}
+    except ImportError:
+        handler = {}
 
     app, lock = DomainDispatcherApplication(create_backend_app), threading.Lock()
 
@@ -68,7 +74,7 @@ def serialized_moto_server():
         with lock:
             return list(app(environ, start_response))
 
-    server = make_server("127.0.0.1", 0, one_at_a_time, threaded=True, request_handler=MotoRequestHandler)
+    server = make_server("127.0.0.1", 0, one_at_a_time, threaded=True, **handler)
     thread = threading.Thread(target=server.serve_forever, name="serialized-moto", daemon=True)
     thread.start()
     try:
@@ -100,9 +106,12 @@ def audit_entry(n: int, env: str = "prod") -> AuditEntry:
                       reason=f"reason {n}", details={"n": n, "pct": n * 1.5})
 
 
-def lease(token: str, *, env: str = "prod", expires: float = NOW + 60, holder: str = "alice@h1") -> LockLease:
+def lease(token: str, *, env: str = "prod", expires: float = NOW + 60, holder: str = "alice@h1",
+          rvn: str | None = None) -> LockLease:
     return LockLease(env=env, token=token, holder=holder, command="cato-migrate canary set 5",
-                     host="h1", pid=4242, started=NOW - 0.125, heartbeat=NOW - 0.125, expires=expires)
+                     host="h1", pid=4242, started=NOW - 0.125, heartbeat=NOW - 0.125, expires=expires,
+                     rvn=f"rvn-{token}" if rvn is None else rvn, ttl=60.0, boot_id="boot-1", pid_ns=4026531836,
+                     proc_start=987654)
 
 
 # ---- journal and audit ---------------------------------------------------------------------------
@@ -140,9 +149,9 @@ def test_env_isolation(store):
     assert store.journal("staging") == [] and store.audit("staging") == []
     assert [e.env for e in store.audit("prod")] == ["prod"]
 
-    assert store.acquire_lock(lease("p", env="prod"), now=NOW).acquired
+    assert store.acquire_lock(lease("p", env="prod")).acquired
     assert store.read_lock("staging") is None
-    staging = store.acquire_lock(lease("s", env="staging"), now=NOW)
+    staging = store.acquire_lock(lease("s", env="staging"))
     assert staging.acquired and staging.previous is None
     assert store.read_lock("prod").token == "p" and store.read_lock("staging").token == "s"
     assert store.release_lock("staging", "s").token == "s"
@@ -163,7 +172,7 @@ def test_audit_order_and_limit(store):
 
 def test_acquire_free_lock(store):
     mine = lease("t1")
-    res = store.acquire_lock(mine, now=NOW)
+    res = store.acquire_lock(mine)
     assert res.acquired and res.lease == mine and res.previous is None
     assert store.read_lock("prod") == mine
 
@@ -171,89 +180,105 @@ def test_acquire_free_lock(store):
 def test_second_acquire_refused_names_the_holder(make_store):
     a, b = make_store(), make_store()
     first = lease("t1", holder="alice@h1")
-    assert a.acquire_lock(first, now=NOW).acquired
-    res = b.acquire_lock(lease("t2", holder="bob@h2"), now=NOW)
+    assert a.acquire_lock(first).acquired
+    res = b.acquire_lock(lease("t2", holder="bob@h2"))
     assert not res.acquired and res.lease is None
     assert res.previous == first and res.previous.holder == "alice@h1"
     assert b.read_lock("prod") == first
     # the holder itself re-acquiring with a new token is refused too
-    assert not a.acquire_lock(lease("t3"), now=NOW).acquired
+    assert not a.acquire_lock(lease("t3")).acquired
 
 
-def test_expired_lease_is_taken_over(store):
-    old = lease("old", expires=NOW)
-    assert store.acquire_lock(old, now=NOW - 10).acquired
-    # at exactly `expires` the lease still holds; strictly after, it is free
-    refused = store.acquire_lock(lease("new"), now=NOW)
+def test_no_wall_clock_is_compared(store):
+    # a lease whose `expires` is long past (by any clock) is still held: only a watched rvn decides
+    old = lease("old", expires=NOW - 86_400)
+    assert store.acquire_lock(old).acquired
+    refused = store.acquire_lock(lease("new"))
     assert not refused.acquired and refused.previous == old
-    res = store.acquire_lock(lease("new", expires=NOW + 60), now=NOW + 0.001)
+    assert store.read_lock("prod") == old
+
+
+def test_takeover_replaces_only_the_version_watched(store):
+    held = lease("held")
+    assert store.acquire_lock(held).acquired
+    watched = store.read_lock("prod")
+    assert store.renew_lock("prod", "held", rvn="rvn-2", heartbeat=NOW + 20, expires=NOW + 80)
+    # the holder renewed since it was watched: it is alive, the takeover is refused
+    refused = store.acquire_lock(lease("new"), replace=watched)
+    assert not refused.acquired and refused.previous.rvn == "rvn-2"
+    assert not store.acquire_lock(lease("new"), replace=lease("other")).acquired
+    res = store.acquire_lock(lease("new"), replace=refused.previous)
+    assert res.acquired and res.previous == refused.previous
+    assert store.read_lock("prod").token == "new"
+
+
+def test_takeover_of_a_record_from_before_rvn(store):
+    # records written before rvn existed carry none; their heartbeat identifies the version
+    old = lease("old", rvn="")
+    assert store.acquire_lock(old).acquired
+    assert store.read_lock("prod") == old
+    moved = old.model_copy(update={"heartbeat": NOW + 1})
+    assert not store.acquire_lock(lease("new"), replace=moved).acquired
+    res = store.acquire_lock(lease("new"), replace=old)
     assert res.acquired and res.previous == old
-    assert store.read_lock("prod").token == "new"
 
 
-def test_takeover_tokens(store):
-    held = lease("stale")
-    assert store.acquire_lock(held, now=NOW).acquired
-    assert not store.acquire_lock(lease("new"), now=NOW, takeover_tokens=frozenset({"other"})).acquired
-    res = store.acquire_lock(lease("new"), now=NOW, takeover_tokens=frozenset({"other", "stale"}))
-    assert res.acquired and res.previous == held
-    assert store.read_lock("prod").token == "new"
+def test_acquiring_again_with_the_same_token_is_acquired(store):
+    # what an ambiguous retry sees: its first try wrote the lease
+    mine = lease("mine")
+    assert store.acquire_lock(mine).acquired
+    again = store.acquire_lock(mine)
+    assert again.acquired and again.lease == mine
+    assert store.read_lock("prod") == mine
 
 
 def test_preempt(store):
     held = lease("held")
-    assert store.acquire_lock(held, now=NOW).acquired
-    res = store.acquire_lock(lease("rollback", holder="oncall@h9"), now=NOW, preempt=True)
+    assert store.acquire_lock(held).acquired
+    res = store.acquire_lock(lease("rollback", holder="oncall@h9"), preempt=True)
     assert res.acquired and res.previous == held
     assert store.read_lock("prod").holder == "oncall@h9"
     # preempt on a free lock: acquired, nothing previous
     assert store.release_lock("prod", None) is not None
-    res = store.acquire_lock(lease("again"), now=NOW, preempt=True)
+    res = store.acquire_lock(lease("again"), preempt=True)
     assert res.acquired and res.previous is None
 
 
 def test_renew_only_by_token_holder(store):
-    assert store.renew_lock("prod", "t1", NOW, NOW + 30) is False  # nothing to renew
+    assert store.renew_lock("prod", "t1", rvn="r", heartbeat=NOW, expires=NOW + 30) is False  # nothing to renew
     held = lease("t1")
-    assert store.acquire_lock(held, now=NOW).acquired
-    assert store.renew_lock("prod", "intruder", NOW + 1, NOW + 999) is False
+    assert store.acquire_lock(held).acquired
+    assert store.renew_lock("prod", "intruder", rvn="r", heartbeat=NOW + 1, expires=NOW + 999) is False
     assert store.read_lock("prod") == held
-    assert store.renew_lock("prod", "t1", NOW + 10.5, NOW + 70.75) is True
-    assert store.read_lock("prod") == held.model_copy(update={"heartbeat": NOW + 10.5, "expires": NOW + 70.75})
+    assert store.renew_lock("prod", "t1", rvn="rvn-b", heartbeat=NOW + 10.5, expires=NOW + 70.75) is True
+    assert store.read_lock("prod") == held.model_copy(update={"rvn": "rvn-b", "heartbeat": NOW + 10.5,
+                                                              "expires": NOW + 70.75})
     # a preempted holder can no longer renew
-    assert store.acquire_lock(lease("t2"), now=NOW, preempt=True).acquired
-    assert store.renew_lock("prod", "t1", NOW + 20, NOW + 80) is False
+    assert store.acquire_lock(lease("t2"), preempt=True).acquired
+    assert store.renew_lock("prod", "t1", rvn="r", heartbeat=NOW + 20, expires=NOW + 80) is False
     assert store.read_lock("prod").token == "t2"
-
-
-def test_renewed_expiry_governs_takeover(store):
-    assert store.acquire_lock(lease("t1", expires=NOW + 5), now=NOW).acquired
-    assert store.renew_lock("prod", "t1", NOW + 4, NOW + 100)
-    assert not store.acquire_lock(lease("t2"), now=NOW + 50).acquired
-    res = store.acquire_lock(lease("t2"), now=NOW + 101)
-    assert res.acquired and res.previous.expires == NOW + 100
 
 
 def test_release_by_token(store):
     held = lease("t1")
-    assert store.acquire_lock(held, now=NOW).acquired
+    assert store.acquire_lock(held).acquired
     assert store.release_lock("prod", "t1") == held
     assert store.read_lock("prod") is None
     assert store.release_lock("prod", "t1") is None
-    assert store.acquire_lock(lease("t2"), now=NOW).acquired
+    assert store.acquire_lock(lease("t2")).acquired
 
 
 def test_forced_release(store):
     assert store.release_lock("prod", None) is None
     held = lease("t1")
-    assert store.acquire_lock(held, now=NOW).acquired
+    assert store.acquire_lock(held).acquired
     assert store.release_lock("prod", None) == held
     assert store.read_lock("prod") is None
 
 
 def test_release_of_someone_elses_token_refused(store):
     held = lease("t1")
-    assert store.acquire_lock(held, now=NOW).acquired
+    assert store.acquire_lock(held).acquired
     assert store.release_lock("prod", "t2") is None
     assert store.read_lock("prod") == held
 
@@ -292,7 +317,7 @@ def test_racing_acquires_exactly_one_wins(make_racing_store):
 
         def acquire(i, barrier):
             barrier.wait(timeout=60)
-            return stores[i].acquire_lock(lease(f"tok-{round_}-{i}", env=env, holder=f"user{i}@h"), now=NOW)
+            return stores[i].acquire_lock(lease(f"tok-{round_}-{i}", env=env, holder=f"user{i}@h"))
 
         results = _race(n, acquire)
         winners = [r for r in results if r.acquired]
@@ -303,17 +328,17 @@ def test_racing_acquires_exactly_one_wins(make_racing_store):
         assert stores[0].read_lock(env) == winner
 
 
-def test_racing_takeover_of_an_expired_lease_has_one_winner(make_racing_store):
+def test_racing_takeover_of_a_watched_lease_has_one_winner(make_racing_store):
     n = 8
     stores = [make_racing_store() for _ in range(n)]
     for round_ in range(4):
-        env = f"expired-{round_}"
-        stale = lease(f"stale-{round_}", env=env, expires=NOW - 1)
-        assert stores[0].acquire_lock(stale, now=NOW - 10).acquired
+        env = f"lapsed-{round_}"
+        stale = lease(f"stale-{round_}", env=env)
+        assert stores[0].acquire_lock(stale).acquired
 
         def acquire(i, barrier):
             barrier.wait(timeout=60)
-            return stores[i].acquire_lock(lease(f"tok-{round_}-{i}", env=env), now=NOW)
+            return stores[i].acquire_lock(lease(f"tok-{round_}-{i}", env=env), replace=stale)
 
         results = _race(n, acquire)
         winners = [r for r in results if r.acquired]
@@ -343,16 +368,27 @@ def test_concurrent_appends_keep_unique_seqs_and_per_writer_order(make_racing_st
 
 # ---- DynamoDB-specific -----------------------------------------------------------------------------
 
-def test_dynamodb_missing_table_without_create_is_bad_input(aws_env, moto_server):
+def test_dynamodb_missing_table_is_bad_input_naming_state_init(aws_env, moto_server):
     from cato_migrate.adapters.dynamodb_store import DynamoStateStore
 
     table = f"cato-missing-{uuid.uuid4().hex}"
     with pytest.raises(BadInput) as exc:
-        DynamoStateStore(table, region=REGION, endpoint_url=moto_server, create=False)
-    assert table in exc.value.message and "missing" in exc.value.message
-    assert "create-table" in exc.value.hint
-    DynamoStateStore(table, region=REGION, endpoint_url=moto_server)  # create=True makes it
-    DynamoStateStore(table, region=REGION, endpoint_url=moto_server, create=False)  # now it is there
+        DynamoStateStore(table, region=REGION, endpoint_url=moto_server)  # never created on use
+    assert exc.value.exit_code == 2
+    assert f"{table} does not exist in region {REGION}" in exc.value.message
+    assert "cato-migrate state init" in exc.value.message and "nothing was changed" in exc.value.message
+    with pytest.raises(BadInput):
+        DynamoStateStore(table, region=REGION, endpoint_url=moto_server)  # still not: no side effect
+    made = DynamoStateStore(table, region=REGION, endpoint_url=moto_server, create=True)
+    assert made.describe()["created"] is True and made.describe()["status"] == "ACTIVE"
+    again = DynamoStateStore(table, region=REGION, endpoint_url=moto_server, create=True)
+    assert again.describe()["created"] is False and again.describe()["status"] == "ACTIVE"
+    DynamoStateStore(table, region=REGION, endpoint_url=moto_server)  # now it is there
+
+
+def test_sqlite_init_is_idempotent(tmp_path):
+    assert SqliteStateStore(tmp_path / "s" / "state.db").describe()["created"] is True
+    assert SqliteStateStore(tmp_path / "s" / "state.db").describe()["created"] is False
 
 
 def test_dynamodb_concurrent_create_of_one_table(aws_env, moto_server):
@@ -362,11 +398,43 @@ def test_dynamodb_concurrent_create_of_one_table(aws_env, moto_server):
 
     def open_store(i, barrier):
         barrier.wait(timeout=60)
-        return DynamoStateStore(table, region=REGION, endpoint_url=moto_server)
+        return DynamoStateStore(table, region=REGION, endpoint_url=moto_server, create=True)
 
     stores = _race(6, open_store)
     stores[0].append_journal(journal_entry("a", 1))
     assert [e.key for e in stores[-1].journal("prod")] == ["a"]
+
+
+def test_dynamodb_ambiguous_retry_of_an_acquire_that_had_succeeded(aws_env, moto_server, monkeypatch):
+    """The first PutItem is applied but its answer is lost; botocore retries it, and the retry's
+    condition fails against our own lease. That is an acquire, not a refusal."""
+    from cato_migrate.adapters.dynamodb_store import DynamoStateStore
+
+    store = DynamoStateStore(f"cato-state-{uuid.uuid4().hex}", region=REGION, endpoint_url=moto_server, create=True)
+    real_put = store._client.put_item
+
+    def lost_answer_then_retry(**kw):
+        real_put(**kw)          # applied; the answer never arrives
+        return real_put(**kw)   # the retry: ConditionalCheckFailed against our own lease
+
+    stale = lease("stale")
+    assert store.acquire_lock(stale).acquired
+    monkeypatch.setattr(store._client, "put_item", lost_answer_then_retry)
+    mine = lease("mine")
+    res = store.acquire_lock(mine, replace=stale)
+    assert res.acquired and res.lease == mine and res.previous is None
+    assert store.read_lock("prod") == mine
+    assert not store.acquire_lock(lease("theirs"), replace=stale).acquired  # a real refusal stays one
+
+
+def test_dynamodb_store_time_is_the_servers(aws_env, moto_server):
+    import time
+
+    from cato_migrate.adapters.dynamodb_store import DynamoStateStore
+
+    store = DynamoStateStore(f"cato-state-{uuid.uuid4().hex}", region=REGION, endpoint_url=moto_server, create=True)
+    store.read_lock("prod")
+    assert store._server_time is not None and abs(store.store_time() - time.time()) < 600
 
 
 def test_dynamodb_errors_after_retries_are_external(aws_env, moto_server, monkeypatch):
@@ -374,14 +442,14 @@ def test_dynamodb_errors_after_retries_are_external(aws_env, moto_server, monkey
 
     from cato_migrate.adapters.dynamodb_store import DynamoStateStore
 
-    store = DynamoStateStore(f"cato-state-{uuid.uuid4().hex}", region=REGION, endpoint_url=moto_server)
+    store = DynamoStateStore(f"cato-state-{uuid.uuid4().hex}", region=REGION, endpoint_url=moto_server, create=True)
 
     def throttled(**_kw):
         raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "PutItem")
 
     monkeypatch.setattr(store._client, "put_item", throttled)
     with pytest.raises(ExternalError) as exc:
-        store.acquire_lock(lease("t1"), now=NOW)
+        store.acquire_lock(lease("t1"))
     assert store.table in exc.value.message and REGION in exc.value.message
     assert "ThrottlingException" in exc.value.message and exc.value.hint
 

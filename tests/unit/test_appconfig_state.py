@@ -166,7 +166,9 @@ def test_stop_rolls_back_and_previous_is_served(st: AppConfigState, env: str,
     body, out = fetch(st, out["NextPollConfigurationToken"])
     assert json.loads(body) == {"v": 2}
     clock.advance(3)
-    stopped = st.stop_deployment("app1234", env, 2)
+    with pytest.raises(BadRequest, match="without Allow-Revert"):  # as AWS: BAKING needs AllowRevert
+        st.stop_deployment("app1234", env, 2)
+    stopped = st.stop_deployment("app1234", env, 2, allow_revert=True)
     assert stopped["State"] == "ROLLED_BACK"
     assert [e["EventType"] for e in stopped["EventLog"]][:2] == ["ROLLBACK_COMPLETED",
                                                                  "ROLLBACK_STARTED"]

@@ -1,7 +1,8 @@
 import pytest
 
 from cato_migrate.adapters.sqlite_store import SqliteStateStore
-from cato_migrate.core.traffic import TRAFFIC_KEY, flag_status, parse_percentage, quick_rollback, set_traffic
+from cato_migrate.core.quick_rollback import quick_rollback
+from cato_migrate.core.traffic import TRAFFIC_KEY, flag_status, parse_percentage, set_traffic
 from cato_migrate.errors import BadInput, CheckFailed, Unverified
 from tests.fakes import FakeClock, FakeFlag, make_ctx
 
@@ -148,9 +149,13 @@ def test_refuses_while_a_deployment_is_in_flight(store):
 
 
 def test_quick_rollback_while_baking(store):
+    from tests.fakes import FakeWorkloads
+
     clock = FakeClock()
     flag = FakeFlag(clock)
-    ctx = make_ctx(store, clock=clock, flag=flag, force=True, reason="x")
+    wl = FakeWorkloads(clock)
+    wl.add("litellm", 2)
+    ctx = make_ctx(store, clock=clock, flag=flag, force=True, reason="x", workloads=wl)
     set_traffic(ctx, 10)
     # start a second canary and leave it baking
     from cato_migrate.ports import FlagSpec
