@@ -17,13 +17,17 @@ DELETE_KEY = "decommission.delete"
 DAY = 86400.0
 
 
-def monitoring_days(ctx: RunContext) -> float:
+def runbook_monitoring_days(runbook) -> float:
     """The runbook's monitoring period: the `workload_delete` step's after_monitoring_days."""
-    for p in ctx.runbook.phases:
+    for p in runbook.phases:
         for _, s in p.steps():
             if s.kind == "workload_delete":
                 return float(s.params.get("after_monitoring_days", 7))
     return 7.0
+
+
+def monitoring_days(ctx: RunContext) -> float:
+    return runbook_monitoring_days(ctx.runbook)
 
 
 def monitoring_started(ctx: RunContext) -> float | None:

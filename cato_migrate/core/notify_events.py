@@ -162,12 +162,9 @@ def _full_rollback(entry, runbook, reason, started) -> NotifyEvent:
 
 
 def monitoring_days(runbook: RunbookSpec) -> float:
-    """The runbook's monitoring period: the `workload_delete` step's after_monitoring_days."""
-    for p in runbook.phases:
-        for _, s in p.steps():
-            if s.kind == "workload_delete":
-                return float(s.params.get("after_monitoring_days", 7))
-    return 7.0
+    from cato_migrate.core.decommission import runbook_monitoring_days
+
+    return runbook_monitoring_days(runbook)
 
 
 def _monitoring(entry, runbook) -> list[NotifyEvent]:
