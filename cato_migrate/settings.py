@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     canary_bake_minutes: float = Field(default=1.0, ge=0, description="Canary strategy final bake time.")
     canary_growth_percent: float = Field(default=20.0, gt=0, le=100, description="Canary strategy growth per step.")
     rollback_strategy: str = Field(default="cato-rollback-zero-bake", description="Zero-bake strategy used by rollback --quick.")
+    aws_max_attempts: int = Field(default=5, ge=1, le=10, description="AWS calls (AppConfig): attempts per call, the first included, in botocore's standard retry mode (throttling, 5xx, timeouts).")
+    aws_read_timeout_seconds: float = Field(default=30.0, gt=0, le=300, description="AWS calls (AppConfig): seconds to wait for an answer before the attempt counts as failed.")
     deployment_timeout_seconds: float = Field(default=3600.0, gt=0, description="How long canary set waits for a deployment.")
     lock_ttl_seconds: float = Field(default=60.0, ge=10, le=3600, description="Lock lease length in seconds (10 s to 1 h); the holder renews it while running.")
     orchestrator_url: str = Field(default="", description="Orchestrator base URL (local: the sandbox's).")

@@ -211,7 +211,8 @@ class Services:
             data_url = self._endpoint(s.appconfigdata_endpoint_url, "appconfig") if (url or s.appconfigdata_endpoint_url) else None
             self._flag = AppConfigFlag(application=s.appconfig_application, environment=s.appconfig_env_name,
                                        profile=s.appconfig_profile, flag=s.flag_name, region=s.region,
-                                       endpoint_url=url, data_endpoint_url=data_url)
+                                       endpoint_url=url, data_endpoint_url=data_url,
+                                       max_attempts=s.aws_max_attempts, read_timeout=s.aws_read_timeout_seconds)
         return self._flag
 
     def redis_url(self) -> str | None:

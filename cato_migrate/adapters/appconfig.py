@@ -44,7 +44,9 @@ def parse_flag(flag: str, data: dict) -> FlagSpec | None:
 
 class AppConfigFlag:
     def __init__(self, *, application: str, environment: str, profile: str, flag: str, region: str,
-                 endpoint_url: str | None = None, data_endpoint_url: str | None = None):
+                 endpoint_url: str | None = None, data_endpoint_url: str | None = None,
+                 max_attempts: int = 5, read_timeout: float = 30.0):
+        self.max_attempts, self.read_timeout = max_attempts, read_timeout
         self.application, self.environment, self.profile, self.flag = application, environment, profile, flag
         self.region, self.endpoint_url = region, endpoint_url or None
         self.data_endpoint_url = data_endpoint_url or endpoint_url or None
@@ -60,11 +62,12 @@ class AppConfigFlag:
             url = self.data_endpoint_url if service == "appconfigdata" else self.endpoint_url
             self._clients[service] = boto3.client(
                 service, region_name=self.region, endpoint_url=url,
-                config=Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30))
+                config=Config(retries={"mode": "standard", "total_max_attempts": self.max_attempts},
+                              connect_timeout=5, read_timeout=self.read_timeout))
         return self._clients[service]
 
     def _call(self, service: str, op: str, **kw):
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 
         try:
             return getattr(self._client(service), op)(**kw)
@@ -80,6 +83,12 @@ class AppConfigFlag:
                 raise BadInput(f"{where} refused the request: {msg}") from exc
             raise ExternalError(f"{where} failed after retries: {code} {msg}",
                                 hint="check AWS credentials, region and the AppConfig service health") from exc
+        except ReadTimeoutError as exc:  # the request may have been carried out: say so, never guess
+            raise ExternalError(f"AppConfig {op} timed out: no answer within {self.read_timeout:g} s after "
+                                f"{self.max_attempts} attempt(s); AWS may have carried it out",
+                                hint="`cato-migrate canary status` reads what is served now; the next `canary set` "
+                                     "or `rollback --quick` reconciles it (CATO_AWS_READ_TIMEOUT_SECONDS "
+                                     "sets the wait)") from exc
         except BotoCoreError as exc:
             raise ExternalError(f"AppConfig {op}: cannot reach {self.endpoint_url or 'AWS'}: {exc}",
                                 hint="on --env local run `cato-migrate sandbox up` first; otherwise check network and credentials") from exc

@@ -248,7 +248,10 @@ class LocalWorkloads:
         deadline = self._now() + timeout_s
         while True:
             st = self.status(name, namespace)
-            done = (st.ready == 0) if st.desired == 0 else (st.exists and st.ready >= st.desired)
+            if not st.exists:  # as the cluster adapter: a workload that is not there is never "ready"
+                raise NotFound(f"{wl.kind}/{name} does not exist on the local sandbox: nothing to wait for",
+                               hint="apply its manifest first (the k8s_apply step)")
+            done = (st.ready == 0) if st.desired == 0 else st.ready >= st.desired
             if done:
                 return st
             if self._now() >= deadline:

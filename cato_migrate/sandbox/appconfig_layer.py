@@ -11,6 +11,8 @@ This stdlib server speaks AWS's REST-JSON wire protocol for those (state in
 then ``boto3.client("appconfig", endpoint_url=LAYER)`` and
 ``boto3.client("appconfigdata", endpoint_url=LAYER)``.  ``GET /healthz`` answers
 ``{"ok": true}``; ``POST /moto-api/reset`` is forwarded and also clears the layer's state.
+``/_cato/faults`` plants throttling, 5xx and timeouts on chosen operations
+(:mod:`cato_migrate.sandbox.layer_faults`).
 
 Choices where AWS behaviour could not be confirmed or is compressed for the sandbox:
 
@@ -67,7 +69,10 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as e:  # noqa: BLE001 - turned into an AWS-style 500
             reply = Reply(500, {"Message": f"{type(e).__name__}: {e}"},
                           {"x-amzn-ErrorType": "InternalServerException"})
-        write_reply(self, reply)
+        try:
+            write_reply(self, reply)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up (a planted timeout): nobody to tell
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
 

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from cato_migrate.sandbox.appconfig_model import AppConfigError, BadRequest, NotFound
 from cato_migrate.sandbox.appconfig_moto import MotoForwarder, Reply, check_moto, error_reply
 from cato_migrate.sandbox.appconfig_state import AppConfigState
+from cato_migrate.sandbox.layer_faults import PATH as FAULTS_PATH, FaultBook
 
 _REGION = re.compile(r"Credential=[^/]+/\d+/([^/]+)/")
 _SEG = r"([^/]+)"
@@ -47,9 +48,41 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
         ("GET", "/configuration", "get_latest_configuration"),
     ]
 ]
+# AWS operation names of the requests forwarded to moto (the layer's own: see `operation_of`).
+_PROF = rf"{_APP}/configurationprofiles"
+_HOSTED = rf"{_PROF}/{_SEG}/hostedconfigurationversions"
+_MOTO_OPS: list[tuple[str, re.Pattern[str], str]] = [
+    (m, re.compile(p + "$"), op) for m, p, op in [
+        ("POST", "/applications", "CreateApplication"),
+        ("GET", _APP, "GetApplication"), ("PATCH", _APP, "UpdateApplication"),
+        ("DELETE", _APP, "DeleteApplication"),
+        ("POST", _PROF, "CreateConfigurationProfile"), ("GET", _PROF, "ListConfigurationProfiles"),
+        ("GET", rf"{_PROF}/{_SEG}", "GetConfigurationProfile"),
+        ("PATCH", rf"{_PROF}/{_SEG}", "UpdateConfigurationProfile"),
+        ("DELETE", rf"{_PROF}/{_SEG}", "DeleteConfigurationProfile"),
+        ("POST", _HOSTED, "CreateHostedConfigurationVersion"),
+        ("GET", _HOSTED, "ListHostedConfigurationVersions"),
+        ("GET", rf"{_HOSTED}/{_SEG}", "GetHostedConfigurationVersion"),
+        ("DELETE", rf"{_HOSTED}/{_SEG}", "DeleteHostedConfigurationVersion"),
+        ("GET", rf"/tags/{_SEG}", "ListTagsForResource"), ("POST", rf"/tags/{_SEG}", "TagResource"),
+        ("DELETE", rf"/tags/{_SEG}", "UntagResource"),
+    ]
+]
+_NOT_AWS = ("healthz", "reset")
 # Forwarded moto responses we read to learn application / configuration-profile names.
 _SNOOP_APP = re.compile(r"/applications(?:/([^/]+))?$")
 _SNOOP_PROFILE = re.compile(r"/applications/([^/]+)/configurationprofiles(?:/([^/]+))?$")
+
+
+def operation_of(method: str, path: str) -> str | None:
+    """The AWS operation a request is (``StartDeployment``), ``"?"`` for one not known here,
+    None for the layer's own endpoints (health, reset, faults)."""
+    for m, rx, name in ROUTES:
+        if m == method and rx.match(path):
+            return None if name in _NOT_AWS else "".join(w.capitalize() for w in name.split("_"))
+    if path.startswith(("/moto-api", FAULTS_PATH)):
+        return None
+    return next((op for m, rx, op in _MOTO_OPS if m == method and rx.match(path)), "?")
 
 
 class Layer(MotoForwarder):
@@ -61,6 +94,7 @@ class Layer(MotoForwarder):
         self.minute_seconds, self.clock = minute_seconds, clock
         self._states: dict[tuple[str, str], AppConfigState] = {}
         self._lock = threading.Lock()
+        self.faults = FaultBook("rest-json")
 
     def state(self, headers: Any) -> AppConfigState:
         m = _REGION.search(headers.get("Authorization", ""))
@@ -73,6 +107,12 @@ class Layer(MotoForwarder):
     # -- dispatch -----------------------------------------------------------------------------
     def handle(self, method: str, raw_path: str, headers: Any, body: bytes) -> Reply:
         url = urlsplit(raw_path)
+        admin = self.faults.admin(method, url.path, body)
+        if admin is not None:
+            return admin
+        planted = self.faults.intercept(operation_of(method, url.path))
+        if planted is not None:
+            return planted
         for m, rx, name in ROUTES:
             match = rx.match(url.path)
             if m == method and match:

@@ -15,6 +15,8 @@ Admin (not AWS): `GET /healthz`; `GET /admin/replication` (paused, lag_ms, pendi
 oldest_pending_ms, applied, failed, last_lag_ms, global tables); `POST /admin/replication`
 with `{"paused": true|false, "lag_ms": N}` (pausing is the planted fault "replication
 stopped"). `POST /moto-api/reset` is forwarded and also forgets every replica.
+`/_cato/faults` plants throttling (ProvisionedThroughputExceededException), 500s and timeouts on
+chosen operations (`cato_migrate.sandbox.layer_faults`).
 
 Differences from AWS worth knowing: replicas are ACTIVE as soon as UpdateTable returns (the
 existing items are copied synchronously); replication is per item, last writer wins, with a
@@ -67,7 +69,11 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         layer = self.server.layer
         try:
-            reply = admin(layer, self.command, self.path, body)
+            reply = admin(layer, self.command, self.path, body) or \
+                layer.faults.admin(self.command, self.path, body)
+            if reply is None:  # X-Amz-Target is "DynamoDB_20120810.<Operation>"
+                target = self.headers.get("X-Amz-Target")
+                reply = layer.faults.intercept(target.rsplit(".", 1)[-1] if target else None)
             if reply is None and self.command == "POST" and self.path == "/":
                 reply = layer.handle(self.headers, body)
             if reply is None:
@@ -75,7 +81,10 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as e:  # noqa: BLE001 - an AWS-style 500 the SDK can read
             reply = json_reply(500, {"__type": "com.amazonaws.dynamodb.v20120810#InternalServerError",
                                      "message": f"sandbox DynamoDB layer: {type(e).__name__}: {e}"})
-        write_reply(self, reply)
+        try:
+            write_reply(self, reply)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up (a planted timeout): nobody to tell
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from cato_migrate.sandbox.appconfig_moto import MotoForwarder, Reply
 from cato_migrate.sandbox.dynamodb_layer_replication import Change, Replicator
+from cato_migrate.sandbox.layer_faults import FaultBook
 
 TARGET_PREFIX = "DynamoDB_20120810."
 GLOBAL_TABLE_VERSION = "2019.11.21"
@@ -70,6 +71,7 @@ class DynamoLayer:
     def __init__(self, moto_url: str, lag_s: float = 0.05):
         self.fwd = MotoForwarder(moto_url)
         self.replicator = Replicator(self.call, lag_s)
+        self.faults = FaultBook("json-1.0", "com.amazonaws.dynamodb.v20120810")  # /_cato/faults
         self._lock = threading.Lock()
         self._groups: dict[tuple[str, str], set[str]] = {}     # (account, table) -> member regions
         self._keys: dict[tuple[str, str, str], list[str]] = {}  # (account, region, table) -> key names

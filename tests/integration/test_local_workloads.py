@@ -107,6 +107,8 @@ def test_litellm_is_a_ready_workload_and_serves_everyone_at_flag_zero(sb):
     assert (st.exists, st.kind, st.desired, st.ready, st.is_ready) == (True, "Deployment", 1, 1, True)
     orch = sb.workloads.status("cato-orchestrator", NS)
     assert (orch.exists, orch.kind) == (False, "RayService")  # not installed; Ray not started here
+    with pytest.raises(NotFound, match="does not exist"):  # a missing workload is never "ready" (crash drill)
+        sb.workloads.wait_ready("cato-orchestrator", NS, 1)
     before = sb.traffic()
     for i in range(5):
         status, stack, body = sb.chat(f"user-{i}")
@@ -174,6 +176,8 @@ def test_delete_stops_it_and_scaling_a_deleted_workload_is_not_found(sb):
     assert sb.url("litellm") is None
     assert w.status("litellm", NS).exists is False
     assert w.delete("litellm", NS) is False
+    with pytest.raises(NotFound, match="does not exist"):
+        w.wait_ready("litellm", NS, 1)
     with pytest.raises(NotFound, match="was deleted") as exc:
         w.scale("litellm", NS, 1)
     assert "apply its manifest" in exc.value.hint
