@@ -8,9 +8,9 @@ LITELLM_VENV := .venv-litellm
 LITELLM_VERSION := 1.108.7
 LITELLM_STAMP := $(LITELLM_VENV)/.installed-$(LITELLM_VERSION)
 
-.PHONY: setup demo test unit clean bench
+.PHONY: setup demo test unit clean bench prometheus
 
-setup: $(STAMP) $(LITELLM_STAMP) redis $(BIN)/helm
+setup: $(STAMP) $(LITELLM_STAMP) redis prometheus $(BIN)/helm
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -38,6 +38,18 @@ redis:
 		service redis-server stop >/dev/null 2>&1 || true; \
 	else \
 		echo "redis-server is missing: run 'sudo apt-get install -y redis-server', then make setup again" >&2; exit 2; \
+	fi
+
+# The sandbox's Prometheus server (and promtool, which checks the alerting rules): Debian's package.
+# The sandbox starts its own on loopback; the system service the package enables is stopped.
+prometheus:
+	@if command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = "0" ]; then \
+		echo "installing prometheus with apt-get"; \
+		(apt-get install -y -q --no-install-recommends prometheus >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends prometheus >/dev/null)); \
+		service prometheus stop >/dev/null 2>&1 || true; \
+	else \
+		echo "prometheus is missing: run 'sudo apt-get install -y prometheus && sudo service prometheus stop', then make setup again" >&2; exit 2; \
 	fi
 
 demo: setup

@@ -6,8 +6,10 @@
     │   └── RunbookError           exit 2   runbook file invalid (names file, line, field)
     ├── Locked                     exit 3   another mutating command holds the lock
     ├── ExternalError              exit 4   an external system failed after retries
-    └── Unverified                 exit 5   a change was made but could not be verified;
-                                            the message says the state and what to run next
+    ├── Unverified                 exit 5   a change was made but could not be verified;
+    │                                       the message says the state and what to run next
+    └── NotProven                  exit 6   a watch ended without proof either way: a trigger
+                                            was still waiting (too little traffic) or unmeasured
 
 Messages are written for an on-call engineer at night: what happened, and what to do.
 """
@@ -19,11 +21,13 @@ EXIT_BAD_INPUT = 2
 EXIT_LOCKED = 3
 EXIT_EXTERNAL = 4
 EXIT_UNVERIFIED = 5
+EXIT_NOT_PROVEN = 6
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok; 1 a check failed; 2 bad input (nothing changed); 3 locked; "
     "4 an external system failed after retries; 5 a change could not be verified "
-    "(the message says what state things are in and what to run next)."
+    "(the message says what state things are in and what to run next); 6 not proven (a watch ended with "
+    "a trigger waiting for traffic or unmeasured)."
 )
 
 
@@ -67,6 +71,12 @@ class ExternalError(CatoError):
 
 class Unverified(CatoError):
     exit_code = EXIT_UNVERIFIED
+
+
+class NotProven(CatoError):
+    """Nothing failed, and nothing was shown healthy either (`canary watch --for` ended waiting/unmeasured)."""
+
+    exit_code = EXIT_NOT_PROVEN
 
 
 class Conflict(ExternalError):

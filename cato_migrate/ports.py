@@ -71,6 +71,9 @@ class Deployment(Record):
     percentage_complete: float = Field(default=0.0, description="How far the rollout is.")
     started_at: float | None = Field(default=None, description="Unix time it started.")
     profile: str = Field(default="", description="Name of the configuration profile it deploys.")
+    rollback_by: str = Field(default="", description="Who rolled it back (AppConfig's EventLog TriggeredBy: USER, CLOUDWATCH_ALARM, APPCONFIG, INTERNAL_ERROR); empty if not rolled back.")
+    rollback_reason: str = Field(default="", description="The rollback event's description (names the alarm ARN when an alarm triggered it).")
+    rollback_alarm: str = Field(default="", description="Name of the CloudWatch alarm that rolled it back, if one did.")
 
 
 class FlagStatus(Record):
@@ -87,6 +90,10 @@ class TrafficFlag(Protocol):
     """The `use_new_orchestrator` feature flag (AWS AppConfig in production)."""
 
     def ensure_setup(self) -> None: ...
+    def ensure_monitors(self) -> dict:
+        """Attach the configured CloudWatch alarms that exist as the environment's monitors; never
+        raises: {"attached": [names], "missing": [names], "problem": str | None}."""
+        ...
     def create_version(self, spec: FlagSpec, description: str) -> str: ...
     def start_deployment(self, version: str, strategy: str, description: str) -> Deployment: ...
     def get_deployment(self, number: int) -> Deployment: ...
@@ -169,4 +176,48 @@ class GatewayMetrics(Protocol):
     def traffic(self) -> StackTraffic: ...
     def probe(self, user: str, model: str = "claude-3-haiku") -> tuple[str, int]:
         """Send one real request as `user`: (the stack that served it: legacy|new, HTTP status)."""
+        ...
+
+
+# -- canary analysis: per-stack measurements over a window (issue 10) ------------------------
+# The gateway's series (cato_migrate/edge/gateway_stats.py), which every MetricsSource reads:
+#   cato_gateway_requests_total{stack,outcome="ok|error"}                 counter
+#   cato_gateway_errors_total{stack,class="upstream_5xx|unreachable|unavailable"}  counter
+#   cato_gateway_request_duration_seconds_bucket{stack,le} / _sum / _count   histogram
+#   cato_gateway_complaints_total{stack}                                   counter
+#   cato_gateway_in_flight{stack}, cato_gateway_flag_percentage           gauges
+STACK_NAMES = ("legacy", "new")
+LATENCY_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 5.0, 10.0, 30.0)
+
+
+class StackWindow(Record):
+    """One stack's traffic over a window, as a metrics source measured it. None = not measured."""
+
+    stack: Literal["legacy", "new"] = Field(description="Which stack.")
+    window_seconds: float = Field(gt=0, description="Length of the window the figures cover.")
+    requests: int | None = Field(default=None, ge=0, description="Requests completed in the window (ok + error).")
+    errors: int | None = Field(default=None, ge=0, description="Requests the stack failed in the window (5xx, unreachable, unavailable).")
+    p50_ms: float | None = Field(default=None, ge=0, description="Median latency in the window, from the histogram.")
+    p99_ms: float | None = Field(default=None, ge=0, description="99th percentile latency in the window, from the histogram.")
+    latency_buckets: list[tuple[float, int]] = Field(
+        default_factory=list,
+        description="(upper bound in seconds, requests in the window at or under it), cumulative, +Inf last as float('inf').")
+    complaints: int | None = Field(default=None, ge=0, description="User complaints recorded in the window.")
+    cache_hit_rate: float | None = Field(default=None, ge=0, le=1, description="Semantic cache hits / lookups in the window (new stack only).")
+    source: str = Field(description="Where the figures come from (e.g. 'prometheus http://127.0.0.1:9090').")
+
+    @property
+    def error_rate(self) -> float | None:
+        return None if not self.requests or self.errors is None else self.errors / self.requests
+
+
+class MetricsSource(Protocol):
+    """Per-stack figures over a trailing window (Prometheus' HTTP API; a gateway scrape as fallback).
+
+    Raises ExternalError when the source cannot be read; a stack with no traffic has requests=0.
+    """
+
+    def window(self, stack: str, seconds: float) -> StackWindow: ...
+    def describe(self) -> str:
+        """One line for the operator: which source, where."""
         ...

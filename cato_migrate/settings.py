@@ -17,6 +17,9 @@ from cato_migrate.errors import BadInput
 
 Env = Literal["local", "staging", "production"]
 CONFIG_FILE = "cato-migrate.toml"
+# The runbook's measurable rollback triggers on the new stack, as CloudWatch alarms (sandbox/alarms.py).
+DEFAULT_ALARM_NAMES = ("cato-new-stack-error-rate", "cato-new-stack-p99-latency")
+_ROLE_ARN = r"^$|^arn:(aws|aws-cn|aws-iso|aws-iso-[a-z]|aws-us-gov|aws-eusc):iam::\d{12}:role/.+$"
 
 
 class Settings(BaseSettings):
@@ -40,6 +43,9 @@ class Settings(BaseSettings):
     appconfig_application: str = Field(default="cato", description="AppConfig application name.")
     appconfig_environment: str = Field(default="", description="AppConfig environment name; default: the --env name.")
     appconfig_profile: str = Field(default="orchestration", description="AppConfig feature-flag profile name.")
+    appconfig_alarm_names: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_ALARM_NAMES), max_length=5, description="CloudWatch alarms (names, in `region`) attached to the AppConfig environment as monitors: AppConfig rolls a deployment back when one is in ALARM while it deploys or bakes. Your infrastructure creates them (on the sandbox, `sandbox up` does); `canary set` attaches those that exist and `doctor` reports missing ones. As a variable: comma-separated; empty: no monitors.")
+    appconfig_alarm_role_arn: str = Field(default="", pattern=_ROLE_ARN, description="IAM role AppConfig assumes to read the monitors' alarms (needs cloudwatch:DescribeAlarms), sent as each monitor's AlarmRoleArn; empty: none sent.")
+    cloudwatch_endpoint_url: str = Field(default="", description="CloudWatch endpoint override, used to find the monitors' alarms (local: the sandbox's moto server).")
     flag_name: str = Field(default="use_new_orchestrator", description="Feature flag key.")
     canary_strategy: str = Field(default="cato-canary", description="Deployment strategy for raising/lowering traffic.")
     canary_deploy_minutes: float = Field(default=2.0, ge=0, description="Canary strategy deployment duration.")
@@ -67,6 +73,7 @@ class Settings(BaseSettings):
     orchestrator_workload: str = Field(default="cato-orchestrator", description="The orchestrator RayService's name.")
     legacy_url: str = Field(default="", description="The legacy LiteLLM proxy's base URL, measured by the no-regression check (local: the sandbox's litellm; it takes the same client key as the orchestrator).")
     gateway_url: str = Field(default="", description="Gateway metrics base URL (local: the sandbox's gateway).")
+    prometheus_url: str = Field(default="", description="Prometheus server base URL (http[s]://host:port) whose HTTP API `canary watch`/`canary analyze` query for per-stack figures (local: the sandbox's prometheus); unset: the gateway's /metrics is scraped directly.")
     sagemaker_endpoint_url: str = Field(default="", description="SageMaker control-plane endpoint override (local: the sandbox's moto server).")
     sagemaker_runtime_endpoint_url: str = Field(default="", description="SageMaker runtime endpoint override (local: the sandbox's model simulator).")
     sagemaker_execution_role_arn: str = Field(default="", description="IAM role SageMaker models run as (required outside local).")
@@ -87,7 +94,26 @@ class Settings(BaseSettings):
     notify_timeout_seconds: float = Field(default=3.0, gt=0, le=60, description="Timeout of one notification delivery attempt.")
     drain_quiet_seconds: float = Field(default=5.0, ge=0, description="Full rollback: the orchestrator must see no new requests for this long before it is scaled to 0.")
 
-    @field_validator("replica_regions", mode="before")
+    @field_validator("prometheus_url")
+    @classmethod
+    def _prometheus_base_url(cls, value: str) -> str:
+        """A base URL the HTTP API hangs off (`<url>/api/v1/query`); a typo must not read as "no Prometheus"."""
+        from urllib.parse import urlparse
+
+        text = value.strip()
+        if not text:
+            return ""
+        u = urlparse(text)
+        if u.scheme not in ("http", "https") or not u.hostname or u.query or u.fragment:
+            raise ValueError("must be an http:// or https:// base URL such as http://prometheus:9090 "
+                             "(no query string)")
+        try:
+            u.port
+        except ValueError:
+            raise ValueError("has a port that is not a number from 0 to 65535") from None
+        return text.rstrip("/")
+
+    @field_validator("replica_regions", "appconfig_alarm_names", mode="before")
     @classmethod
     def _regions_list(cls, value: Any) -> Any:
         """`us-west-2,eu-west-1` (what people type) or a JSON list; anything else is left to the type check."""

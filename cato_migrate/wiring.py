@@ -198,6 +198,36 @@ class Services:
         url = s.gateway_url or (sandbox_url(s, "gateway") if s.env == "local" else None)
         return GatewayScrape(url) if url else None
 
+    def metrics_source(self):
+        """Per-stack figures over a window (MetricsSource), or None where nothing can measure them.
+
+        Prometheus when prometheus_url is set or (local) the sandbox runs its `prometheus`; else a
+        direct scrape of the gateway's /metrics; else None. One instance per Services: the
+        gateway-scrape fallback differences scrapes it keeps in memory, so a new instance would
+        start every window over ("waiting")."""
+        cached = getattr(self, "_metrics_source", None)
+        if cached is not None:
+            return cached
+        s = self.settings
+        url = s.prometheus_url or (sandbox_url(s, "prometheus") if s.env == "local" else None)
+        if url:
+            from cato_migrate.adapters.prometheus_metrics import PrometheusMetrics
+
+            queries = load_runbook(s.runbook_dir).meta.metrics
+            if queries is None:
+                raise BadInput(f"Prometheus is configured ({url}) but the runbook has no `metrics:` queries",
+                               hint="add the `metrics:` section to runbook.yaml (see the one shipped in runbook/)")
+            source = PrometheusMetrics(url, queries)
+        else:
+            scrape = self.gateway_metrics()
+            if scrape is None:
+                return None
+            from cato_migrate.adapters.gateway_window import GatewayWindow
+
+            source = GatewayWindow(scrape)
+        self._metrics_source = source
+        return source
+
     def traffic_flag(self):
         if self._flag is None:
             from cato_migrate.adapters.appconfig import AppConfigFlag
@@ -209,10 +239,14 @@ class Services:
                 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "sandbox")
             url = self._endpoint(s.appconfig_endpoint_url, "appconfig")
             data_url = self._endpoint(s.appconfigdata_endpoint_url, "appconfig") if (url or s.appconfigdata_endpoint_url) else None
+            # The monitors' alarms: on local, the sandbox's moto (never real AWS; none without it).
+            cw = s.cloudwatch_endpoint_url or (sandbox_url(s, "moto") if s.env == "local" else None)
             self._flag = AppConfigFlag(application=s.appconfig_application, environment=s.appconfig_env_name,
                                        profile=s.appconfig_profile, flag=s.flag_name, region=s.region,
                                        endpoint_url=url, data_endpoint_url=data_url,
-                                       max_attempts=s.aws_max_attempts, read_timeout=s.aws_read_timeout_seconds)
+                                       max_attempts=s.aws_max_attempts, read_timeout=s.aws_read_timeout_seconds,
+                                       alarm_names=s.appconfig_alarm_names if cw or s.env != "local" else (),
+                                       alarm_role_arn=s.appconfig_alarm_role_arn, cloudwatch_endpoint_url=cw)
         return self._flag
 
     def redis_url(self) -> str | None:

@@ -20,6 +20,9 @@ class Metrics:
         self.breaker = Gauge("cato_breaker_state", "Circuit breaker state (0 closed, 1 half-open, 2 open)", ["tier"],
                              registry=self.registry)
         self.failed = Counter("cato_requests_failed_total", "Requests no tier could answer", registry=self.registry)
+        self.ingested = Counter("cato_ingested_exchanges_total", "Dual-write ingests (POST /v1/cato/exchanges), by "
+                                "result: stored, duplicate, refused (4xx), failed (409/5xx: the sender retries)",
+                                ["result"], registry=self.registry)
 
     def request(self, tier: str, cached: bool, seconds: float) -> None:
         self.requests.labels(tier, str(cached).lower()).inc()
@@ -28,6 +31,9 @@ class Metrics:
 
     def error(self, tier: str, kind: str) -> None:
         self.errors.labels(tier, kind).inc()
+
+    def ingest(self, result: str) -> None:
+        self.ingested.labels(result).inc()
 
     def breakers(self, board) -> None:
         for tier, breaker in board.items():

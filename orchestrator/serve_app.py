@@ -155,6 +155,9 @@ class OrchestratorDeployment:
         self.orch = CatoOrchestrator(self.config, metrics=self.metrics)
         self.started = time.time()
         self.admission = Admission(self.config.serve.max_admitted, self.config.serve.retry_after_s)
+        from orchestrator.memory.ingest_ledger import ledger_for
+
+        self.ingest_ledger = ledger_for(self.orch.working)  # dual-write's idempotency (orchestrator/ingest.py)
         self.warm = WarmUp(self.orch)
         self.warm.start()  # tables, models and clients, before the first request: /healthz says when
 
@@ -227,6 +230,22 @@ class OrchestratorDeployment:
             raise ApiError(503, str(exc), code="no_tier_available", headers={"Retry-After": "5"}) from None
         except BackendError as exc:
             raise _backend_error(exc) from None
+
+    @api.post("/v1/cato/exchanges")
+    async def ingest_exchange(self, request: Request):
+        """Dual-write: an exchange the legacy stack served, into the caller's session (orchestrator/ingest.py).
+        Under the client's key, not the admin token: the key's principal decides whose history it is."""
+        from orchestrator.ingest import ingest, parse_exchange
+
+        principal = self.keys.authenticate(request.headers.get("authorization"))
+        try:
+            exchange = parse_exchange(await _json(request, self.config.max_body_bytes))
+            answer = await ingest(self.orch, self.ingest_ledger, principal, exchange)
+        except ApiError as exc:
+            self.metrics.ingest("refused" if exc.status < 500 and exc.status != 409 else "failed")
+            raise
+        self.metrics.ingest("stored" if answer["stored"] else "duplicate")
+        return answer
 
     def _authorise(self, authorization: str | None) -> None:
         if not token_matches(authorization, self.config.admin_token.get_secret_value()):

@@ -46,6 +46,9 @@ step "phase 4, week 13: the canary waits for on-call to be alerted, then 10% (ph
 expect 1 cato-migrate phase run 4 --week 13
 expect 0 cato-migrate attest p4.w13.alert-oncall --by demo --note "#cato-oncall alerted"
 expect 0 cato-migrate phase run 4 --week 13
+step "week 14: the promotion gate refuses 50% until 10% has soaked and the analysis passes; a rehearsal forces it"
+expect 1 cato-migrate canary set 50
+expect 0 cato-migrate canary set 50 --force --reason "sandbox rehearsal: the stage soak is compressed away"
 expect 0 cato-migrate phase run 4 --week 14
 expect 0 cato-migrate canary status
 
@@ -56,7 +59,7 @@ expect 1 cato-migrate canary set 10
 expect 0 cato-migrate canary resume --reason "drill over"
 expect 0 cato-migrate canary set 10 --dry-run
 expect 0 cato-migrate canary set 10
-expect 0 cato-migrate canary set 50
+expect 0 cato-migrate canary set 50 --force --reason "sandbox rehearsal: the stage soak is compressed away"
 expect 0 cato-migrate rollback --full --reason "drill"
 expect 0 cato-migrate canary status --output json
 expect 0 cato-migrate sandbox status
@@ -65,8 +68,9 @@ step "back on track: the orchestrator again, 10 -> 50 -> 100"
 expect 0 cato-migrate orchestrator install
 expect 0 cato-migrate canary resume --reason "full rollback drill over"
 expect 0 cato-migrate canary set 10
-expect 0 cato-migrate canary set 50
+expect 0 cato-migrate canary set 50 --force --reason "sandbox rehearsal: the stage soak is compressed away"
 step "week 15-16: 100%, LiteLLM to 0; deleting it waits for the monitoring week"
+expect 0 cato-migrate canary set 100 --force --reason "sandbox rehearsal: the stage soak is compressed away"
 expect 1 cato-migrate phase run 4
 expect 1 cato-migrate decommission --delete
 step "drill in the monitoring week: the full rollback starts LiteLLM again BEFORE it moves traffic"
@@ -74,8 +78,8 @@ expect 0 cato-migrate rollback --full --reason "drill during monitoring"
 expect 0 cato-migrate orchestrator install
 expect 0 cato-migrate canary resume --reason "monitoring drill over"
 expect 0 cato-migrate canary set 10
-expect 0 cato-migrate canary set 50
-expect 0 cato-migrate canary set 100
+expect 0 cato-migrate canary set 50 --force --reason "sandbox rehearsal: the stage soak is compressed away"
+expect 0 cato-migrate canary set 100 --force --reason "sandbox rehearsal: the stage soak is compressed away"
 expect 0 cato-migrate decommission --dry-run
 expect 0 cato-migrate decommission
 step "a rehearsal cannot wait a week: delete now, with a reason (audited)"

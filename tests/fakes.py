@@ -35,6 +35,16 @@ class FakeFlag:
         self.serve_override: int | None = None  # plant a fault: served value stuck
         self.profile = "orchestration"
         self.other_profile_busy: Deployment | None = None  # plant: another profile deploys in this environment
+        self.alarms: dict[str, str] = {}  # the environment's alarm monitors: name -> state (plant with set_alarm)
+
+    def set_alarm(self, name: str, state: str = "ALARM") -> None:
+        """Plant a monitor's alarm state; as AppConfig, ALARM or INSUFFICIENT_DATA rolls back a
+        DEPLOYING or BAKING deployment when its state is next looked at."""
+        self.alarms[name] = state
+
+    def ensure_monitors(self) -> dict:
+        self.calls.append("ensure_monitors")
+        return {"attached": list(self.alarms), "missing": [], "problem": None}
 
     def ensure_setup(self) -> None:
         self.calls.append("ensure_setup")
@@ -54,15 +64,20 @@ class FakeFlag:
             return "ROLLED_BACK"
         dep_m, bake_m = self.strategies[d["strategy"]]
         el = self.clock.now() - d["start"]
-        if el < dep_m * 60:
-            return "DEPLOYING"
-        if el < (dep_m + bake_m) * 60:
-            return "BAKING"
-        return "COMPLETE"
+        state = "DEPLOYING" if el < dep_m * 60 else "BAKING" if el < (dep_m + bake_m) * 60 else "COMPLETE"
+        fired = [n for n, s in self.alarms.items() if s in ("ALARM", "INSUFFICIENT_DATA")]
+        if state != "COMPLETE" and fired:
+            d.update(stopped=True, by="CLOUDWATCH_ALARM", alarm=fired[0])
+            return "ROLLED_BACK"
+        return state
 
     def _dep(self, d: dict) -> Deployment:
-        return Deployment(number=d["n"], state=self._state(d), version=d["version"], strategy=d["strategy"],
-                          percentage_complete=100.0, started_at=d["start"], profile=self.profile)
+        state = self._state(d)
+        alarm = d.get("alarm", "")
+        return Deployment(number=d["n"], state=state, version=d["version"], strategy=d["strategy"],
+                          percentage_complete=100.0, started_at=d["start"], profile=self.profile,
+                          rollback_by=d.get("by", "USER") if state == "ROLLED_BACK" else "", rollback_alarm=alarm,
+                          rollback_reason=f"Rollback initiated by CloudWatch alarm {alarm} (ALARM)" if alarm else "")
 
     def start_deployment(self, version, strategy, description) -> Deployment:
         if (self.deps and self._state(self.deps[-1]) in ("DEPLOYING", "BAKING")) or self.other_profile_busy:
@@ -91,7 +106,8 @@ class FakeFlag:
 
     def describe_setup(self) -> dict:
         return {"application": True, "environment": True, "profile": True, "strategies": list(self.strategies),
-                "monitors": [], "region": "us-east-1"}
+                "monitors": [f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{n}" for n in self.alarms],
+                "region": "us-east-1"}
 
     def configured(self, dep: Deployment) -> FlagSpec:
         return self.versions[dep.version]
@@ -107,10 +123,14 @@ class FakeFlag:
 
 
 class FakeServices:
-    def __init__(self, flag, workloads=None, gateway=None):
+    def __init__(self, flag, workloads=None, gateway=None, metrics=None):
         self.flag = flag
         self._workloads = workloads
         self._gateway = gateway
+        self._metrics = metrics  # a MetricsSource (tests/fake_metrics.py); None: none configured
+
+    def metrics_source(self):
+        return self._metrics
 
     def workloads(self):
         if self._workloads is None:
@@ -137,12 +157,12 @@ class FakeServices:
 
 
 def make_ctx(store, clock=None, flag=None, force=False, reason="", env="local", workloads=None, gateway=None,
-             **settings_kw) -> RunContext:
+             metrics=None, **settings_kw) -> RunContext:
     clock = clock or FakeClock()
     flag = flag or FakeFlag(clock)
     settings = Settings(env=env, canary_deploy_minutes=2, canary_bake_minutes=1, **settings_kw)
     return RunContext(env=env, actor="tester@host", run_id="r1", store=store, clock=clock,
-                      services=FakeServices(flag, workloads, gateway), runbook=load_runbook(), settings=settings,
+                      services=FakeServices(flag, workloads, gateway, metrics), runbook=load_runbook(), settings=settings,
                       force=force, reason=reason)
 
 

@@ -3,18 +3,24 @@
 The flag lives in a feature-flag profile (`AWS.AppConfig.FeatureFlags`). Writing a hosted
 version deploys nothing; a deployment does, and a client reads the result through
 `appconfigdata`. boto3 is imported on first use. Vendor errors become our error tree.
+
+Alarm monitors: `ensure_monitors` attaches the configured CloudWatch alarms (found by name, so only
+alarms that exist) to the environment, so AppConfig itself rolls a deployment back when one is in
+ALARM while it deploys or bakes. The alarms belong to the infrastructure; nothing here creates one.
 """
 from __future__ import annotations
 
 import json
-from typing import Any
+import re
+from typing import Any, Sequence
 
 from pydantic import ValidationError
 
-from cato_migrate.errors import BadInput, Conflict, ExternalError, NotFound
+from cato_migrate.errors import BadInput, CatoError, Conflict, ExternalError, NotFound
 from cato_migrate.ports import Deployment, FlagSpec
 
 FEATURE_FLAGS = "AWS.AppConfig.FeatureFlags"
+_ALARM_ARN = re.compile(r"arn:[\w-]+:cloudwatch:[\w-]+:\d{12}:alarm:([^\s()]+?)(?=[\s(),;]|$)")
 
 
 def flag_document(flag: str, spec: FlagSpec) -> dict[str, Any]:
@@ -45,8 +51,11 @@ def parse_flag(flag: str, data: dict) -> FlagSpec | None:
 class AppConfigFlag:
     def __init__(self, *, application: str, environment: str, profile: str, flag: str, region: str,
                  endpoint_url: str | None = None, data_endpoint_url: str | None = None,
-                 max_attempts: int = 5, read_timeout: float = 30.0):
+                 max_attempts: int = 5, read_timeout: float = 30.0, alarm_names: Sequence[str] = (),
+                 alarm_role_arn: str = "", cloudwatch_endpoint_url: str | None = None):
         self.max_attempts, self.read_timeout = max_attempts, read_timeout
+        self.alarm_names, self.alarm_role_arn = tuple(alarm_names), alarm_role_arn
+        self.cloudwatch_endpoint_url = cloudwatch_endpoint_url or None
         self.application, self.environment, self.profile, self.flag = application, environment, profile, flag
         self.region, self.endpoint_url = region, endpoint_url or None
         self.data_endpoint_url = data_endpoint_url or endpoint_url or None
@@ -54,12 +63,16 @@ class AppConfigFlag:
         self._clients: dict[str, Any] = {}
 
     # -- plumbing -----------------------------------------------------------------------
+    def _url(self, service: str) -> str | None:
+        return {"appconfigdata": self.data_endpoint_url,
+                "cloudwatch": self.cloudwatch_endpoint_url}.get(service, self.endpoint_url)
+
     def _client(self, service: str):
         if service not in self._clients:
             import boto3
             from botocore.config import Config
 
-            url = self.data_endpoint_url if service == "appconfigdata" else self.endpoint_url
+            url = self._url(service)
             self._clients[service] = boto3.client(
                 service, region_name=self.region, endpoint_url=url,
                 config=Config(retries={"mode": "standard", "total_max_attempts": self.max_attempts},
@@ -74,7 +87,7 @@ class AppConfigFlag:
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             msg = exc.response.get("Error", {}).get("Message", str(exc))
-            where = f"AppConfig {op}"
+            where = f"{_service_name(service)} {op}"
             if code == "ConflictException":
                 raise Conflict(f"{where}: {msg}", hint="another deployment is in flight; see `cato-migrate canary status`") from exc
             if code == "ResourceNotFoundException":
@@ -84,13 +97,13 @@ class AppConfigFlag:
             raise ExternalError(f"{where} failed after retries: {code} {msg}",
                                 hint="check AWS credentials, region and the AppConfig service health") from exc
         except ReadTimeoutError as exc:  # the request may have been carried out: say so, never guess
-            raise ExternalError(f"AppConfig {op} timed out: no answer within {self.read_timeout:g} s after "
+            raise ExternalError(f"{_service_name(service)} {op} timed out: no answer within {self.read_timeout:g} s after "
                                 f"{self.max_attempts} attempt(s); AWS may have carried it out",
                                 hint="`cato-migrate canary status` reads what is served now; the next `canary set` "
                                      "or `rollback --quick` reconciles it (CATO_AWS_READ_TIMEOUT_SECONDS "
                                      "sets the wait)") from exc
         except BotoCoreError as exc:
-            raise ExternalError(f"AppConfig {op}: cannot reach {self.endpoint_url or 'AWS'}: {exc}",
+            raise ExternalError(f"{_service_name(service)} {op}: cannot reach {self._url(service) or 'AWS'}: {exc}",
                                 hint="on --env local run `cato-migrate sandbox up` first; otherwise check network and credentials") from exc
 
     def _find(self, op: str, name: str, **kw) -> str | None:
@@ -130,6 +143,50 @@ class AppConfigFlag:
     def ensure_setup(self) -> None:
         self._resolve(create=True)
 
+    def ensure_monitors(self) -> dict:
+        """Attach the configured alarms that exist as the environment's monitors (monitors someone
+        else attached stay). Never raises: an alarm that cannot be attached must not stop a change;
+        {"attached": [names], "missing": [names CloudWatch lacks], "problem": why it failed | None}."""
+        out: dict = {"attached": [], "missing": [], "problem": None}
+        try:
+            self._resolve(create=True)
+            out.update(self._attach_monitors())
+        except CatoError as exc:
+            out["problem"] = exc.message
+        return out
+
+    # -- alarm monitors -------------------------------------------------------------------------
+    def _alarms(self) -> dict[str, dict]:
+        """The configured alarms CloudWatch has: name -> {"arn", "state"}."""
+        found: dict[str, dict] = {}
+        token = None
+        while self.alarm_names:
+            page = self._call("cloudwatch", "describe_alarms", AlarmNames=list(self.alarm_names),
+                              AlarmTypes=["MetricAlarm", "CompositeAlarm"], **({"NextToken": token} if token else {}))
+            for a in page.get("MetricAlarms", []) + page.get("CompositeAlarms", []):
+                found[a["AlarmName"]] = {"arn": a["AlarmArn"], "state": a.get("StateValue", "")}
+            token = page.get("NextToken")
+            if not token:
+                break
+        return found
+
+    def _attach_monitors(self) -> dict:
+        if not self.alarm_names:
+            return {}
+        found = self._alarms()
+        missing = [n for n in self.alarm_names if n not in found]
+        role = {"AlarmRoleArn": self.alarm_role_arn} if self.alarm_role_arn else {}
+        mine = {found[n]["arn"]: {"AlarmArn": found[n]["arn"], **role} for n in self.alarm_names if n in found}
+        if not mine:
+            return {"attached": [], "missing": missing}
+        ids = {"ApplicationId": self._ids["app"], "EnvironmentId": self._ids["env"]}
+        have = self._call("appconfig", "get_environment", **ids).get("Monitors") or []
+        # Ours replace their own entries (a changed role); monitors someone else attached stay.
+        merged = [mine.pop(m.get("AlarmArn"), m) for m in have] + list(mine.values())
+        if merged != have:
+            self._call("appconfig", "update_environment", **ids, Monitors=merged)
+        return {"attached": [n for n in self.alarm_names if n in found], "missing": missing}
+
     # -- TrafficFlag ------------------------------------------------------------------------
     def ensure_strategy(self, name: str, deployment_minutes: float, bake_minutes: float, growth_factor: float) -> str:
         found = self._find("list_deployment_strategies", name)
@@ -140,7 +197,7 @@ class AppConfigFlag:
                           GrowthFactor=float(growth_factor), GrowthType="LINEAR", ReplicateTo="NONE")["Id"]
 
     def create_version(self, spec: FlagSpec, description: str) -> str:
-        self.ensure_setup()
+        self._resolve(create=True)
         body = json.dumps(flag_document(self.flag, spec)).encode()
         out = self._call("appconfig", "create_hosted_configuration_version", ApplicationId=self._ids["app"],
                          ConfigurationProfileId=self._ids["profile"], Content=body,
@@ -148,7 +205,7 @@ class AppConfigFlag:
         return str(out["VersionNumber"])
 
     def start_deployment(self, version: str, strategy: str, description: str) -> Deployment:
-        self.ensure_setup()
+        self._resolve(create=True)
         out = self._call("appconfig", "start_deployment", ApplicationId=self._ids["app"],
                          EnvironmentId=self._ids["env"], DeploymentStrategyId=strategy,
                          ConfigurationProfileId=self._ids["profile"], ConfigurationVersion=version,
@@ -156,7 +213,7 @@ class AppConfigFlag:
         return _deployment(out)
 
     def get_deployment(self, number: int) -> Deployment:
-        self.ensure_setup()
+        self._resolve(create=True)
         return _deployment(self._call("appconfig", "get_deployment", ApplicationId=self._ids["app"],
                                       EnvironmentId=self._ids["env"], DeploymentNumber=number))
 
@@ -173,7 +230,7 @@ class AppConfigFlag:
     def stop_deployment(self, number: int) -> Deployment:
         """AWS stops only a DEPLOYING deployment unless AllowRevert is sent; BAKING and VALIDATING
         need it (it rolls them back), and so would a COMPLETE one (never asked for here)."""
-        self.ensure_setup()
+        self._resolve(create=True)
         state = self.get_deployment(number).state
         extra = {} if state == "DEPLOYING" else {"AllowRevert": True}
         self._call("appconfig", "stop_deployment", ApplicationId=self._ids["app"],
@@ -191,9 +248,13 @@ class AppConfigFlag:
         return self.get_deployment(max(i["DeploymentNumber"] for i in busy))
 
     def describe_setup(self) -> dict:
-        """Read-only: what of the application, environment, profile, strategies and monitors exists."""
+        """Read-only: what of the application, environment, profile, strategies and monitors exists;
+        `alarms`: each configured alarm as CloudWatch has it ({"arn", "state"}) or None (missing)."""
         out: dict = {"application": False, "environment": False, "profile": False, "strategies": [],
                      "monitors": [], "region": self.region}
+        if self.alarm_names:
+            found = self._alarms()
+            out["alarms"] = {n: found.get(n) for n in self.alarm_names}
         app = self._find("list_applications", self.application)
         out["strategies"] = self._names("list_deployment_strategies")
         if app is None:
@@ -217,7 +278,7 @@ class AppConfigFlag:
                 return names
 
     def configured(self, deployment: Deployment) -> FlagSpec:
-        self.ensure_setup()
+        self._resolve(create=True)
         out = self._call("appconfig", "get_hosted_configuration_version", ApplicationId=self._ids["app"],
                          ConfigurationProfileId=self._ids["profile"], VersionNumber=int(deployment.version))
         return parse_flag(self.flag, json.loads(out["Content"].read() or b"{}")) or FlagSpec(enabled=False, percentage=0)
@@ -244,4 +305,19 @@ def _deployment(d: dict) -> Deployment:
     return Deployment(number=d["DeploymentNumber"], state=d["State"], version=str(d.get("ConfigurationVersion", "")),
                       strategy=d.get("DeploymentStrategyId", ""), percentage_complete=float(d.get("PercentageComplete", 0)),
                       started_at=started.timestamp() if hasattr(started, "timestamp") else started,
-                      profile=d.get("ConfigurationName", ""))
+                      profile=d.get("ConfigurationName", ""), **_rollback(d.get("EventLog") or []))
+
+
+def _rollback(events: list[dict]) -> dict:
+    """Who rolled a deployment back and why, from its EventLog (AWS names the alarm ARN there)."""
+    ev = next((e for e in events if e.get("EventType") == "ROLLBACK_STARTED"), None)
+    if ev is None:
+        return {}
+    reason = ev.get("Description") or ""
+    alarm = _ALARM_ARN.search(reason)
+    return {"rollback_by": ev.get("TriggeredBy") or "", "rollback_reason": reason,
+            "rollback_alarm": alarm.group(1) if alarm else ""}
+
+
+def _service_name(service: str) -> str:
+    return "CloudWatch" if service == "cloudwatch" else "AppConfig"

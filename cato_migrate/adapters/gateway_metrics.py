@@ -1,6 +1,7 @@
 """GatewayMetrics over a gateway's Prometheus scrape endpoint (`GET <url>/metrics`).
 
-The same parsing serves the sandbox gateway and a production edge that exposes the same series:
+The same parsing serves the traffic edge (cato_migrate/edge/gateway.py, on the sandbox and in a cluster),
+which exposes these series among others (all of them: cato_migrate/edge/gateway_stats.py):
 
     cato_gateway_in_flight{stack="legacy|new"}                          gauge
     cato_gateway_requests_total{stack="legacy|new",outcome="ok|error"}  counter

@@ -97,3 +97,8 @@ def status() -> None:
             c.print("[yellow]configured and served differ: a deployment is in flight or was rolled back[/yellow]")
 
     _render.emit(_common.output(), data, human)
+
+
+from cato_migrate.cli import canary_watch as _watch  # noqa: E402  (`canary watch`, `canary analyze`)
+
+_watch.register(app)

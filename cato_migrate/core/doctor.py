@@ -62,6 +62,7 @@ class Expectations:
     endpoints: tuple[str, ...] = ()
     tables: dict[str, tuple[str, ...]] = field(default_factory=dict)  # table -> replica regions
     strategies: tuple[str, ...] = ()
+    alarms: tuple[str, ...] = ()  # CloudWatch alarms the AppConfig environment must monitor
     legacy_min_ready: int = 1
     legacy: str = "litellm"
     orchestrator: str = "cato-orchestrator"
@@ -176,16 +177,38 @@ def judge_appconfig(r: Reading, exp: Expectations) -> tuple[str, str]:
     missing = [k for k in ("application", "environment", "profile") if not v.get(k)]
     if missing:
         return "fail", "missing: " + ", ".join(missing) + " (`cato-migrate canary set 0` creates them)"
+    # AppConfig must roll back on alarm by itself; on the sandbox that is a rehearsal, so only a warning.
+    sev = "warn" if exp.env == "local" else "fail"
     if not v.get("monitors"):
-        # No CloudWatch on the sandbox; elsewhere AppConfig must roll back on alarm by itself.
-        sev = "warn" if exp.env == "local" else "fail"
-        return sev, "application, environment and profile present; no alarm monitor on the environment"
+        return sev, ("application, environment and profile present; no alarm monitor on the environment"
+                     + (_alarm_gaps(list(exp.alarms), v.get("alarms") or {}) if exp.alarms else ""))
+    attached = {m.rsplit(":alarm:", 1)[-1] for m in v["monitors"]}
+    if unattached := [a for a in exp.alarms if a not in attached]:
+        return sev, f"present, {len(v['monitors'])} alarm monitor(s)" + _alarm_gaps(unattached, v.get("alarms") or {})
+    firing = [f"{n} is {a['state']}" for n, a in (v.get("alarms") or {}).items()
+              if a and n in attached and a.get("state") in ("ALARM", "INSUFFICIENT_DATA")]
+    if firing:
+        return "warn", (f"present, {len(v['monitors'])} alarm monitor(s); {', '.join(firing)}: AppConfig rolls back "
+                        "any deployment with deploy or bake time until it is OK")
     # `canary set` and `rollback --quick` create their strategy on first use; present beforehand is
     # better (no create rights needed mid-incident), absent is not a blocker.
     absent = [s for s in exp.strategies if s not in (v.get("strategies") or [])]
     if absent:
         return "warn", f"present, {len(v['monitors'])} alarm monitor(s); strategy not created yet: {', '.join(absent)}"
     return "pass", f"present, {len(v['monitors'])} alarm monitor(s), strategies present"
+
+
+def _alarm_gaps(names: list[str], alarms: dict) -> str:
+    """What to do about configured alarms the environment does not monitor (None in `alarms`: no such alarm)."""
+    gone = [n for n in names if n in alarms and alarms[n] is None]
+    idle = [n for n in names if n not in gone]
+    out = ""
+    if gone:
+        out += (f"; alarm(s) not in CloudWatch: {', '.join(gone)} (the infrastructure creates them; "
+                "on the sandbox `cato-migrate sandbox up`)")
+    if idle:
+        out += f"; not attached: {', '.join(idle)} (`cato-migrate canary set` attaches existing alarms)"
+    return out
 
 
 def judge_identity(r: Reading, exp: Expectations) -> tuple[str, str]:
@@ -442,6 +465,7 @@ def expectations(runbook, settings) -> Expectations:
                     tables[t] = replicas if spec is None or spec.replicate else ()
     return Expectations(env=settings.env, endpoints=tuple(endpoints), tables=tables,
                         strategies=(settings.canary_strategy, settings.rollback_strategy),
+                        alarms=tuple(settings.appconfig_alarm_names),
                         legacy_min_ready=settings.legacy_min_ready, legacy=settings.legacy_workload,
                         orchestrator=settings.orchestrator_workload)
 

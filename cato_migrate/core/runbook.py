@@ -4,6 +4,7 @@ Observed progress lives in the journal (see `core.state`), never here.
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -91,6 +92,99 @@ class RollbackSpec(CoreModel):
     triggers: list[RollbackTrigger] = Field(description="Conditions that call for a rollback.")
 
 
+class AnalysisSpec(CoreModel):
+    """`canary analyze`: the new stack against legacy over the same window."""
+
+    window_seconds: float = Field(gt=0, description="Trailing window both stacks are compared over.")
+    min_requests: dict[Literal["latency", "error_rate"], int] = Field(
+        description="Least requests each stack must have served in the window before a metric is compared "
+                    "(fewer: that metric is waiting).")
+    alpha: float = Field(gt=0, lt=1, description="Significance level of both tests (two-sided).")
+    latency_marginal_effect: float = Field(
+        gt=0.5, lt=1, description="Common-language effect size P(a new request is slower than a legacy one) at "
+                                  "or above which a significant slowdown is marginal (Vargha-Delaney: 0.56 small).")
+    latency_fail_effect: float = Field(
+        gt=0.5, lt=1, description="Effect size at or above which a significant slowdown fails (0.64 medium).")
+    error_rate_marginal_diff: float = Field(
+        ge=0, le=1, description="New minus legacy error rate at or above which a significant difference is marginal.")
+    error_rate_fail_diff: float = Field(
+        ge=0, le=1, description="New minus legacy error rate at or above which a significant difference fails.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "AnalysisSpec":
+        if self.latency_fail_effect < self.latency_marginal_effect:
+            raise ValueError("latency_fail_effect must be >= latency_marginal_effect")
+        if self.error_rate_fail_diff < self.error_rate_marginal_diff:
+            raise ValueError("error_rate_fail_diff must be >= error_rate_marginal_diff")
+        return self
+
+
+class CanaryAnalysisSpec(CoreModel):
+    """How the canary is watched (`canary watch`), analysed (`canary analyze`) and promoted (`canary set`)."""
+
+    window_seconds: float = Field(gt=0, description="`canary watch`: trailing window each interval's triggers are evaluated over.")
+    interval_seconds: float = Field(gt=0, description="`canary watch`: default seconds between evaluations.")
+    min_requests: int = Field(ge=1, description="Least requests a stack must have served in the window before its "
+                                                "triggers are evaluated; fewer is `waiting`, never `clear`.")
+    consecutive_breaches: int = Field(ge=1, description="N: a trigger that fires on the new stack in N consecutive "
+                                                        "evaluations (no clear one between) decides a rollback.")
+    unmeasured_policy: Literal["hold", "rollback"] = Field(
+        description="When the metrics cannot be read: hold (no rollback, never clear) or rollback after "
+                    "`unmeasured_intervals` consecutive unmeasured evaluations.")
+    unmeasured_intervals: int = Field(ge=1, description="Consecutive unmeasured evaluations before the "
+                                                        "`rollback` policy rolls back.")
+    min_soak_minutes: dict[int, float] = Field(
+        description="Per traffic stage (percentage): strategy minutes it must have served before the next raise "
+                    "(on the sandbox a strategy minute lasts CATO_SANDBOX_MINUTE_SECONDS).")
+    first_raise_attestation: str = Field(description="Attest step that must be signed before the first raise from 0%.")
+    analysis: AnalysisSpec = Field(description="The new-against-legacy comparison the promotion gate needs to pass.")
+
+
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
+class MetricsQueries(CoreModel):
+    """PromQL for the per-stack figures a canary is judged on (`canary watch`, `canary analyze`).
+
+    Templates, not queries: `{stack}` becomes legacy or new and `{window}` a PromQL duration such as
+    60s. Prometheus' HTTP API answers them (adapters/prometheus_metrics.py); the gateway-scrape
+    fallback computes the same figures from the same series without them.
+    """
+
+    requests: str = Field(description="Requests a stack completed in the window (ok + error): one number.")
+    errors: str = Field(description="Requests a stack failed in the window (outcome=error): one number.")
+    latency_buckets: str = Field(description="Increase of the latency histogram's buckets in the window, one sample per `le` (sum by (le)); p50/p99 are computed from it.")
+    complaints: str = Field(description="User complaints recorded for a stack in the window: one number.")
+    cache_hits: str = Field(description="Semantic-cache hits in the window (the new stack only; no {stack}).")
+    cache_lookups: str = Field(description="Semantic-cache lookups in the window (the new stack only; no {stack}).")
+
+    @model_validator(mode="after")
+    def _placeholders(self) -> "MetricsQueries":
+        for name in type(self).model_fields:
+            text = getattr(self, name)
+            unknown = sorted(set(_PLACEHOLDER.findall(text)) - {"stack", "window"})
+            if unknown:
+                raise ValueError(f"metrics.{name}: unknown placeholder(s) {', '.join('{' + u + '}' for u in unknown)}; "
+                                 "use {stack} and {window}")
+            if "{window}" not in text:
+                raise ValueError(f"metrics.{name}: needs a {{window}} placeholder (e.g. [{{window}}])")
+            if name not in ("cache_hits", "cache_lookups") and "{stack}" not in text:
+                raise ValueError(f"metrics.{name}: needs a {{stack}} placeholder (figures are per stack)")
+        return self
+
+    def render(self, name: str, stack: str, window_seconds: float) -> str:
+        """The query `name` for one stack over a trailing window (str.format is no use: PromQL is full of braces)."""
+        return getattr(self, name).replace("{stack}", stack).replace("{window}", promql_duration(window_seconds))
+
+
+def promql_duration(seconds: float) -> str:
+    """A PromQL range duration: whole seconds as `60s`, anything finer in milliseconds (`1500ms`)."""
+    if not seconds > 0:
+        raise ValueError(f"a window must be longer than 0 s, got {seconds}")
+    ms = int(round(seconds * 1000))
+    return f"{ms // 1000}s" if ms % 1000 == 0 else f"{max(ms, 1)}ms"
+
+
 class TrafficStage(CoreModel):
     percentage: int = Field(ge=0, le=100, description="Share of traffic on the new orchestrator.")
     week: int = Field(ge=1, le=16, description="Week the stage happens in.")
@@ -115,6 +209,8 @@ class RunbookMeta(CoreModel):
     phase_files: list[str] = Field(min_length=1, description="Phase files, relative to this file, in order.")
     traffic_plan: list[TrafficStage] = Field(min_length=1, description="The order traffic is raised in (10 -> 50 -> 100).")
     rollback: RollbackSpec = Field(description="Rollback budgets and triggers.")
+    canary_analysis: CanaryAnalysisSpec = Field(description="Watching, analysing and promoting the canary.")
+    metrics: MetricsQueries | None = Field(default=None, description="PromQL templates for the per-stack canary figures, read from Prometheus (None: only the gateway-scrape fallback can measure).")
     contacts: list[Contact] = Field(default_factory=list, description="Who to reach: the runbook's Contact section.")
     communication_plan: list[CommunicationStep] = Field(default_factory=list, description="The runbook's Communication Plan, by week.")
 
@@ -123,6 +219,9 @@ class RunbookMeta(CoreModel):
         pcts = [s.percentage for s in self.traffic_plan]
         if pcts != sorted(set(pcts)):
             raise ValueError(f"traffic_plan must strictly rise, got {pcts}")
+        unknown = sorted(set(self.canary_analysis.min_soak_minutes) - set(pcts))
+        if unknown:
+            raise ValueError(f"canary_analysis.min_soak_minutes names {unknown}, which are not traffic_plan stages {pcts}")
         return self
 
 

@@ -146,6 +146,12 @@ def set_traffic(ctx: RunContext, target: int, *, timeout: float | None = None, d
                           hint="when the cause is fixed: cato-migrate canary resume --reason TEXT",
                           details={"hold": hold.model_dump()})
     problems = guardrail_problems(ctx, current, target)
+    gate: dict = {}
+    if target > current:  # the promotion gate (soak, analysis, first-raise sign-off): core/promotion_gate.py
+        from cato_migrate.core.promotion_gate import gate_problems
+
+        gate_issues, gate = gate_problems(ctx, current, measure=not ctx.force and not problems, journal=not dry_run)
+        problems += gate_issues
     triggers = []
     if target > current and not problems and not ctx.force and not dry_run:
         # measured only when everything cheaper allows the raise, and never when overriding
@@ -158,7 +164,7 @@ def set_traffic(ctx: RunContext, target: int, *, timeout: float | None = None, d
         raise CheckFailed(f"refusing to raise traffic from {current}% to {target}%: " + "; ".join(problems)
                           + "; nothing was changed",
                           hint="fix the above, or override with --force --reason TEXT (audited)",
-                          details={"problems": problems, "triggers": [t.to_dict() for t in triggers]})
+                          details={"problems": problems, "triggers": [t.to_dict() for t in triggers], "gate": gate})
     if before.configured_percentage == target and before.served_percentage == target:
         return {"changed": False, "from": current, "to": target, "status": before.model_dump(),
                 "message": f"already serving {target}%; nothing to do"}
@@ -175,6 +181,10 @@ def set_traffic(ctx: RunContext, target: int, *, timeout: float | None = None, d
     if problems:
         ctx.audit("guardrail.override", TRAFFIC_KEY, ctx.reason, to_percentage=target, current=current, problems=problems)
     flag.ensure_setup()
+    monitors = flag.ensure_monitors()  # AppConfig's own alarm rollback, armed before it deploys
+    if monitors.get("missing") or monitors.get("problem"):
+        ctx.progress("alarm monitors not armed for " + (", ".join(monitors["missing"]) + " (no such CloudWatch alarm)"
+                     if monitors.get("missing") else f"the configured alarms: {monitors['problem']}"))
     strategy = flag.ensure_strategy(ctx.settings.canary_strategy, ctx.settings.canary_deploy_minutes,
                                     ctx.settings.canary_bake_minutes, ctx.settings.canary_growth_percent)
     spec = FlagSpec(enabled=target > 0, percentage=target)
@@ -189,6 +199,8 @@ def set_traffic(ctx: RunContext, target: int, *, timeout: float | None = None, d
     dep = wait_for(ctx, flag, dep, timeout or ctx.settings.deployment_timeout_seconds)
     result = verify_served(ctx, flag, dep, target, current)
     result["triggers"] = [t.to_dict() for t in triggers]
+    result["monitors"] = monitors
+    result["gate"] = gate
     return result
 
 
@@ -196,6 +208,8 @@ def verify_served(ctx: RunContext, flag: TrafficFlag, dep: Deployment, target: i
     after = flag_status(flag)
     evidence = {"deployment": dep.number, "deployment_state": dep.state,
                 "served_percentage": after.served_percentage, "served_version": after.served_version}
+    if dep.state == "ROLLED_BACK" and dep.rollback_by == "CLOUDWATCH_ALARM" and after.served_percentage == previous:
+        _alarm_rolled_back(ctx, dep, target, previous, evidence)
     if dep.state != "COMPLETE" or after.served_percentage != target:
         ctx.journal(TRAFFIC_KEY, "failed", evidence=evidence,
                     message=f"deployment #{dep.number} {dep.state}; served {after.served_percentage}%")
@@ -208,3 +222,19 @@ def verify_served(ctx: RunContext, flag: TrafficFlag, dep: Deployment, target: i
     ctx.journal(TRAFFIC_KEY, "finished", evidence=evidence, message=f"serving {target}%")
     return {"changed": True, "from": previous, "to": target, "deployment": dep.number,
             "status": after.model_dump(), "message": f"now serving {target}% (verified through appconfigdata)"}
+
+
+def _alarm_rolled_back(ctx: RunContext, dep: Deployment, target: int, previous: int, evidence: dict) -> None:
+    """AppConfig undid the change itself because a monitor's alarm fired: verified (clients get the
+    previous value again), so a failed check (exit 1), not an unverified change."""
+    alarm = dep.rollback_alarm or "(unnamed)"
+    evidence = {**evidence, "rollback_by": dep.rollback_by, "rollback_alarm": dep.rollback_alarm,
+                "rollback_reason": dep.rollback_reason}
+    msg = (f"AppConfig rolled deployment #{dep.number} of {target}% back: CloudWatch alarm {alarm} fired while it "
+           f"was deploying or baking; clients are served {previous}% again")
+    ctx.journal(TRAFFIC_KEY, "failed", evidence=evidence, message=msg)
+    raise CheckFailed(msg + f" ({dep.rollback_reason})" if dep.rollback_reason else msg,
+                      hint=f"find why {alarm} fired (`aws cloudwatch describe-alarm-history --alarm-name {alarm}`) and "
+                           "raise again once it is OK; to lower traffic while it fires use `cato-migrate rollback "
+                           "--quick` (no bake time: the alarm cannot undo it)",
+                      details=evidence)

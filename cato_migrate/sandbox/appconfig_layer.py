@@ -27,6 +27,10 @@ Choices where AWS behaviour could not be confirmed or is compressed for the sand
 * ``StopDeployment`` goes straight to ``ROLLED_BACK`` (AWS passes through ``ROLLING_BACK``);
   with ``Allow-Revert: true`` a COMPLETE deployment becomes ``REVERTED``, otherwise stopping a
   COMPLETE one is a BadRequestException.
+* Environment ``Monitors`` (CloudWatch alarms) are validated as AWS does (AlarmArn required, at
+  most 5) and honoured: an alarm in ALARM or INSUFFICIENT_DATA, read from moto's CloudWatch,
+  rolls a DEPLOYING or BAKING deployment back (EventLog ``TriggeredBy: CLOUDWATCH_ALARM`` naming
+  the alarm ARN); see :mod:`cato_migrate.sandbox.appconfig_monitors`.
 * Application and configuration-profile names (for appconfigdata identifiers) are learnt from
   moto's responses passing through this layer, or looked up in moto by id on demand.
   ``ListApplications`` (a 500 in moto) is answered from the applications learnt that way which

@@ -112,6 +112,9 @@ class Deployment:
     started: float
     stopped: float | None = None
     end_state: str | None = None  # ROLLED_BACK / REVERTED once stopped
+    rolled_back_by: str = "USER"  # EventLog TriggeredBy of the rollback: USER or CLOUDWATCH_ALARM
+    rollback_description: str | None = None  # names the alarm ARN when an alarm rolled it back
+    settled: bool = False  # its alarm window is over with no alarm: monitors need not be read again
 
 
 @dataclass
@@ -131,5 +134,5 @@ class Environment:
     id: str
     name: str
     description: str | None = None
-    monitors: list[Any] = field(default_factory=list)
+    monitors: list[dict[str, str]] = field(default_factory=list)  # validated: appconfig_monitors
     deployments: list[Deployment] = field(default_factory=list)  # oldest first

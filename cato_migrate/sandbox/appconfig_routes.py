@@ -15,6 +15,7 @@ import time
 from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from cato_migrate.sandbox.appconfig_cloudwatch import CloudWatchAlarms
 from cato_migrate.sandbox.appconfig_model import AppConfigError, BadRequest, NotFound
 from cato_migrate.sandbox.appconfig_moto import MotoForwarder, Reply, check_moto, error_reply
 from cato_migrate.sandbox.appconfig_state import AppConfigState
@@ -69,6 +70,11 @@ _MOTO_OPS: list[tuple[str, re.Pattern[str], str]] = [
     ]
 ]
 _NOT_AWS = ("healthz", "reset")
+# Handlers that show or depend on deployment state: the alarm monitors are read first, as AWS
+# would have acted on them by then (appconfig_monitors).
+_WATCHING = {"get_environment", "list_environments", "update_environment", "delete_environment",
+             "start_deployment", "list_deployments", "get_deployment", "stop_deployment",
+             "get_latest_configuration"}
 # Forwarded moto responses we read to learn application / configuration-profile names.
 _SNOOP_APP = re.compile(r"/applications(?:/([^/]+))?$")
 _SNOOP_PROFILE = re.compile(r"/applications/([^/]+)/configurationprofiles(?:/([^/]+))?$")
@@ -95,6 +101,7 @@ class Layer(MotoForwarder):
         self._states: dict[tuple[str, str], AppConfigState] = {}
         self._lock = threading.Lock()
         self.faults = FaultBook("rest-json")
+        self.cloudwatch = CloudWatchAlarms(moto_url)
 
     def state(self, headers: Any) -> AppConfigState:
         m = _REGION.search(headers.get("Authorization", ""))
@@ -123,12 +130,26 @@ class Layer(MotoForwarder):
                 except ValueError:
                     return error_reply(BadRequest("Request body is not valid JSON"))
                 try:
+                    if name in _WATCHING:
+                        self.watch_alarms(headers)
                     return getattr(self, "h_" + name)(args, query, payload, headers, raw_path, body)
                 except AppConfigError as e:
                     return error_reply(e)
         reply = self.moto(method, raw_path, headers, body)
         self.snoop(method, url.path, headers, reply)
         return reply
+
+    def watch_alarms(self, headers: Any) -> None:
+        """Roll back in-flight deployments whose monitors' alarms went bad (read from moto's
+        CloudWatch; nothing is read while no monitored deployment is unsettled)."""
+        st = self.state(headers)
+        pending = st.watched()
+        if not pending:
+            return
+        read_at = self.clock()  # before the read: a window that had ended by now is fully seen
+        readings = self.cloudwatch.read(sorted({a for _, arns, _ in pending for a in arns}))
+        for d, arns, end in pending:
+            st.judge_alarms(d, end, [readings[a] for a in arns], read_at)
 
     def snoop(self, method: str, path: str, headers: Any, reply: Reply) -> None:
         if not 200 <= reply.status < 300:

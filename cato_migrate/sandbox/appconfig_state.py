@@ -21,6 +21,7 @@ import threading
 import time
 from typing import Any, Callable
 
+from cato_migrate.sandbox import appconfig_monitors as monitors
 from cato_migrate.sandbox import appconfig_timeline as timeline
 from cato_migrate.sandbox.appconfig_model import (
     DEFAULT_POLL_INTERVAL_S,
@@ -174,9 +175,9 @@ class AppConfigState:
     def create_environment(self, app_id: str, body: dict[str, Any]) -> dict[str, Any]:
         if not body.get("Name"):
             raise BadRequest("Name is required")
+        checked = monitors.validate_monitors(body.get("Monitors"))
         with self.lock:
-            env = Environment(app_id, new_id(), body["Name"], body.get("Description"),
-                              list(body.get("Monitors") or []))
+            env = Environment(app_id, new_id(), body["Name"], body.get("Description"), checked)
             self.envs[env.id] = env
             return self._env_json(env)
 
@@ -191,13 +192,14 @@ class AppConfigState:
             return paginate(items, max_results, next_token)
 
     def update_environment(self, app_id: str, env_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        checked = monitors.validate_monitors(body.get("Monitors"))
         with self.lock:
             env = self._env(app_id, env_id)
             env.name = body.get("Name") or env.name
             if "Description" in body:
                 env.description = body["Description"]
             if "Monitors" in body:
-                env.monitors = list(body["Monitors"] or [])
+                env.monitors = checked
             return self._env_json(env)
 
     def delete_environment(self, app_id: str, env_id: str) -> None:
@@ -308,6 +310,34 @@ class AppConfigState:
                                  + (" without Allow-Revert" if state in IN_FLIGHT else
                                     " (set Allow-Revert to revert it)" if state == "COMPLETE" else ""))
             return self._deployment_json(d)
+
+    # -- alarm monitors: the layer reads the alarms, appconfig_monitors decides ---------------
+    def watched(self) -> list[tuple[Deployment, list[str], float]]:
+        """Deployments whose alarm window is not settled: (deployment, its monitors' alarm ARNs,
+        the monotonic end of its DEPLOYING + BAKING window)."""
+        with self.lock:
+            out = []
+            for env in self.envs.values():
+                for d in env.deployments if env.monitors else []:
+                    if d.stopped is None and not d.settled:
+                        dep, bake = timeline.times(d, self.minute_seconds)
+                        out.append((d, [m["AlarmArn"] for m in env.monitors], d.started + dep + bake))
+            return out
+
+    def judge_alarms(self, d: Deployment, end: float, readings: list[monitors.AlarmReading],
+                     read_at: float) -> None:
+        """Roll `d` back if an alarm read at monotonic `read_at` (taken before the read) went bad
+        inside its window; settle it once the window had ended by then with no alarm."""
+        with self.lock:
+            if d.stopped is not None or d.settled:
+                return
+            cause = monitors.rollback_cause(d.started, end, readings, lambda wall: wall - self._wall_offset)
+            if cause is not None:
+                at, reading = cause
+                d.stopped, d.end_state = min(at, self.clock()), "ROLLED_BACK"
+                d.rolled_back_by, d.rollback_description = "CLOUDWATCH_ALARM", monitors.describe(reading)
+            elif read_at >= end:
+                d.settled = True
 
     def served(self, env_id: str, profile_id: str, session_id: str) -> Deployment | None:
         """The deployment whose content a session sees right now (None: nothing deployed)."""

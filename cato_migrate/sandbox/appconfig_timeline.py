@@ -6,7 +6,8 @@ Nothing here reads a clock: callers pass ``now`` (a monotonic reading) and ``min
 Deployment timeline (computed lazily from the clock on every read):
 ``DEPLOYING`` for ``DeploymentDurationInMinutes``, then ``BAKING`` for
 ``FinalBakeTimeInMinutes``, then ``COMPLETE``; ``StopDeployment`` turns a DEPLOYING/BAKING one
-into ``ROLLED_BACK`` (or a COMPLETE one into ``REVERTED`` when ``Allow-Revert`` is true).
+into ``ROLLED_BACK`` (or a COMPLETE one into ``REVERTED`` when ``Allow-Revert`` is true), and so
+does an environment's alarm monitor in ALARM (:mod:`cato_migrate.sandbox.appconfig_monitors`).
 PercentageComplete grows in AWS's steps: LINEAR adds ``GrowthFactor`` % per step, EXPONENTIAL
 serves ``G*2^k`` %, steps evenly spread over the deployment duration, the first at start.
 """
@@ -78,7 +79,8 @@ def events(d: Deployment, now: float, minute_seconds: float,
     ev.append((d.started + dep + bake, "DEPLOYMENT_COMPLETED", "APPCONFIG", "Deployment completed"))
     ev = [e for e in ev if e[0] <= until]
     if d.stopped is not None and d.end_state == "ROLLED_BACK":
-        ev.append((d.stopped, "ROLLBACK_STARTED", "USER", "Rollback initiated by user"))
+        ev.append((d.stopped, "ROLLBACK_STARTED", d.rolled_back_by,
+                   d.rollback_description or "Rollback initiated by user"))
         ev.append((d.stopped, "ROLLBACK_COMPLETED", "APPCONFIG", "Rollback completed"))
     elif d.stopped is not None:
         ev.append((d.stopped, "REVERT_COMPLETED", "USER", "Deployment reverted by user"))

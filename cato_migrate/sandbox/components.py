@@ -248,6 +248,22 @@ def _gateway_argv(ctx: LaunchContext) -> list[str]:
             "--profile", s.appconfig_profile, "--flag", s.flag_name, "--region", s.region]
 
 
+def _prometheus_argv(ctx: LaunchContext) -> list[str]:
+    from cato_migrate.sandbox.prometheus_server import DIR_NAME, prometheus_argv, write_config, write_targets
+
+    root = ctx.state_dir / DIR_NAME
+    write_config(root)
+    # The targets started so far; manager.write_state keeps them current as components come and go.
+    write_targets(ctx.state_dir, {"components": [{"name": n, "url": u} for n, u in ctx.urls.items()]})
+    return prometheus_argv(root, HOST, ctx.port)
+
+
+def _prometheus_prereq() -> str | None:
+    from cato_migrate.sandbox.prometheus_server import prometheus_prereq
+
+    return prometheus_prereq()
+
+
 REGISTRY: list[Component] = [
     Component(
         name="moto",
@@ -334,6 +350,15 @@ REGISTRY: list[Component] = [
         health=http_answers("/healthz", ok=lambda code: code == 200),
         depends_on=("appconfig", "litellm"),
         prerequisite=_simulator_prereq,  # aiohttp
+    ),
+    Component(
+        name="prometheus",
+        description="a real Prometheus server scraping the gateway and the orchestrator every 1 s, "
+                    "with the canary alerting rules (deploy/prometheus); data under <state_dir>/prometheus",
+        argv=_prometheus_argv,
+        health=http_answers("/-/ready", ok=lambda code: code == 200),
+        depends_on=("gateway",),
+        prerequisite=_prometheus_prereq,
     ),
 ]
 

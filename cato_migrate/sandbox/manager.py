@@ -103,6 +103,9 @@ def write_state(state_dir: Path, state: dict) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+    from cato_migrate.sandbox.prometheus_server import write_targets
+
+    write_targets(state_dir, state)  # Prometheus' file_sd follows components as they come and go
 
 
 def _remove_state(state_dir: Path) -> None:

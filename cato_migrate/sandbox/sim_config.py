@@ -8,6 +8,13 @@ Schema (GET/PUT /admin/config; PUT merges what it is given and re-seeds the dice
                                  "throttle_rate": 0, "timeout_rate": 0,
                                  "content_filter_rate": 0, "timeout_hang_s": 30}, ...}}
 
+`"route_faults"` are faults per API route and model, for planting a fault on one stack only
+(the drill `cato-migrate sandbox fault`): both stacks end here, through different routes:
+`{"<api>" or "<api>/<model glob>": {"error_rate": F, "latency_ms": MS}}`, api one of openai,
+bedrock, sagemaker; a PUT replaces the whole object. Whether a request fails is decided by a hash
+of its last user turn (see `route_fault`), not by dice, so the tries a stack makes for one user
+request (retries, fallback to another tier) all fail alike and the stack's error rate is F.
+
 `"tiers": {"*": {...}}` applies to every tier. The four rates are probabilities of one draw
 per request (they must add up to at most 1). Each tier has its own `random.Random` seeded by
 (seed, tier), so the same seed and the same request sequence give the same faults, however
@@ -16,6 +23,8 @@ other tiers' traffic interleaves.
 from __future__ import annotations
 
 import copy
+import fnmatch
+import hashlib
 import random
 from collections import Counter
 from typing import Any
@@ -30,7 +39,7 @@ TIER_DEFAULTS: dict[str, float] = {"ttft_ms": 0.0, "per_token_ms": 0.0, "error_r
                                    "content_filter_rate": 0.0, "timeout_hang_s": 30.0}
 TOP_DEFAULTS: dict[str, Any] = {"seed": 0, "hidden_size": 64, "hidden_layer": -1,
                                 "default_tier": "shadow_self", "invocations_model": "shadow-self",
-                                "endpoint_faults": {}}
+                                "endpoint_faults": {}, "route_faults": {}}
 # Planted per-endpoint answer faults (SageMaker invocations only): {"<endpoint>": {"mode": M,
 # "remaining": N or null}}; "remaining" counts the invocations still to fault (null: until cleared).
 ENDPOINT_FAULT_MODES = ("no_hidden_states", "constant_hidden_states", "nan_hidden_states",
@@ -112,9 +121,51 @@ def _endpoint_faults(value: Any) -> dict[str, dict[str, Any]]:
     return out
 
 
+APIS = ("openai", "bedrock", "sagemaker")
+
+
+def _route_faults(value: Any) -> dict[str, dict[str, float]]:
+    if not isinstance(value, dict):
+        raise ConfigError("route_faults must be an object of '<api>[/<model glob>]' -> fault")
+    out: dict[str, dict[str, float]] = {}
+    for selector, fault in value.items():
+        api = str(selector).split("/", 1)[0]
+        if api not in APIS:
+            raise ConfigError(f"route_faults[{selector!r}]: the api must be one of {', '.join(APIS)}")
+        if not isinstance(fault, dict) or set(fault) - {"error_rate", "latency_ms"}:
+            raise ConfigError(f"route_faults[{selector!r}]: an object with error_rate and/or latency_ms")
+        rate = _number("error_rate", fault.get("error_rate", 0.0))
+        latency = _number("latency_ms", fault.get("latency_ms", 0.0))
+        if not 0.0 <= rate <= 1.0:
+            raise ConfigError(f"route_faults[{selector!r}]: error_rate must be between 0 and 1, got {rate}")
+        if latency < 0:
+            raise ConfigError(f"route_faults[{selector!r}]: latency_ms must not be negative, got {latency}")
+        out[str(selector)] = {"error_rate": rate, "latency_ms": latency}
+    return out
+
+
+def route_fault(config: dict[str, Any], api: str, model: str, last_user: str) -> tuple[bool, float]:
+    """(fail this request?, added latency in ms) from the route faults matching api and model.
+
+    Several matching selectors: the highest rate and the longest latency apply. The failure draw is
+    a hash of (seed, last user turn) in [0, 1): the same request fails on every route it is tried on.
+    """
+    rate = latency = 0.0
+    for selector, fault in config.get("route_faults", {}).items():
+        sel_api, _, glob = selector.partition("/")
+        if sel_api == api and (not glob or fnmatch.fnmatchcase(model, glob)):
+            rate, latency = max(rate, fault["error_rate"]), max(latency, fault["latency_ms"])
+    if rate <= 0.0:
+        return False, latency
+    digest = hashlib.sha256(f"{config['seed']}:{last_user}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0**64 < rate, latency
+
+
 def _top_value(key: str, value: Any) -> Any:
     if key == "endpoint_faults":
         return _endpoint_faults(value)
+    if key == "route_faults":
+        return _route_faults(value)
     if key in ("default_tier", "invocations_model"):
         if not isinstance(value, str) or not value:
             raise ConfigError(f"{key} must be a non-empty string")

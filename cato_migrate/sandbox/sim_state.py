@@ -63,6 +63,12 @@ class Simulator:
         forced = _FORCED.search(last_user)
         if forced:
             fault = forced.group(1)
+        if fault is None:  # a drill's fault planted on the routes one stack uses (route_faults)
+            failed, latency_ms = sim_config.route_fault(self.config, turn.api, turn.model, last_user)
+            if latency_ms > 0:
+                await asyncio.sleep(latency_ms / 1000)
+            if failed:
+                fault = "error"
         if fault is not None:
             self.stats.fault(tier, fault)
             if fault == "timeout":

@@ -295,6 +295,9 @@ CASES = [
     Case("var-state-url", SET10, ["CATO_STATE_URL"], env={"CATO_STATE_URL": "ftp://x"}),
     Case("var-legacy-replicas", ["status"], ["CATO_LEGACY_REPLICAS"], env={"CATO_LEGACY_REPLICAS": "0"}),
     Case("var-notify-timeout", ["status"], ["CATO_NOTIFY_TIMEOUT_SECONDS"], env={"CATO_NOTIFY_TIMEOUT_SECONDS": "1e9"}),
+    Case("var-prometheus-url", ["status"], ["CATO_PROMETHEUS_URL", "http://"], env={"CATO_PROMETHEUS_URL": "prometheus:9090"}),
+    Case("toml-prometheus-url-port", ["status"], ["cato-migrate.toml: prometheus_url", "port"],
+         plant=toml('prometheus_url = "http://127.0.0.1:99999"\n')),
     # runbook files (CATO_RUNBOOK_DIR)
     Case("runbook-dir-missing", SET10, ["runbook directory", "nowhere"], plant=runbook_dir("nowhere")),
     Case("runbook-dir-is-file", ["status"], ["runbook directory", "a-file"], plant=runbook_dir("a-file")),

@@ -59,3 +59,45 @@ def test_one_deployment_at_a_time_and_a_stop_reverts_what_is_served(flag):
     assert flag.read_served()[0].effective_percentage == 10
     _deploy(flag, 0, instant)
     assert flag.read_served()[0].effective_percentage == 0
+
+
+@pytest.fixture(params=["fake", "appconfig"])
+def alarmed(request, monkeypatch):
+    """(a flag whose environment monitors the alarm `contract-alarm`, now OK; a setter of its state)."""
+    if request.param == "fake":
+        fake = FakeFlag(FakeClock())
+        fake.set_alarm("contract-alarm", "OK")
+        return fake, lambda state: fake.set_alarm("contract-alarm", state)
+    import boto3
+
+    from cato_migrate.adapters.appconfig import AppConfigFlag
+
+    url, moto = request.getfixturevalue("appconfig_layer"), request.getfixturevalue("moto_server")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    cw = boto3.client("cloudwatch", endpoint_url=moto, region_name="us-east-1")
+    cw.put_metric_alarm(AlarmName="contract-alarm", Namespace="Cato/Gateway", MetricName="ErrorRate",
+                        Statistic="Average", Period=60, EvaluationPeriods=1, Threshold=0.01,
+                        ComparisonOperator="GreaterThanThreshold")
+    flag = AppConfigFlag(application="cato", environment="contract-alarms", profile="orchestration",
+                         flag="use_new_orchestrator", region="us-east-1", endpoint_url=url,
+                         alarm_names=["contract-alarm"], cloudwatch_endpoint_url=moto)
+    return flag, lambda state: cw.set_alarm_state(AlarmName="contract-alarm", StateValue=state, StateReason="contract")
+
+
+def test_an_alarm_monitor_rolls_back_a_baking_deployment_and_names_the_alarm(alarmed):
+    flag, set_alarm = alarmed
+    flag.ensure_setup()
+    assert flag.ensure_monitors()["attached"] == ["contract-alarm"]
+    assert [m.rsplit(":", 1)[-1] for m in flag.describe_setup()["monitors"]] == ["contract-alarm"]
+    _deploy(flag, 10, flag.ensure_strategy("contract-instant", 0, 0, 100))
+    dep = _deploy(flag, 50, flag.ensure_strategy("contract-bake", 0, 30, 100))
+    assert flag.get_deployment(dep.number).state == "BAKING"
+    set_alarm("ALARM")
+    rolled = flag.get_deployment(dep.number)
+    assert (rolled.state, rolled.rollback_by, rolled.rollback_alarm) == ("ROLLED_BACK", "CLOUDWATCH_ALARM",
+                                                                         "contract-alarm")
+    assert flag.read_served()[0].effective_percentage == 10 and flag.blocking_deployment() is None
+    # a zero-time deployment (rollback --quick's strategy) is not undone by the firing alarm
+    assert _deploy(flag, 0, flag.ensure_strategy("contract-instant", 0, 0, 100)).state == "COMPLETE"
+    assert flag.read_served()[0].effective_percentage == 0

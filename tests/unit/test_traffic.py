@@ -65,6 +65,7 @@ def test_raise_allowed_once_phases_passed_in_journal(store, monkeypatch):
     _triggers(monkeypatch, user_complaints="not_monitored")
     ctx = make_ctx(store)
     _pass_phases(store, ctx)
+    ctx.journal("p4.w13.alert-oncall", "attested", evidence={"by": "on-call"})  # the promotion gate's sign-off
     result = set_traffic(ctx, 10)
     assert result["changed"] and result["status"]["served_percentage"] == 10
     events = [e.event for e in store.journal("local", TRAFFIC_KEY)]
@@ -78,6 +79,7 @@ def test_raise_refused_while_a_rollback_trigger_fires_or_cannot_be_measured(stor
     _triggers(monkeypatch, **planted)
     ctx = make_ctx(store)
     _pass_phases(store, ctx)
+    ctx.journal("p4.w13.alert-oncall", "attested", evidence={"by": "on-call"})  # the promotion gate's sign-off
     with pytest.raises(CheckFailed) as e:
         set_traffic(ctx, 10)
     assert "rollback trigger" in e.value.message and "nothing was changed" in e.value.message

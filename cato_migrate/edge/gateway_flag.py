@@ -1,4 +1,4 @@
-"""The gateway's view of the traffic flag: polls appconfigdata like an AppConfig agent would.
+"""The edge's view of the traffic flag: polls appconfigdata like an AppConfig agent would.
 
 StartConfigurationSession once, then GetLatestConfiguration with the token each answer hands
 back, about every `interval_s`. An empty body means "unchanged since your last poll", so the last
@@ -8,7 +8,9 @@ fails, the last value read stays in force (what the AppConfig agent does) and th
 counted; the session is started afresh on the next poll.
 
 The sandbox layer does not check signatures; the Authorization header only carries the region
-in its credential scope, which is how the layer (like AWS) picks the regional state.
+in its credential scope, which is how the layer (like AWS) picks the regional state. In a
+cluster the edge reads the flag from the AWS AppConfig Agent sidecar instead (`AgentFlagPoller`:
+plain HTTP on localhost:2772, the agent signs and caches), so the edge needs no AWS SDK.
 """
 from __future__ import annotations
 
@@ -89,3 +91,27 @@ class FlagPoller:
                     log.warning("flag poll failed (keeping %s%%): %s", self.percentage, exc)
                 self.last_error = str(exc)
             await asyncio.sleep(self.interval_s)
+
+
+class AgentFlagPoller(FlagPoller):
+    """The same poller reading the AWS AppConfig Agent (sidecar) instead of appconfigdata.
+
+    `GET {agent}/applications/{app}/environments/{env}/configurations/{profile}` answers the
+    evaluated flags (`{"use_new_orchestrator": {"enabled": true, "percentage": 10}}`); the agent
+    does the session, token and polling itself. 404 = nothing deployed yet: 0%.
+    """
+
+    async def poll_once(self, session: aiohttp.ClientSession) -> None:
+        t = self.target
+        url = (f"{t.data_url.rstrip('/')}/applications/{t.application}/environments/{t.environment}"
+               f"/configurations/{t.profile}")
+        async with session.get(url, timeout=aiohttp.ClientTimeout(total=5)) as r:
+            if r.status == 404:
+                self.percentage, self.version = 0, None
+                return
+            if r.status >= 300:
+                raise RuntimeError(f"the AppConfig agent answered {r.status}: {(await r.text())[:200]}")
+            raw = await r.read()
+            self.version = r.headers.get("Configuration-Version")
+            spec = parse_flag(t.flag, json.loads(raw)) if raw else None
+            self.percentage = spec.effective_percentage if spec else 0
