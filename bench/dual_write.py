@@ -7,14 +7,13 @@ vs off, in the same run (goal: <= 5 ms added p99; issue 10).
 Processes: (1) a local "legacy" upstream that answers /v1/chat/completions at once (JSON, or SSE
 when the request streams) and an ingest endpoint (/v1/cato/exchanges: 200 at once; `slow`: after
 250 ms; `down`: nothing listens, so every post is refused and retried); (2) two gateway apps in
-one process, the same handler with the tee off and on (on: `DualWriter.active()` then `offer()`
-of every legacy exchange, the hook proposed for cato_migrate/edge/gateway.py), forwarding through
+one process, the same handler with the tee off and on (on: the edge's own hook, `DualWriter.active()` then `offer()`
+of every legacy exchange), forwarding through
 one pooled aiohttp session as the edge does; (3) this client, N requests at concurrency C per arm,
 arms alternated ABBA for `--rounds` rounds, so machine load falls on both alike.
 
-The handler mirrors the edge's chat handler (cato_migrate/edge/gateway.py: read, parse, pick,
-forward, relay JSON or SSE); the edge itself is not measured here because its chat handler has no
-tee yet (the hook is the lead's to add). Prints p50/p99 per arm, the added p99 (on - off) and the
+Both arms are the real edge app (cato_migrate/edge/gateway.py build_app) at flag 1% with users that
+are all bucketed legacy, so every request is teed in the "on" arm (the tee's worst case). Prints p50/p99 per arm, the added p99 (on - off) and the
 ratio, and the writer's counters (served, stored, failed, dropped).
 """
 from __future__ import annotations
@@ -35,7 +34,11 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 
-from cato_migrate.edge.dual_write import DualWriter, ServedExchange  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
+
+from cato_migrate.core.bucketing import pick_stack  # noqa: E402
+from cato_migrate.edge.dual_write import DualWriter  # noqa: E402
+from cato_migrate.edge.gateway import StaticUpstreams, build_app  # noqa: E402
 
 ANSWER = "The answer is 4. " * 8
 GOAL_ADDED_P99_MS = 5.0
@@ -94,58 +97,18 @@ def serve_upstream(port: int, ingest_port: int | None, ingest_delay_s: float) ->
 DUAL = web.AppKey("dual", DualWriter)
 
 
-def gateway_app(upstream: str, dual: DualWriter | None, percentage: int = 50) -> web.Application:
-    app = web.Application()
-    box: dict[str, aiohttp.ClientSession] = {}
+PERCENT = 1   # dual-write is active (0 < flag < 100) and the bench's users are all bucketed legacy
+USERS = [u for u in (f"user-{k}" for k in range(5000)) if pick_stack(u, PERCENT) == "legacy"][:500]
 
-    async def startup(app: web.Application) -> None:
-        box["s"] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), trust_env=False,
-                                         auto_decompress=False)
-        if dual is not None:
-            await dual.start(box["s"])
 
-    async def cleanup(app: web.Application) -> None:
-        if dual is not None:
-            await dual.close(drain_s=1)
-        await box["s"].close()
-
-    app.on_startup.append(startup)
-    app.on_cleanup.append(cleanup)
-
-    async def chat(request: web.Request) -> web.StreamResponse:
-        body = await request.read()
-        doc = json.loads(body)
-        stack = "legacy"   # every request is legacy-served here: the tee's worst case
-        headers = {"Authorization": "Bearer sk-bench", "Content-Type": "application/json"}
-        # -- the proposed hook, part 1: decide once per request --
-        tee = dual is not None and stack == "legacy" and dual.active(percentage)
-        sent: list[bytes] | None = [] if tee else None
-        async with box["s"].post(upstream + "/v1/chat/completions", data=body, headers=headers) as up:
-            ctype = up.headers.get("Content-Type", "application/json")
-            if up.status < 300 and ctype.startswith("text/event-stream"):
-                resp = web.StreamResponse(status=up.status, headers={"Content-Type": ctype})
-                await resp.prepare(request)
-                async for chunk in up.content.iter_any():
-                    await resp.write(chunk)
-                    if sent is not None:
-                        sent.append(chunk)
-                await resp.write_eof()
-                # -- part 2 (stream): after the last byte went out --
-                if sent is not None:
-                    dual.offer(ServedExchange(doc, b"".join(sent), True, request.headers.get("x-session-id"),
-                                              headers.get("Authorization")))
-                return resp
-            payload = await up.read()
-            # -- part 2 (JSON): before the answer is returned; offer() only queues --
-            if tee and up.status == 200:
-                dual.offer(ServedExchange(doc, payload, False, request.headers.get("x-session-id"),
-                                          headers.get("Authorization")))
-            return web.Response(status=up.status, body=payload, content_type=ctype.split(";")[0])
+def gateway_app(upstream: str, ingest: str | None, dual: DualWriter | None) -> web.Application:
+    """The real edge (cato_migrate/edge/gateway.py build_app), with the tee on (`dual`) or off."""
+    app = build_app(StaticUpstreams({"legacy": upstream, "new": ingest}),
+                    SimpleNamespace(percentage=PERCENT, errors=0), dual=dual)
 
     async def status(request: web.Request) -> web.Response:
         return web.json_response(dual.status() if dual is not None else {})
 
-    app.router.add_post("/v1/chat/completions", chat)
     app.router.add_get("/dual-write", status)
     return app
 
@@ -153,7 +116,8 @@ def gateway_app(upstream: str, dual: DualWriter | None, percentage: int = 50) ->
 def serve_gateways(off_port: int, on_port: int, upstream: str, ingest: str | None) -> None:
     async def main() -> None:
         dual = DualWriter(lambda: ingest, timeout_s=2.0)
-        for app, port in ((gateway_app(upstream, None), off_port), (gateway_app(upstream, dual), on_port)):
+        for app, port in ((gateway_app(upstream, ingest, None), off_port),
+                          (gateway_app(upstream, ingest, dual), on_port)):
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             await web.TCPSite(runner, "127.0.0.1", port).start()
@@ -171,7 +135,7 @@ async def run_arm(session: aiohttp.ClientSession, url: str, n: int, c: int, stre
 
     async def one(i: int) -> None:
         stream = (i % 100) < stream_share * 100
-        body = {"model": "claude-3-haiku", "user": f"user-{(offset + i) % 500}", "stream": stream,
+        body = {"model": "claude-3-haiku", "user": USERS[(offset + i) % len(USERS)], "stream": stream,
                 "messages": [{"role": "user", "content": f"What is 2+2? ({i})"}]}
         t0 = time.perf_counter()
         async with session.post(url + "/v1/chat/completions", json=body) as r:

@@ -46,6 +46,19 @@ step "phase 4, week 13: the canary waits for on-call to be alerted, then 10% (ph
 expect 1 cato-migrate phase run 4 --week 13
 expect 0 cato-migrate attest p4.w13.alert-oncall --by demo --note "#cato-oncall alerted"
 expect 0 cato-migrate phase run 4 --week 13
+
+step "automatic rollback drill at 10%: errors planted on the new stack only; canary watch rolls back by itself"
+cato-migrate sandbox traffic --users 300 --rps 40 --for 120s >/dev/null 2>&1 &
+traffic=$!
+expect 0 cato-migrate sandbox fault --stack new --error-rate 0.2
+expect 1 cato-migrate canary watch --interval 2 --window 30 --for 120s --auto-rollback
+kill -INT "$traffic" 2>/dev/null; wait "$traffic" 2>/dev/null
+expect 0 cato-migrate sandbox fault --clear
+expect 0 cato-migrate history --limit 3
+step "the new stack's circuit breakers close again after their 30 s cooldown; then resume and back to 10%"
+sleep 31
+expect 0 cato-migrate canary resume --reason "auto-rollback drill over"
+expect 0 cato-migrate canary set 10
 step "week 14: the promotion gate refuses 50% until 10% has soaked and the analysis passes; a rehearsal forces it"
 expect 1 cato-migrate canary set 50
 expect 0 cato-migrate canary set 50 --force --reason "sandbox rehearsal: the stage soak is compressed away"

@@ -17,7 +17,7 @@ import re
 from cato_migrate.errors import ExternalError
 from cato_migrate.ports import StackTraffic
 
-__all__ = ["GatewayScrape", "parse_samples", "traffic_from_text"]
+__all__ = ["GatewayScrape", "dual_write_from_text", "parse_samples", "traffic_from_text"]
 
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\S+)?$")
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
@@ -68,6 +68,21 @@ def traffic_from_text(text: str, source: str = "the gateway") -> StackTraffic:
         errors_legacy=n(counts.get(("legacy", "error"), 0)), errors_new=n(counts.get(("new", "error"), 0)))
 
 
+def dual_write_from_text(text: str) -> dict | None:
+    """The edge's dual-write counters (edge/dual_write.py); None when the edge exposes none."""
+    out: dict = {}
+    for name, labels, value in parse_samples(text):
+        if name == "cato_gateway_dual_write_served_total":
+            out["served"] = int(value)
+        elif name == "cato_gateway_dual_write_total" and labels.get("result"):
+            out[labels["result"]] = int(value)
+        elif name == "cato_gateway_dual_write_queue_depth":
+            out["queued"] = int(value)
+        elif name == "cato_gateway_dual_write_active":
+            out["active"] = value >= 1
+    return out if "served" in out else None
+
+
 class GatewayScrape:
     """GatewayMetrics: scrape `<url>/metrics` (a base URL, or the full /metrics URL)."""
 
@@ -96,6 +111,9 @@ class GatewayScrape:
 
     def traffic(self) -> StackTraffic:
         return traffic_from_text(self.text(), source=f"gateway metrics at {self.url}")
+
+    def dual_write(self) -> dict | None:
+        return dual_write_from_text(self.text())
 
     def probe(self, user: str, model: str = "claude-3-haiku") -> tuple[str, int]:
         """Send one real chat completion as `user`; (the stack that served it, HTTP status)."""

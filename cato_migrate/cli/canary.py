@@ -79,7 +79,8 @@ def status() -> None:
 
     st = flag_status(ctx.services.traffic_flag())
     hold = current_hold(ctx.store, ctx.env)
-    data = {"env": ctx.env, **st.model_dump(), "hold": hold.model_dump() if hold else None}
+    data = {"env": ctx.env, **st.model_dump(), "hold": hold.model_dump() if hold else None,
+            "dual_write": _dual_write(ctx)}
 
     def human(c) -> None:
         conf = f"{st.configured_percentage}%" + (" (never deployed: no flag means 0%)" if st.deployment is None else "")
@@ -95,6 +96,13 @@ def status() -> None:
                     "`cato-migrate canary resume --reason TEXT`")
         if st.configured_percentage != st.served_percentage:
             c.print("[yellow]configured and served differ: a deployment is in flight or was rolled back[/yellow]")
+        dw = data["dual_write"]
+        if dw.get("served") is None:
+            c.print(f"[bold]dual-write[/bold] unmeasured ({_render.esc(dw.get('why', ''))})")
+        else:
+            c.print(f"[bold]dual-write[/bold] {'active' if dw.get('active') else 'idle'}: LiteLLM served "
+                    f"{dw['served']}, stored in the new stack {dw.get('stored', 0)}, failed {dw.get('failed', 0)}, "
+                    f"dropped {dw.get('dropped', 0)}, queued {dw.get('queued', 0)}")
 
     _render.emit(_common.output(), data, human)
 
@@ -102,3 +110,17 @@ def status() -> None:
 from cato_migrate.cli import canary_watch as _watch  # noqa: E402  (`canary watch`, `canary analyze`)
 
 _watch.register(app)
+
+
+def _dual_write(ctx) -> dict:
+    """The edge's dual-write counters (served vs stored), or why they could not be read: never assumed."""
+    from cato_migrate.errors import CatoError
+
+    gw = ctx.services.gateway_metrics()
+    if gw is None or not hasattr(gw, "dual_write"):
+        return {"served": None, "why": "no gateway URL known (CATO_GATEWAY_URL)"}
+    try:
+        counts = gw.dual_write()
+    except CatoError as exc:
+        return {"served": None, "why": exc.message}
+    return counts if counts is not None else {"served": None, "why": "the edge exposes no dual-write series"}

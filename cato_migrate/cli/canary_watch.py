@@ -22,6 +22,7 @@ from cato_migrate.cli import _common, _render
 def watch(
     interval: Optional[float] = typer.Option(None, "--interval", min=0.1, help="Seconds between evaluations (default: the runbook's canary_analysis.interval_seconds)."),
     for_: Optional[str] = typer.Option(None, "--for", help="Stop after this long (30s, 10m, 1h); exit 0 only if every trigger is clear then. Default: until Ctrl-C."),
+    window: Optional[float] = typer.Option(None, "--window", min=1, help="Seconds of traffic each evaluation looks back over (default: the runbook's canary_analysis.window_seconds)."),
     auto_rollback: bool = typer.Option(False, "--auto-rollback", help="Run the quick rollback when a trigger fires on the new stack N evaluations running (audited), then exit 1."),
 ) -> None:
     """Watch the rollback triggers on both stacks, live; optionally roll back by itself.
@@ -41,7 +42,7 @@ def watch(
     show = _json_line if as_json else view.update
     try:
         last = run_watch(ctx, source, interval=every, duration=duration, on_interval=show,
-                         auto_rollback=auto_rollback, on_rollback=_rollback)
+                         auto_rollback=auto_rollback, on_rollback=_rollback, window=window)
     finally:
         if view is not None:
             view.stop()

@@ -44,9 +44,9 @@ def stack_figures(readings: dict[str, StackReading]) -> dict[str, dict]:
 
 
 def snapshot(ctx: RunContext, flag: dict, readings: dict[str, StackReading], ev: Evaluation,
-             state: WatchState) -> dict:
+             state: WatchState, spec=None) -> dict:
     """One interval as data: the JSON line, and what the live view draws."""
-    spec = ctx.runbook.meta.canary_analysis
+    spec = spec or ctx.runbook.meta.canary_analysis
     return {"at": ctx.clock.now(), "evaluation": state.evaluations, "env": ctx.env,
             "window_seconds": spec.window_seconds, "min_requests": spec.min_requests,
             "flag": flag, "stacks": stack_figures(readings),
@@ -58,12 +58,14 @@ def snapshot(ctx: RunContext, flag: dict, readings: dict[str, StackReading], ev:
 
 def watch(ctx: RunContext, source: MetricsSource, *, interval: float, duration: float | None,
           on_interval: Callable[[dict], None], auto_rollback: bool = False,
-          on_rollback: Callable[[dict], dict] | None = None) -> dict:
+          on_rollback: Callable[[dict], dict] | None = None, window: float | None = None) -> dict:
     """Evaluate now and every `interval` s until `duration` s have passed (None: until interrupted),
     or until a rollback is decided with `auto_rollback` (then `on_rollback(snapshot)` runs it).
 
     Returns the last snapshot, with `rolled_back` (the rollback's result) when one ran."""
     spec = ctx.runbook.meta.canary_analysis
+    if window is not None:  # the operator's window for this watch; sample minimum and N stay the runbook's
+        spec = spec.model_copy(update={"window_seconds": window})
     triggers = ctx.runbook.meta.rollback.triggers
     clock = ctx.clock
     deadline = None if duration is None else clock.now() + duration
@@ -74,7 +76,7 @@ def watch(ctx: RunContext, source: MetricsSource, *, interval: float, duration: 
         readings = read_stacks(source, spec.window_seconds)
         ev = evaluate(triggers, readings, spec.min_requests)
         state = step(state, ev, spec)
-        snap = snapshot(ctx, flag, readings, ev, state)
+        snap = snapshot(ctx, flag, readings, ev, state, spec)
         on_interval(snap)
         if state.decision == "rollback" and auto_rollback and on_rollback is not None:
             return {**snap, "rolled_back": on_rollback(snap)}

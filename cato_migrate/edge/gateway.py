@@ -43,6 +43,7 @@ import aiohttp
 from aiohttp import web
 
 from cato_migrate.core.bucketing import pick_stack
+from cato_migrate.edge.dual_write import DualWriter, ServedExchange
 from cato_migrate.edge.gateway_flag import AgentFlagPoller, FlagPoller, FlagTarget
 from cato_migrate.edge.gateway_stats import STACKS, GatewayStats
 
@@ -118,8 +119,13 @@ def parse_complaint(body: bytes) -> tuple[str, str]:
 
 
 def build_app(upstreams: Upstreams, flag, *, timeout_s: float = 120.0, on_startup=None,
-              clock=time.monotonic) -> web.Application:
-    """The edge app. `flag` has `percentage` and `errors` attributes (FlagPoller, or a stub)."""
+              clock=time.monotonic, dual: DualWriter | None = None) -> web.Application:
+    """The edge app. `flag` has `percentage` and `errors` attributes (FlagPoller, or a stub).
+
+    With `dual`, each exchange LiteLLM serves while the flag is between 0 and 100 (or within the
+    rollback window after it fell to 0) is also written to the new stack's session memory, off the
+    request's path (edge/dual_write.py), so a user the flag moves keeps their conversation.
+    """
     app = web.Application(client_max_size=16 * 1024 * 1024)
     app[STATS] = stats = GatewayStats()
     session_box: dict[str, aiohttp.ClientSession] = {}
@@ -129,10 +135,14 @@ def build_app(upstreams: Upstreams, flag, *, timeout_s: float = 120.0, on_startu
         session_box["s"] = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=timeout_s, sock_connect=5),
             connector=aiohttp.TCPConnector(limit=0), trust_env=False, auto_decompress=False)
+        if dual is not None:
+            await dual.start(session_box["s"])
         if on_startup is not None:
             await on_startup(app, session_box["s"])
 
     async def cleanup(app: web.Application) -> None:
+        if dual is not None:
+            await dual.close()
         await session_box["s"].close()
 
     app.on_startup.append(startup)
@@ -146,6 +156,8 @@ def build_app(upstreams: Upstreams, flag, *, timeout_s: float = 120.0, on_startu
         except ValueError:
             return _bad_request("request body is not JSON")
         stack = pick_stack(_user_of(doc, request), flag.percentage)
+        # judged on every request, whichever stack serves it: the rollback window opens on 100 -> 0
+        teeing = dual is not None and dual.active(flag.percentage) and stack == "legacy" and isinstance(doc, dict)
         base = upstreams.url(stack)
         if not base:
             stats.refused(stack, clock() - t0)
@@ -156,6 +168,12 @@ def build_app(upstreams: Upstreams, flag, *, timeout_s: float = 120.0, on_startu
         if "Authorization" not in auth and request.headers.get("Authorization"):
             auth = {**auth, "Authorization": request.headers["Authorization"]}
         headers.update(auth)
+        sent: list[bytes] | None = [] if teeing else None
+
+        def tee(payload: bytes, streamed: bool) -> None:
+            new_auth = upstreams.headers("new").get("Authorization") or request.headers.get("Authorization")
+            dual.offer(ServedExchange(doc, payload, streamed, request.headers.get("x-session-id"), new_auth))
+
         stats.begin(stack)
         error_class: str | None = "unreachable"
         resp = None
@@ -170,14 +188,20 @@ def build_app(upstreams: Upstreams, flag, *, timeout_s: float = 120.0, on_startu
                     async for chunk in up.content.iter_any():
                         try:
                             await resp.write(chunk)
+                            if sent is not None:
+                                sent.append(chunk)
                         except ConnectionResetError:  # the client went away: not the stack's failure
                             error_class = None
                             return resp
                     await resp.write_eof()
                     error_class = None
+                    if sent is not None:
+                        tee(b"".join(sent), True)
                     return resp
                 payload = await up.read()
                 error_class = "upstream_5xx" if up.status >= 500 else None
+                if teeing and up.status == 200:
+                    tee(payload, False)
                 return web.Response(status=up.status, body=payload, content_type=ctype.split(";")[0],
                                     headers={STACK_HEADER: stack})
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
@@ -202,7 +226,11 @@ def build_app(upstreams: Upstreams, flag, *, timeout_s: float = 120.0, on_startu
 
     async def metrics(request: web.Request) -> web.Response:
         stats.flag_percentage, stats.flag_poll_errors = flag.percentage, flag.errors
-        return web.Response(text=stats.exposition(), content_type="text/plain",
+        text = stats.exposition()
+        if dual is not None:
+            dual.active(flag.percentage)
+            text += dual.exposition()
+        return web.Response(text=text, content_type="text/plain",
                             headers={"X-Content-Type-Options": "nosniff"})
 
     async def healthz(request: web.Request) -> web.Response:
@@ -234,6 +262,10 @@ def add_flag_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--flag", default=os.environ.get("CATO_EDGE_FLAG", "use_new_orchestrator"))
     ap.add_argument("--region", default=os.environ.get("AWS_REGION", "us-east-1"))
     ap.add_argument("--poll-interval", type=float, default=0.5)
+    ap.add_argument("--dual-write-window-s", type=float,
+                    default=float(os.environ.get("CATO_EDGE_DUAL_WRITE_WINDOW_S", "86400")),
+                    help="after the flag falls to 0, keep writing LiteLLM's exchanges to the new stack's "
+                         "memory this long (the rollback window); 0 turns dual-write off")
 
 
 def make_poller(args: argparse.Namespace) -> FlagPoller:
@@ -254,7 +286,9 @@ def serve(upstreams: Upstreams, args: argparse.Namespace) -> int:
     async def start_polling(app: web.Application, session: aiohttp.ClientSession) -> None:
         tasks.append(asyncio.get_running_loop().create_task(poller.run(session)))
 
-    app = build_app(upstreams, poller, on_startup=start_polling)
+    dual = (DualWriter(lambda: upstreams.url("new"), window_s=args.dual_write_window_s)
+            if args.dual_write_window_s > 0 else None)
+    app = build_app(upstreams, poller, on_startup=start_polling, dual=dual)
 
     async def stop_polling(app: web.Application) -> None:
         for t in tasks:

@@ -69,6 +69,8 @@ def test_auto_rollback_after_n_breaching_intervals_audited_with_the_figures(worl
     assert code == 1, err
     snaps = lines(out)
     n = world.ctx().runbook.meta.canary_analysis.consecutive_breaches
+    assert snaps[-1]["rolled_back"] and snaps[-1]["evaluation"] == snaps[-2]["evaluation"]  # the result, last
+    snaps = snaps[:-1]
     assert len(snaps) == n and [s["verdict"] for s in snaps] == ["breach"] * n
     assert snaps[-1]["decision"] == "rollback" and snaps[0]["flag"] == {
         "configured": 10, "served": 10, "deployment_state": "COMPLETE", "error": ""}
@@ -158,3 +160,11 @@ def test_analyze_is_journaled_and_exits_by_verdict(world, capsys, monkeypatch, n
     assert data["verdict"] == verdict and data["window_seconds"] == 600
     assert set(world.metrics.calls) == {("legacy", 600), ("new", 600)}
     assert world.store.journal("local", "canary.analysis")[-1].status == verdict
+
+
+def test_the_window_option_sets_what_each_evaluation_looks_back_over(world, capsys, monkeypatch):
+    world.metrics.set("new", steady("new", 500)).set("legacy", steady("legacy", 5000))
+    code, out, _ = run(capsys, monkeypatch, "canary", "watch", "--interval", "5", "--for", "5s",
+                       "--window", "45", "--output", "json")
+    assert code == 0 and {s["window_seconds"] for s in lines(out)} == {45.0}
+    assert world.metrics.calls and {s for _, s in world.metrics.calls} == {45.0}

@@ -90,6 +90,14 @@ class Drill:
         r = self.cli("canary", "set", str(pct), "--force", "--reason",
                      "drill: the trigger probe targets the Ray orchestrator, which this drill serves without Ray")
         assert r.returncode == 0, r.stderr + r.stdout
+        gw = next(c["url"] for c in load_sandbox_state(self.workdir)["components"] if c["name"] == "gateway")
+        deadline = time.monotonic() + 15
+        while True:  # served at AppConfig; the gateway applies it at its next poll
+            with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(gw + "/healthz", timeout=5) as h:
+                if json.loads(h.read())["percentage"] == pct:
+                    return
+            assert time.monotonic() < deadline, f"the gateway never applied {pct}%"
+            time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
@@ -201,3 +209,44 @@ def test_prometheus_stopped_is_unmeasured_and_held(at_ten):
     assert code == 6 and lines
     assert all(ln["verdict"] == "unmeasured" for ln in lines), [ln["verdict"] for ln in lines]
     assert at_ten.served() == 10  # the policy is hold: no rollback on a blind spot, and never "clear"
+
+
+def _chat(d: Drill, user: str, text: str) -> tuple[str, str]:
+    """(stack, answer) for one turn sent through the gateway as the client sends it: the new turn only."""
+    gw = next(c["url"] for c in load_sandbox_state(d.workdir)["components"] if c["name"] == "gateway")
+    body = {"model": "claude-3-haiku", "user": user, "messages": [{"role": "user", "content": text}]}
+    req = urllib.request.Request(gw + "/v1/chat/completions", data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(req, timeout=60) as r:
+        return r.headers["x-cato-stack"], json.loads(r.read())["choices"][0]["message"]["content"]
+
+
+def _dual_writes(d: Drill) -> dict[str, float]:
+    from cato_migrate.adapters.gateway_metrics import parse_samples
+
+    gw = next(c["url"] for c in load_sandbox_state(d.workdir)["components"] if c["name"] == "gateway")
+    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(gw + "/metrics", timeout=5) as r:
+        return {lbl["result"]: v for n, lbl, v in parse_samples(r.read().decode()) if n == "cato_gateway_dual_write_total"}
+
+
+def test_a_user_moved_by_the_raise_keeps_the_conversation_legacy_served(drill):
+    from cato_migrate.core.bucketing import pick_stack
+
+    user = next(f"alice-{i}" for i in range(1000) if pick_stack(f"alice-{i}", 50) == "legacy")
+    drill.set_canary(50)
+    try:
+        stack, _ = _chat(drill, user, "My name is Alice.")
+        assert stack == "legacy"
+        deadline = time.monotonic() + 20
+        while _dual_writes(drill).get("stored", 0) < 1:  # written off the request's path: wait for it
+            assert time.monotonic() < deadline, (_dual_writes(drill), drill.json("canary", "status")["dual_write"])
+            time.sleep(0.2)
+        dw = drill.json("canary", "status")["dual_write"]
+        assert dw["active"] is True and dw["stored"] >= 1 and dw["served"] >= dw["stored"], dw
+        drill.set_canary(100)
+        stack, answer = _chat(drill, user, "What is my name?")
+        assert stack == "new"
+        assert "Alice" in answer, answer
+    finally:
+        drill.cli("rollback", "--quick", "--reason", "drill teardown")
+        drill.cli("canary", "resume", "--reason", "drill over")
