@@ -52,7 +52,7 @@ cato-migrate sandbox traffic --users 300 --rps 40 --for 120s >/dev/null 2>&1 &
 traffic=$!
 expect 0 cato-migrate sandbox fault --stack new --error-rate 0.2
 expect 1 cato-migrate canary watch --interval 2 --window 30 --for 120s --auto-rollback
-kill -INT "$traffic" 2>/dev/null; wait "$traffic" 2>/dev/null
+kill "$traffic" 2>/dev/null; wait "$traffic" 2>/dev/null
 expect 0 cato-migrate sandbox fault --clear
 expect 0 cato-migrate history --limit 3
 step "the new stack's circuit breakers close again after their 30 s cooldown; then resume and back to 10%"

@@ -41,6 +41,7 @@ def _compressed_runbook(dest: Path) -> Path:
     shutil.copytree(ROOT / "runbook", dest)
     doc = yaml.safe_load((dest / "runbook.yaml").read_text())
     doc["canary_analysis"].update(DRILL_ANALYSIS)
+    doc["canary_analysis"]["analysis"].update({"window_seconds": 10, "min_requests": {"latency": 40, "error_rate": 40}})
     (dest / "runbook.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     return dest
 
@@ -155,7 +156,7 @@ def _rollback_drill(d: Drill, *fault: str) -> dict:
         code, lines, err = d.watch(60, "--auto-rollback")
         took = time.monotonic() - planted_at
     finally:
-        traffic.send_signal(signal.SIGINT)
+        traffic.kill()  # its figures are not needed: the gateway and Prometheus count
         traffic.wait(30)
     assert code == 1, (err, lines[-3:])
     assert lines[-1].get("rolled_back"), (err, lines[-1])
@@ -174,7 +175,7 @@ def test_the_same_faults_on_legacy_never_roll_back(at_ten):
         at_ten.json("sandbox", "fault", "--stack", "legacy", "--error-rate", "0.2")
         code, lines, _ = at_ten.watch(15, "--auto-rollback")
     finally:
-        traffic.send_signal(signal.SIGINT)
+        traffic.kill()  # its figures are not needed: the gateway and Prometheus count
         traffic.wait(30)
     assert not any(ln.get("rolled_back") for ln in lines), [ln["reason"] for ln in lines]
     assert any(t["stack"] == "legacy" and t["state"] == "fired" for ln in lines for t in ln["triggers"])
@@ -250,3 +251,33 @@ def test_a_user_moved_by_the_raise_keeps_the_conversation_legacy_served(drill):
     finally:
         drill.cli("rollback", "--quick", "--reason", "drill teardown")
         drill.cli("canary", "resume", "--reason", "drill over")
+
+
+def test_analysis_passes_a_new_stack_faster_than_legacy_and_fails_a_slowed_one(drill):
+    """Two different stacks are never identical: the as-is verdict is reported, not assumed. With
+    300 ms planted on legacy the new stack is the faster one (pass); planted on new, it fails."""
+    drill.set_canary(50)
+    traffic = drill.traffic(75, rps=30)
+    runs = {}
+    try:
+        for name, fault in (("as is", None), ("legacy slowed by 300 ms", "legacy"), ("new slowed by 300 ms", "new")):
+            drill.json("sandbox", "fault", "--clear")
+            if fault:
+                drill.json("sandbox", "fault", "--stack", fault, "--latency-ms", "300")
+            time.sleep(11)  # a full window under this condition
+            runs[name] = drill.cli("canary", "analyze", "--output", "json")
+    finally:
+        traffic.kill()  # its figures are not needed: the gateway and Prometheus count
+        traffic.wait(30)
+        drill.json("sandbox", "fault", "--clear")
+        drill.cli("rollback", "--quick", "--reason", "drill teardown")
+        drill.cli("canary", "resume", "--reason", "drill over")
+    docs = {name: json.loads(r.stdout) for name, r in runs.items()}
+    for name, doc in docs.items():
+        p50 = {k: v.get("p50_ms") for k, v in doc["stacks"].items()}
+        print(f"\nanalysis, {name}: {doc['verdict']}; p50 ms {p50}; " + "; ".join(
+            f"{m['metric']} {m['verdict']} n={m['n_new']}/{m['n_legacy']} effect={m['effect']} p={m['p_value']}"
+            for m in doc["metrics"]))
+    assert docs["as is"]["verdict"] in ("pass", "marginal", "fail")  # measured: never waiting at 30 rps
+    assert docs["legacy slowed by 300 ms"]["verdict"] == "pass" and runs["legacy slowed by 300 ms"].returncode == 0
+    assert docs["new slowed by 300 ms"]["verdict"] == "fail" and runs["new slowed by 300 ms"].returncode == 1
