@@ -8,9 +8,9 @@ LITELLM_VENV := .venv-litellm
 LITELLM_VERSION := 1.108.7
 LITELLM_STAMP := $(LITELLM_VENV)/.installed-$(LITELLM_VERSION)
 
-.PHONY: setup demo test unit clean bench prometheus
+.PHONY: setup demo test unit clean bench prometheus chromium report-screenshot
 
-setup: $(STAMP) $(LITELLM_STAMP) redis prometheus $(BIN)/helm
+setup: $(STAMP) $(LITELLM_STAMP) redis prometheus chromium $(BIN)/helm
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -51,6 +51,21 @@ prometheus:
 	else \
 		echo "prometheus is missing: run 'sudo apt-get install -y prometheus && sudo service prometheus stop', then make setup again" >&2; exit 2; \
 	fi
+
+# Headless Chromium (Debian's package) opens `cato-migrate report --output html` pages in the browser
+# test (tests/integration/test_report_browser.py) and draws docs/report.png.
+chromium:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = "0" ]; then \
+		echo "installing chromium with apt-get"; \
+		(apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)); \
+	else \
+		echo "chromium is missing: run 'sudo apt-get install -y chromium', then make setup again" >&2; exit 2; \
+	fi
+
+# docs/report.png: the report page of a demo-like state (tests/report_world.py), drawn by headless Chromium.
+report-screenshot: setup
+	$(BIN)/python scripts/report_screenshot.py docs/report.png
 
 demo: setup
 	@CATO_SANDBOX_MINUTE_SECONDS=$${CATO_SANDBOX_MINUTE_SECONDS:-0.05} PATH=$(CURDIR)/$(BIN):$$PATH bash scripts/demo.sh

@@ -92,6 +92,8 @@ class Settings(BaseSettings):
     notify_webhook_url: str = Field(default="", description="Generic JSON webhook URL for notifications (prefer notify_webhook_url_file; never journaled).")
     notify_webhook_url_file: Path | None = Field(default=None, description="File holding the generic JSON webhook URL (a mounted secret).")
     notify_timeout_seconds: float = Field(default=3.0, gt=0, le=60, description="Timeout of one notification delivery attempt.")
+    pricing_file: Path | None = Field(default=None, description="Prices per tier for `cost measure|status` (schema: orchestrator/pricing.py); default: the project's config/pricing.yaml.")
+    cost_daily_budget_usd: float | None = Field(default=None, gt=0, description="Daily spend budget of the new stack in USD (> 0; unset: no budget). `cost status` and `doctor` warn, and the notifier sends budget.exceeded, when today's spend is over it.")
     drain_quiet_seconds: float = Field(default=5.0, ge=0, description="Full rollback: the orchestrator must see no new requests for this long before it is scaled to 0.")
 
     @field_validator("prometheus_url")

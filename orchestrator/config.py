@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from orchestrator.models_catalog import LEGACY_ALIASES, ROUTED_NAMES
 from orchestrator.ports import ModelTier
+from orchestrator.pricing import PriceTable
 
 
 class _Model(BaseModel):
@@ -115,6 +116,10 @@ class OrchestratorConfig(_Model):
     max_output_tokens: int = Field(default=8192, ge=1, description="The largest max_tokens a request may ask for.")
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024,
                                 description="Request bodies over this are refused with 413 before they are read whole.")
+    pricing: PriceTable | None = Field(
+        default=None, description="Prices per tier (config/pricing.yaml's content): each answer's usage x its tier's "
+                                  "price feeds cato_cost_usd_total and `cato.cost_usd`; None: cost is not measured "
+                                  "(no cost series, no cost_usd).")
 
     @classmethod
     def for_sandbox(cls, state: dict, **overrides) -> "OrchestratorConfig":
@@ -134,6 +139,10 @@ class OrchestratorConfig(_Model):
             "redis_url": urls["redis"], "dynamodb_endpoint_url": urls.get("dynamodb", urls["moto"]),
             "drop_params": True,  # as the sandbox's LiteLLM (config/litellm.yaml) does
         }
+        from orchestrator.pricing import DEFAULT_PRICE_FILE, read_price_file
+
+        if DEFAULT_PRICE_FILE.exists():  # the same prices `cato-migrate cost` and LiteLLM use
+            data["pricing"] = read_price_file(DEFAULT_PRICE_FILE).model_dump(mode="json")
         data.update(overrides)
         return cls.model_validate(data)
 

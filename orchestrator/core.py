@@ -310,12 +310,32 @@ class CatoOrchestrator:
         latency_ms = (time.perf_counter() - t0) * 1000
         if self.metrics is not None:
             self.metrics.request(tier.value, cached, latency_ms / 1000)
+        extra.update(self._cost(tier, cached, usage, extra.get("cache")))
         return {"response": text, "model": tier.value, "tier": tier, "cached": cached,
                 "route_reason": decision.reason, "fallback_from": fallback_from.value if fallback_from else None,
                 "session_id": request.session_id, "principal": principal, "requested_model": request.model,
                 "display_model": request.model if self.pins(request.model) else tier.value,
                 "usage": usage, "finish_reason": finish_reason, "dropped_params": list(request.dropped),
                 "latency_ms": round(latency_ms, 3), **extra}
+
+    def _cost(self, tier: ModelTier, cached: bool, usage: dict | None, cache: dict | None) -> dict:
+        """{"cost_usd"} (0 for a cache hit, whose `cache.cost_saved_usd` says what it saved), counted in the
+        cost series; {} when no prices are configured (cost not measured)."""
+        table = getattr(self.config, "pricing", None)
+        if table is None:
+            return {}
+        from orchestrator.pricing import answer_cost
+
+        if cached:
+            saved = answer_cost(table, tier, (cache or {}).get("usage_saved"))
+            if cache is not None:
+                cache["cost_saved_usd"] = None if saved is None else round(saved, 8)
+            usd, counted = 0.0, saved
+        else:
+            usd = counted = answer_cost(table, tier, usage)
+        if self.metrics is not None:
+            self.metrics.cost(tier.value, cached, counted)
+        return {"cost_usd": None if usd is None else round(usd, 8)}
 
     async def close(self) -> None:
         await self.writes.flush()  # nothing answered is lost on a graceful shutdown

@@ -20,6 +20,14 @@ class Metrics:
         self.breaker = Gauge("cato_breaker_state", "Circuit breaker state (0 closed, 1 half-open, 2 open)", ["tier"],
                              registry=self.registry)
         self.failed = Counter("cato_requests_failed_total", "Requests no tier could answer", registry=self.registry)
+        # Cost (orchestrator/pricing.py, config/pricing.yaml): each answer's real usage x its tier's price.
+        # A cache hit costs nothing; what the answer would have cost is counted as saved.
+        self.cost_usd = Counter("cato_cost_usd_total", "USD spent on answers (usage x configured price), by tier",
+                                ["tier"], registry=self.registry)
+        self.cost_saved_usd = Counter("cato_cost_saved_usd_total", "USD the semantic cache saved: what each hit's "
+                                      "answer cost when it was generated, by tier", ["tier"], registry=self.registry)
+        self.cost_unpriced = Counter("cato_cost_unpriced_total", "Answers that could not be priced (no price for the "
+                                     "tier, or no usage reported), by tier", ["tier"], registry=self.registry)
         self.ingested = Counter("cato_ingested_exchanges_total", "Dual-write ingests (POST /v1/cato/exchanges), by "
                                 "result: stored, duplicate, refused (4xx), failed (409/5xx: the sender retries)",
                                 ["result"], registry=self.registry)
@@ -28,6 +36,15 @@ class Metrics:
         self.requests.labels(tier, str(cached).lower()).inc()
         self.latency.labels(tier).observe(seconds)
         self.cache.labels("hit" if cached else "miss").inc()
+
+    def cost(self, tier: str, cached: bool, usd: float | None) -> None:
+        """`usd`: what the answer cost, or (a cache hit) what it saved; None: it could not be priced."""
+        if usd is None:
+            self.cost_unpriced.labels(tier).inc()
+        elif cached:
+            self.cost_saved_usd.labels(tier).inc(usd)
+        else:
+            self.cost_usd.labels(tier).inc(usd)
 
     def error(self, tier: str, kind: str) -> None:
         self.errors.labels(tier, kind).inc()

@@ -2,7 +2,9 @@
 
 `model` is the name the client asked for when it pinned one (as LiteLLM answers with its
 alias), else the tier that served; `cato.tier` always names the tier. `usage` is what the
-backend reported; a cache hit used no tokens and says in `cato.cache.usage_saved` what it saved.
+backend reported; a cache hit used no tokens and says in `cato.cache.usage_saved` what it saved
+(and in `cato.cache.cost_saved_usd` what that was worth). `cato.cost_usd` is what the answer cost
+at config/pricing.yaml's prices, present when prices are configured.
 """
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ def cato_info(result: dict) -> dict:
     info = {"cached": result["cached"], "tier": result["model"], "route_reason": result["route_reason"],
             "fallback_from": result["fallback_from"], "session_id": result["session_id"],
             "principal": result.get("principal"), "latency_ms": result["latency_ms"]}
+    if "cost_usd" in result:  # usage x the tier's configured price (orchestrator/pricing.py); 0 on a cache hit
+        info["cost_usd"] = result["cost_usd"]
     if result.get("cache"):
         info["cache"] = result["cache"]
     if result.get("dropped_params"):

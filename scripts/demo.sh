@@ -93,6 +93,9 @@ expect 0 cato-migrate canary resume --reason "monitoring drill over"
 expect 0 cato-migrate canary set 10
 expect 0 cato-migrate canary set 50 --force --reason "sandbox rehearsal: the stage soak is compressed away"
 expect 0 cato-migrate canary set 100 --force --reason "sandbox rehearsal: the stage soak is compressed away"
+step "what it costs: the same mix through both stacks, priced per 1,000 requests"
+expect 0 cato-migrate cost measure --requests 40
+expect 0 cato-migrate cost status
 expect 0 cato-migrate decommission --dry-run
 expect 0 cato-migrate decommission
 step "a rehearsal cannot wait a week: delete now, with a reason (audited)"
@@ -106,4 +109,7 @@ expect 0 cato-migrate validate 4
 step "what happened"
 expect 0 cato-migrate history
 expect 0 cato-migrate status
+step "the success report of this rehearsal (the page for stakeholders: $CATO_WORK_DIR/report.html)"
+expect 0 cato-migrate report
+expect 0 cato-migrate report --output html --out "$CATO_WORK_DIR/report.html"
 step "rehearsal complete"

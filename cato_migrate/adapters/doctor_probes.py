@@ -195,6 +195,17 @@ def _gateway(services, s, exp):
     return gw.url, {**observed_share(before, after), "window_s": GATEWAY_WINDOW_S}
 
 
+def _spend(services, s, exp):
+    """`cost status`'s verdict (adapters/cost_http.read_spend judged by core.cost.judge_budget)."""
+    from cato_migrate.adapters.cost_http import read_spend
+    from cato_migrate.core.cost import judge_budget
+
+    if s.cost_daily_budget_usd is None:
+        raise _Unconfigured(f"no daily budget for {s.env} (cost_daily_budget_usd)")
+    spend, source, why = read_spend(s)
+    return source, judge_budget(spend, s.cost_daily_budget_usd, source, why).to_dict()
+
+
 class _Unconfigured(Exception):
     """Nothing to read, on any env (unknown, never fail)."""
 
@@ -211,6 +222,7 @@ READERS: dict[str, tuple[str, Callable]] = {
     "orchestrator": ("orchestrator workload", _workload(lambda s: s.orchestrator_workload)),
     "flag": ("AppConfig (served flag)", _flag),
     "gateway": ("gateway metrics", _gateway),
+    "spend": ("cost counters", _spend),
 }
 _AWS = {"sagemaker", "dynamodb", "appconfig", "identity", "flag"}
 

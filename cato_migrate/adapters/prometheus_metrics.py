@@ -139,6 +139,10 @@ class PrometheusMetrics:
             raise ExternalError(f"Prometheus at {self.url} answered {query!r} with something that is not JSON",
                                 hint=_HINT.format(url=self.url)) from exc
 
+    def instant(self, query: str) -> float | None:
+        """One number from an instant PromQL query now (None: no series), e.g. `cost status`'s 24 h spend."""
+        return scalar_of(self._get(query), query)
+
     def _scalar(self, name: str, stack: str, seconds: float, at: float) -> float | None:
         query = self.queries.render(name, stack, seconds)
         return scalar_of(self._get(query, at), query)

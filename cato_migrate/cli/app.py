@@ -39,16 +39,19 @@ app = typer.Typer(cls=_Root, help=HELP, no_args_is_help=True, add_completion=Tru
 
 @app.callback()
 def _globals(
+    ctx: typer.Context,
     env: Optional[str] = typer.Option(None, "--env", envvar="CATO_ENV", help="local | staging | production."),
-    output: Optional[str] = typer.Option(None, "--output", "-o", envvar="CATO_OUTPUT", help="table | json."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", envvar="CATO_OUTPUT", help="table | json (report also: html)."),
     yes: Optional[bool] = typer.Option(None, "--yes", "-y", envvar="CATO_YES", help="Do not ask for confirmation (production)."),
 ) -> None:
     from cato_migrate.errors import BadInput
 
     if env is not None and env not in ("local", "staging", "production"):
         raise BadInput(f"--env must be local, staging or production, got {env!r}")
-    if output is not None and output not in ("table", "json"):
-        raise BadInput(f"--output must be table or json, got {output!r}")
+    # html is a page only `report` writes; any other verb would silently print a table instead
+    if output is not None and output not in ("table", "json") and not (output == "html" and ctx.invoked_subcommand == "report"):
+        raise BadInput(f"--output must be table or json, got {output!r}"
+                       + (" (html: only `cato-migrate report --output html --out FILE`)" if output == "html" else ""))
     _common.GLOBALS.env, _common.GLOBALS.output, _common.GLOBALS.yes = env, output, yes
     _warn_unknown_variables()
 
@@ -65,7 +68,7 @@ def _warn_unknown_variables() -> None:
 
 def _register() -> None:
     from cato_migrate.cli import (announce, attest, canary, decommission, doctor, eval, history, lock, notify,
-                                  orchestrator, phase, rollback, sandbox, state, status, validate)
+                                  orchestrator, phase, report, rollback, sandbox, state, status, validate)
 
     app.command("status", help=status.__doc__)(status.status)
     app.add_typer(phase.app, name="phase", help=phase.__doc__)
@@ -83,6 +86,10 @@ def _register() -> None:
     app.add_typer(notify.app, name="notify", help=notify.__doc__)
     app.command("announce", help=announce.__doc__)(announce.announce)
     app.add_typer(state.app, name="state", help=state.__doc__)
+    app.command("report", help=report.__doc__)(report.report)
+    from cato_migrate.cli import cost
+
+    app.add_typer(cost.app, name="cost", help=cost.__doc__)
 
 
 _register()

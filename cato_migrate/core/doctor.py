@@ -346,6 +346,19 @@ def judge_no_legacy_traffic(gateway: Reading | None) -> tuple[str, str]:
     return "pass", "no request reached LiteLLM in the window"
 
 
+def judge_budget(r: Reading) -> tuple[str, str]:
+    """Today's spend (`cost status`'s verdict, core.cost.judge_budget) against cost_daily_budget_usd.
+    Over budget warns and never fails: spending is no readiness fault. A spend that cannot be read
+    is unknown ("not measured"), never within budget."""
+    if r.unconfigured:
+        return "unknown", f"not configured: {r.unconfigured}"
+    if r.error:
+        return "unknown", f"not measured: {r.error}"
+    v = r.value or {}
+    status = {"exceeded": "warn", "within": "pass"}.get(v.get("status"), "unknown")
+    return status, v.get("message") or "not measured: no verdict"
+
+
 # --- the catalogue ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -385,6 +398,8 @@ CHECKS: tuple[CheckDef, ...] = (
              lambda rd, f, e, p: judge_no_legacy_traffic(rd.get("gateway"))),
     CheckDef("drift", "Journal, flag, gateway and workloads agree", ("flag", "gateway", "legacy", "orchestrator"),
              lambda rd, f, e, p: _drift(rd, f)),
+    CheckDef("budget", "Today's spend within the daily cost budget", ("spend",),
+             lambda rd, f, e, p: judge_budget(_r(rd, "spend"))),
 )
 
 
@@ -400,7 +415,7 @@ PURPOSES: dict[str, tuple[str, ...]] = {
     "decommission": ("flag_full", "no_legacy_traffic", "drift", "appconfig", "identity", "lock"),
 }
 DEFAULT = ("kubernetes", "sagemaker", "dynamodb", "redis", "ray_serve", "appconfig", "identity",
-           "legacy_ready", "hold", "lock", "drift")
+           "legacy_ready", "hold", "lock", "drift", "budget")
 
 
 def select(purpose: str | None) -> list[CheckDef]:

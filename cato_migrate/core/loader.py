@@ -141,3 +141,6 @@ def _check_whole(spec: RunbookSpec, meta_path: Path) -> None:
         missing = [n for n in st.requires_phases if n not in numbers]
         if missing:
             raise RunbookError(f"{meta_path}: traffic_plan stage {st.percentage}% requires unknown phases {missing}")
+    refs = spec.reference_problems()  # success_metrics and risks -> steps and criteria
+    if refs:
+        raise RunbookError(f"{meta_path}: " + "; ".join(refs), hint="name a step or exit criterion the phase files define")

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import Field
 
+from cato_migrate.core.cost import BUDGET_KEY
 from cato_migrate.core.decommission import DAY, ZERO_KEY
 from cato_migrate.core.full_rollback import KEY as FULL_KEY
 from cato_migrate.core.model import Record
@@ -21,6 +22,7 @@ from cato_migrate.core.state import AuditEntry, JournalEntry
 from cato_migrate.core.traffic import TRAFFIC_KEY
 
 MONITORING_ENDED = "monitoring.ended"
+BUDGET_EXCEEDED = "budget.exceeded"
 
 # audit action -> (event kind, what the summary says was done)
 _AUDITED = {
@@ -98,7 +100,17 @@ def from_journal(entry: JournalEntry, runbook: RunbookSpec, *, reason: str = "",
         return [_full_rollback(entry, runbook, reason, started)]
     if entry.key == ZERO_KEY and entry.event == "finished":
         return _monitoring(entry, runbook)
+    if entry.key == BUDGET_KEY and entry.event == "check" and entry.status == "exceeded":
+        return [_budget_exceeded(entry)]
     return []
+
+
+def _budget_exceeded(entry: JournalEntry) -> NotifyEvent:
+    """Once per environment and UTC day (the id), however often `cost status` sees it."""
+    day = time.strftime("%Y-%m-%d", time.gmtime(entry.at))
+    return _event(BUDGET_EXCEEDED, entry.env, entry.at, entry.actor,
+                  f"cost in {entry.env}: {entry.message}", "warning",
+                  event_id=f"{BUDGET_EXCEEDED}:{entry.env}:{day}", **entry.evidence)
 
 
 def _traffic(entry, runbook, reason, started, in_full_rollback, began) -> list[NotifyEvent]:

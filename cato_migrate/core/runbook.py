@@ -203,6 +203,45 @@ class CommunicationStep(CoreModel):
     actions: list[str] = Field(min_length=1, description="What is communicated, as the runbook lists it.")
 
 
+class MetricMeasure(CoreModel):
+    """Where a success metric's Actual comes from (core/report_rows.py reads it)."""
+
+    source: Literal["load_test_ramp", "load_test_p99", "exit_check", "cost_comparison"] = Field(
+        description="load_test_ramp: the highest concurrency a load_test step's ramp sustained; load_test_p99: "
+                    "that step's p99 at its stated concurrency (legacy beside it from the latest canary "
+                    "analysis); exit_check: the latest result of an exit criterion; cost_comparison: the "
+                    "journaled cost measurement (new/legacy - 1).")
+    key: str = Field(description="The step id (load_test_*), criterion id (exit_check) or journal key (cost_comparison).")
+
+
+class SuccessMetric(CoreModel):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="Stable id of the metric.")
+    title: str = Field(description="The runbook's wording, e.g. Max concurrent requests.")
+    before: str = Field(description="The runbook's Before column, as written.")
+    target: str = Field(description="The runbook's Target column, as written.")
+    measure: MetricMeasure = Field(description="What fills the Actual column.")
+    threshold: Threshold | None = Field(default=None, description="The target as a condition on the measured "
+                                                                  "number; None for yes/no metrics (an exit check).")
+
+
+class RiskEvidence(CoreModel):
+    kind: Literal["step", "check", "analysis", "attestation", "dual_write", "cost", "budget", "rollback_drills"] = Field(
+        description="step: a runbook step done; check: an exit criterion's latest result; analysis: the latest "
+                    "canary analysis; attestation: a manual sign-off; dual_write: the edge's live dual-write "
+                    "counters; cost: the journaled cost comparison; budget: the latest daily-budget reading "
+                    "(`cost status`); rollback_drills: rollbacks done within budget.")
+    key: str = Field(default="", description="Step id, criterion id or journal key, where the kind needs one.")
+
+
+class Risk(CoreModel):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="Stable id of the risk.")
+    risk: str = Field(description="The runbook's wording.")
+    likelihood: Literal["Low", "Medium", "High"] = Field(description="As the runbook rates it.")
+    impact: Literal["Low", "Medium", "High", "Critical"] = Field(description="As the runbook rates it.")
+    mitigation: str = Field(description="The runbook's mitigation.")
+    evidence: list[RiskEvidence] = Field(min_length=1, description="What shows the mitigation is in place.")
+
+
 class RunbookMeta(CoreModel):
     name: str = Field(description="Runbook name.")
     source: str = Field(description="The document this data encodes.")
@@ -213,6 +252,8 @@ class RunbookMeta(CoreModel):
     metrics: MetricsQueries | None = Field(default=None, description="PromQL templates for the per-stack canary figures, read from Prometheus (None: only the gateway-scrape fallback can measure).")
     contacts: list[Contact] = Field(default_factory=list, description="Who to reach: the runbook's Contact section.")
     communication_plan: list[CommunicationStep] = Field(default_factory=list, description="The runbook's Communication Plan, by week.")
+    success_metrics: list[SuccessMetric] = Field(default_factory=list, description="The runbook's Success Metrics table: Before and Target; `report` fills Actual.")
+    risks: list[Risk] = Field(default_factory=list, description="The runbook's Risk Register, with what evidences each mitigation.")
 
     @model_validator(mode="after")
     def _plan_rises(self) -> "RunbookMeta":
@@ -228,6 +269,26 @@ class RunbookMeta(CoreModel):
 class RunbookSpec(CoreModel):
     meta: RunbookMeta = Field(description="Runbook-wide data.")
     phases: list[PhaseSpec] = Field(description="The four phases in order.")
+
+    def reference_problems(self) -> list[str]:
+        """A success metric or risk naming a step or criterion the phases lack would never be measured
+        (checked by the loader once the phases are known to be sound)."""
+        problems = []
+        steps = {s.id: s for p in self.phases for _, s in p.steps()}
+        crits = {c.id for p in self.phases for c in p.exit_criteria}
+        for m in self.meta.success_metrics:
+            src, key = m.measure.source, m.measure.key
+            if src.startswith("load_test") and (key not in steps or steps[key].kind != "load_test"):
+                problems.append(f"success_metrics {m.id}: {key!r} is not a load_test step of the phases")
+            if src == "exit_check" and key not in crits:
+                problems.append(f"success_metrics {m.id}: {key!r} is not an exit criterion of the phases")
+        for r in self.meta.risks:
+            for ev in r.evidence:
+                if ev.kind in ("step", "attestation") and ev.key not in steps:
+                    problems.append(f"risks {r.id}: {ev.key!r} is not a step of the phases")
+                if ev.kind == "check" and ev.key not in crits:
+                    problems.append(f"risks {r.id}: {ev.key!r} is not an exit criterion of the phases")
+        return problems
 
     def phase(self, number: int) -> PhaseSpec:
         for p in self.phases:

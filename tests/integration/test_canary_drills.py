@@ -203,15 +203,6 @@ def test_slow_answers_on_the_new_stack_roll_back_by_themselves(at_ten):
     assert "p99" in last["reason"].lower()
 
 
-def test_prometheus_stopped_is_unmeasured_and_held(at_ten):
-    prom = next(c for c in load_sandbox_state(at_ten.workdir)["components"] if c["name"] == "prometheus")
-    os.kill(prom["pid"], signal.SIGKILL)
-    code, lines, _ = at_ten.watch(3, "--auto-rollback")
-    assert code == 6 and lines
-    assert all(ln["verdict"] == "unmeasured" for ln in lines), [ln["verdict"] for ln in lines]
-    assert at_ten.served() == 10  # the policy is hold: no rollback on a blind spot, and never "clear"
-
-
 def _chat(d: Drill, user: str, text: str) -> tuple[str, str]:
     """(stack, answer) for one turn sent through the gateway as the client sends it: the new turn only."""
     gw = next(c["url"] for c in load_sandbox_state(d.workdir)["components"] if c["name"] == "gateway")
@@ -281,3 +272,12 @@ def test_analysis_passes_a_new_stack_faster_than_legacy_and_fails_a_slowed_one(d
     assert docs["as is"]["verdict"] in ("pass", "marginal", "fail")  # measured: never waiting at 30 rps
     assert docs["legacy slowed by 300 ms"]["verdict"] == "pass" and runs["legacy slowed by 300 ms"].returncode == 0
     assert docs["new slowed by 300 ms"]["verdict"] == "fail" and runs["new slowed by 300 ms"].returncode == 1
+
+
+def test_prometheus_stopped_is_unmeasured_and_held(at_ten):  # last: it kills the sandbox's Prometheus
+    prom = next(c for c in load_sandbox_state(at_ten.workdir)["components"] if c["name"] == "prometheus")
+    os.kill(prom["pid"], signal.SIGKILL)
+    code, lines, _ = at_ten.watch(3, "--auto-rollback")
+    assert code == 6 and lines
+    assert all(ln["verdict"] == "unmeasured" for ln in lines), [ln["verdict"] for ln in lines]
+    assert at_ten.served() == 10  # the policy is hold: no rollback on a blind spot, and never "clear"

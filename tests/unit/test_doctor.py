@@ -35,6 +35,7 @@ def healthy() -> dict[str, Reading]:
         "flag": ok({"served_percentage": 10, "configured_percentage": 10, "deployment_state": "COMPLETE"}),
         "gateway": ok({"requests_new": 10, "requests_legacy": 90, "share_new_pct": 10.0,
                        "in_flight_new": 0, "in_flight_legacy": 0}),
+        "spend": ok({"status": "within", "message": "spent $1.0000 of the daily budget of $50.00 (2%)"}),
     }
 
 
