@@ -23,7 +23,8 @@ import pytest
 import yaml
 
 from cato_migrate.sandbox.components import LITELLM_VENV
-from cato_migrate.sandbox.manager import SandboxSettings, load_sandbox_state, sandbox_down, sandbox_up, write_state
+from cato_migrate.sandbox.manager import (SandboxSettings, load_sandbox_state, sandbox_add, sandbox_down, sandbox_up,
+                                         write_state)
 
 pytestmark = [
     pytest.mark.integration,
@@ -274,10 +275,13 @@ def test_analysis_passes_a_new_stack_faster_than_legacy_and_fails_a_slowed_one(d
     assert docs["new slowed by 300 ms"]["verdict"] == "fail" and runs["new slowed by 300 ms"].returncode == 1
 
 
-def test_prometheus_stopped_is_unmeasured_and_held(at_ten):  # last: it kills the sandbox's Prometheus
+def test_prometheus_stopped_is_unmeasured_and_held(at_ten):
     prom = next(c for c in load_sandbox_state(at_ten.workdir)["components"] if c["name"] == "prometheus")
     os.kill(prom["pid"], signal.SIGKILL)
-    code, lines, _ = at_ten.watch(3, "--auto-rollback")
-    assert code == 6 and lines
-    assert all(ln["verdict"] == "unmeasured" for ln in lines), [ln["verdict"] for ln in lines]
-    assert at_ten.served() == 10  # the policy is hold: no rollback on a blind spot, and never "clear"
+    try:
+        code, lines, _ = at_ten.watch(3, "--auto-rollback")
+        assert code == 6 and lines
+        assert all(ln["verdict"] == "unmeasured" for ln in lines), [ln["verdict"] for ln in lines]
+        assert at_ten.served() == 10  # the policy is hold: no rollback on a blind spot, and never "clear"
+    finally:  # the module's other drills read Prometheus: whatever order they run in, it is back
+        sandbox_add(SandboxSettings(state_dir=at_ten.workdir, minute_seconds=0.05), "prometheus")
