@@ -63,9 +63,11 @@ chromium:
 		echo "chromium is missing: run 'sudo apt-get install -y chromium', then make setup again" >&2; exit 2; \
 	fi
 
-# docs/report.png: the report page of a demo-like state (tests/report_world.py), drawn by headless Chromium.
+# docs/report.png: the report page `make demo` wrote (its own rehearsal), drawn by headless Chromium.
+# Without a demo page, scripts/report_screenshot.py with no --html draws a demo-like state (tests/report_world.py).
 report-screenshot: setup
-	$(BIN)/python scripts/report_screenshot.py docs/report.png
+	@test -f .cato-migrate/demo/report.html || { echo "no .cato-migrate/demo/report.html: run make demo first" >&2; exit 2; }
+	$(BIN)/python scripts/report_screenshot.py --html .cato-migrate/demo/report.html docs/report.png
 
 demo: setup
 	@CATO_SANDBOX_MINUTE_SECONDS=$${CATO_SANDBOX_MINUTE_SECONDS:-0.05} PATH=$(CURDIR)/$(BIN):$$PATH bash scripts/demo.sh

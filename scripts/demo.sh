@@ -19,6 +19,14 @@ expect() {  # expect CODE command...
     exit 1
   fi
 }
+measured() {  # measured command...: a verdict, not a surprise; pass (0) and fail (1) both go on
+  printf '\033[2m$ %s\033[0m\n' "$*"
+  "$@"; local got=$?
+  if [ "$got" != 0 ] && [ "$got" != 1 ]; then
+    printf '\033[31mdemo: "%s" could not measure (exit %s)\033[0m\n' "$*" "$got" >&2
+    exit 1
+  fi
+}
 trap 'step "sandbox down"; cato-migrate sandbox down' EXIT
 
 step "start the sandbox: moto, AppConfig layer, DynamoDB layer, redis, model simulator, LiteLLM (legacy), gateway"
@@ -64,6 +72,12 @@ expect 1 cato-migrate canary set 50
 expect 0 cato-migrate canary set 50 --force --reason "sandbox rehearsal: the stage soak is compressed away"
 expect 0 cato-migrate phase run 4 --week 14
 expect 0 cato-migrate canary status
+step "week 14 at 50%: canary analyze compares both stacks over one window of the same live traffic"
+cato-migrate sandbox traffic --users 300 --rps 40 --for 40s >/dev/null 2>&1 &
+traffic=$!
+sleep 25
+measured cato-migrate canary analyze --window 22
+kill "$traffic" 2>/dev/null; wait "$traffic" 2>/dev/null
 
 step "drill at 50%: quick rollback (held until resumed), back to 10 and 50, then the full rollback in the safe order"
 expect 0 cato-migrate rollback --quick --dry-run

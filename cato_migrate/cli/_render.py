@@ -35,6 +35,12 @@ def esc(text: object) -> str:
     return escape(str(text))
 
 
+def clip(text: str, width: int) -> str:
+    """One line of at most `width` characters for a table cell; --output json keeps the whole text."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def emit(output: str, data: Any, human: Callable[[Console], None]) -> None:
     if output == "json":
         sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")

@@ -31,7 +31,7 @@ def doctor(
         c.print(f"[bold]doctor[/bold] env {esc(data['env'])}" + (f", before {esc(for_)}" if for_ else ""))
         room = max(c.width - 30, 40)
         for r in data["checks"]:
-            msg = r["message"] if len(r["message"]) <= room else r["message"][:room - 1] + "…"
+            msg = _render.clip(r["message"], room)
             pad = " " * (8 - len(r["status"]))  # styled() adds markup: pad the visible label
             c.print(f"{_render.styled(r['status'])}{pad}{r['id']:<17} {esc(msg)}")
         n = data["counts"]

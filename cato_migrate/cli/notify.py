@@ -95,7 +95,7 @@ def status(limit: int = typer.Option(12, "--limit", min=1, max=500, help="How ma
             t = _render.table("id", "at", "event", "channel", "state", "tries", "next try / last error")
             for r in rows:
                 err = r["last_error"]
-                after = _render.esc(err if len(err) <= 60 else err[:59] + "…")
+                after = _render.esc(_render.clip(err, 60))
                 if r["state"] in ("pending", "retrying", "scheduled"):
                     after = f"{_when(r['next_attempt_at'])} {after}".strip()
                 t.add_row(str(r["id"]), _when(r["at"]), _render.esc(r["event"]), r["channel"],

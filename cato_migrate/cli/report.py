@@ -118,11 +118,12 @@ def _human(c, r) -> None:
                     f"{fmt_time(p.at) if p.at else 'never'}; sample {esc(p.sample_size if p.sample_size is not None else '-')}"
                     f", concurrency {esc(p.concurrency if p.concurrency is not None else '-')}[/dim]")
     c.print("\n[bold]RISK REGISTER[/bold]")
-    t = _render.table("risk", "impact", "mitigation", "state", "evidence")
+    room = max(c.width - 16, 40)
     for k in r.risks:
-        t.add_row(esc(k.risk), esc(k.impact), esc(k.mitigation), _st(k.state),
-                  "\n".join(f"{_st(i.state)}: {esc(i.detail.removeprefix('not measured: '))}" for i in k.evidence))
-    c.print(t)
+        pad = " " * max(14 - len(k.state), 1)  # _st adds markup: pad the visible label
+        c.print(f"  {_st(k.state)}{pad}{esc(_render.clip(f'{k.risk} ({k.impact}): {k.mitigation}', room))}")
+        for i in k.evidence:
+            c.print(f"                {_evidence_line(i, room)}")
     c.print("\n[bold]EXIT CRITERIA[/bold]")
     t = _render.table("phase", "criterion", "latest", "when")
     for cr in r.criteria:
@@ -134,13 +135,22 @@ def _human(c, r) -> None:
         t = _render.table("rollback", "started", "outcome", "elapsed", "budget", "reason")
         for d in r.drills:
             el = "-" if d.elapsed_seconds is None else f"{d.elapsed_seconds:.1f}s" + ("" if d.within_budget else " OVER")
-            t.add_row(d.kind, fmt_time(d.started_at), _render.styled(d.outcome), el, f"{d.budget_seconds}s", esc(d.reason))
+            t.add_row(d.kind, fmt_time(d.started_at), _render.styled(d.outcome), el, f"{d.budget_seconds}s",
+                      esc(_render.clip(d.reason, 40)))
         c.print(t)
     c.print(f"\n[bold]OVERRIDES[/bold]: {len(r.overrides)}" + ("" if r.overrides else " (none)"))
     for o in r.overrides:
         c.print(f"  {fmt_time(o.at)} {esc(o.actor)} {esc(o.action)} {esc(o.target)}: {esc(o.reason)}"
                 + (f" [dim](overrode: {esc('; '.join(o.overrode))})[/dim]" if o.overrode else ""))
-    c.print("\n[dim]the page with charts: cato-migrate report --output html --out report.html[/dim]")
+    c.print("\n[dim]every detail: --output json; the page with charts: --output html --out report.html[/dim]")
+
+
+def _evidence_line(i, width: int) -> str:
+    """A tired reader scans states: what is in place is named, what is not says why, one line each."""
+    if i.state == "ok":
+        return f"{_st(i.state)} {_render.esc(i.kind)} {_render.esc(i.key)}".rstrip()
+    label = i.state.replace("_", " ")
+    return f"{_st(i.state)}: {_render.esc(_render.clip(i.detail.removeprefix('not measured: '), width - len(label) - 2))}"
 
 
 _COLOUR = {"met": "green", "in_place": "green", "ok": "green", "not_met": "red", "failing": "red",

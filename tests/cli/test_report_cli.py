@@ -46,6 +46,20 @@ def test_table_puts_the_five_metrics_first(world, capsys, monkeypatch):
     assert "not met" in head and "-41.0%" in head and "sandbox rehearsal" in out
 
 
+def test_the_risk_register_fits_an_80_column_terminal_one_line_per_evidence(world, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, err = run(capsys, monkeypatch, "report", "--bench", "none")
+    assert code == 0, err
+    risks = out.split("RISK REGISTER")[1].split("EXIT CRITERIA")[0].strip("\n").splitlines()
+    assert all(len(line) <= 80 for line in risks), [line for line in risks if len(line) > 80]
+    heads = [line for line in risks if not line.startswith(" " * 16)]
+    assert len(heads) == 4 and any("Data loss during migration (Critical)" in h for h in heads)
+    assert any(line.strip().startswith("ok ") for line in risks)  # what is in place is named, not narrated
+    code, out, _ = run(capsys, monkeypatch, "report", "--output", "json", "--bench", "none")
+    details = [i["detail"] for k in json.loads(out)["risks"] for i in k["evidence"]]
+    assert len(details) == len(risks) - 4 and all(details)  # json keeps every detail the table shortened
+
+
 def test_json_is_the_model(world, capsys, monkeypatch):
     code, out, err = run(capsys, monkeypatch, "report", "--output", "json", "--bench", "none")
     assert code == 0, err
