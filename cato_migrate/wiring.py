@@ -182,7 +182,7 @@ class Services:
         """Both stacks' workloads: Kubernetes in staging/production, local processes on the sandbox."""
         s = self.settings
         if s.env == "local":
-            from cato_migrate.adapters.local_workloads import LocalWorkloads
+            from cato_migrate.sandbox.workloads import LocalWorkloads
 
             return LocalWorkloads(s)
         from cato_migrate.adapters.k8s_workloads import KubernetesWorkloads

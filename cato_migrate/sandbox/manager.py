@@ -239,7 +239,7 @@ def sandbox_down(settings: SandboxSettings) -> dict:
 def _stopped_on_purpose(state_dir: Path, state: dict) -> set[str]:
     """Components a workload scale-to-0 or delete stopped (workloads.json): `sandbox up` must not
     bring LiteLLM back after a decommission, nor restart everything because it is gone."""
-    from cato_migrate.adapters.local_workloads import STATE_FILE, workload_maps
+    from cato_migrate.sandbox.workloads import STATE_FILE, workload_maps
 
     try:
         data = json.loads((state_dir / STATE_FILE).read_text())

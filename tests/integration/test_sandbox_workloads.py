@@ -15,7 +15,7 @@ import urllib.request
 import pytest
 
 from cato_migrate.adapters.gateway_metrics import GatewayScrape
-from cato_migrate.adapters.local_workloads import LocalWorkloads
+from cato_migrate.sandbox.workloads import LocalWorkloads
 from cato_migrate.errors import NotFound
 from cato_migrate.sandbox.components import LITELLM_VENV
 from cato_migrate.sandbox.manager import SandboxSettings, load_sandbox_state, sandbox_down, sandbox_up
