@@ -17,216 +17,17 @@ as ok. `--for` picks the checks that matter before an action (PURPOSES).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Callable
 
-STATUSES = ("pass", "warn", "unknown", "fail")
-REDIS_WARN_RATIO = 0.80   # used/maxmemory at which eviction pressure is near
-REDIS_FAIL_RATIO = 0.90
+from cato_migrate.core.doctor_model import STATUSES, CheckResult, Expectations, Facts, Reading
+from cato_migrate.core.doctor_prereqs import (unreadable, judge_appconfig, judge_dynamodb, judge_identity, judge_kubernetes,
+                                              judge_legacy, judge_ray_serve, judge_redis, judge_sagemaker)
+
 SHARE_TOLERANCE_PCT = 15  # observed gateway share vs served percentage, in points, before a warning
-CRDS = ("rayservices.ray.io", "rayclusters.ray.io")
 
 
-@dataclass(frozen=True)
-class Reading:
-    """What one probe read (`value`) and where from (`source`); or `error` (it did not answer as it
-    should) or `unconfigured` (nothing to read here: why)."""
-
-    source: str
-    value: Any = None
-    error: str = ""
-    unconfigured: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return not self.error and not self.unconfigured
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    id: str
-    title: str
-    status: str  # pass | warn | unknown | fail
-    message: str
-    evidence: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class Expectations:
-    """What the runbook and settings expect to find (pure input to the checks)."""
-
-    env: str
-    endpoints: tuple[str, ...] = ()
-    tables: dict[str, tuple[str, ...]] = field(default_factory=dict)  # table -> replica regions
-    strategies: tuple[str, ...] = ()
-    alarms: tuple[str, ...] = ()  # CloudWatch alarms the AppConfig environment must monitor
-    legacy_min_ready: int = 1
-    legacy: str = "litellm"
-    orchestrator: str = "cato-orchestrator"
-
-
-@dataclass(frozen=True)
-class Facts:
-    """What the journal and the lock say (read once, no I/O here)."""
-
-    last_traffic: dict | None = None     # {"value", "verified", "at", "by"}: the journal's last outcome
-    pending_intent: dict | None = None   # a traffic change started but never finished/failed
-    hold: dict | None = None             # the rollback hold in force
-    lock: dict | None = None             # the lease, with "expired"
-
-
-# --- one judge per check: (readings, facts, exp) -> (status, message) ------------------------
-
-def _na(r: Reading) -> tuple[str, str] | None:
-    if r.unconfigured:
-        return "unknown", f"not configured: {r.unconfigured}"
-    if r.error:
-        return "fail", r.error
-    return None
-
-
-def judge_kubernetes(r: Reading, exp: Expectations) -> tuple[str, str]:
-    if (na := _na(r)) is not None:
-        return na
-    v = r.value
-    if v.get("local"):
-        ray = v.get("ray_head") or {}
-        if ray.get("status") == "deployed":
-            return "pass", "local: workloads are sandbox processes; the local Ray head stands in for KubeRay"
-        return "fail", ("local: workloads are sandbox processes and the Ray head (KubeRay's stand-in) is not "
-                        "running: run `cato-migrate orchestrator install`")
-    missing = [c for c in CRDS if c not in (v.get("crds") or [])]
-    if missing:
-        return "fail", f"API {v.get('version', '?')} answers; KubeRay CRDs missing: {', '.join(missing)}"
-    return "pass", f"API {v.get('version', '?')} answers; KubeRay CRDs present"
-
-
-def judge_sagemaker(r: Reading, exp: Expectations) -> tuple[str, str]:
-    if not exp.endpoints:
-        return "unknown", "the runbook names no SageMaker endpoint"
-    if (na := _na(r)) is not None:
-        return na
-    bad = []
-    for name in exp.endpoints:
-        ep = (r.value or {}).get(name) or {}
-        status = ep.get("status")
-        if status != "InService":
-            why = f" ({ep['failure_reason']})" if ep.get("failure_reason") else ""
-            bad.append(f"{name} {status or 'not deployed'}{why}")
-    if bad:
-        return "fail", "not InService: " + "; ".join(bad)
-    return "pass", f"{len(exp.endpoints)} endpoint(s) InService"
-
-
-def judge_dynamodb(r: Reading, exp: Expectations) -> tuple[str, str]:
-    if not exp.tables:
-        return "unknown", "the runbook names no memory table"
-    if (na := _na(r)) is not None:
-        return na
-    bad = []
-    for name, regions in exp.tables.items():
-        t = (r.value or {}).get(name) or {}
-        status = t.get("status", "MISSING")
-        if status != "ACTIVE":
-            bad.append(f"{name} {status}")
-            continue
-        for region in regions:
-            rs = (t.get("replicas") or {}).get(region, "MISSING")
-            if rs != "ACTIVE":
-                bad.append(f"{name} replica {region} {rs}")
-    if bad:
-        return "fail", "; ".join(bad)
-    n = sum(len(v) for v in exp.tables.values())
-    return "pass", f"{len(exp.tables)} table(s) ACTIVE, {n} replica(s) ACTIVE"
-
-
-def judge_redis(r: Reading, exp: Expectations) -> tuple[str, str]:
-    if (na := _na(r)) is not None:
-        return na
-    used, limit = int(r.value.get("used_memory", 0)), int(r.value.get("maxmemory", 0))
-    if limit <= 0:
-        return "warn", f"answers; {used} B used and no maxmemory set: the host's memory is the only limit"
-    ratio = used / limit
-    text = f"answers; {used} of {limit} B used ({ratio:.0%})"
-    if ratio >= REDIS_FAIL_RATIO:
-        return "fail", text + f": under {1 - REDIS_FAIL_RATIO:.0%} headroom, eviction is near"
-    if ratio >= REDIS_WARN_RATIO:
-        return "warn", text + ": little headroom"
-    return "pass", text
-
-
-def judge_ray_serve(r: Reading, exp: Expectations) -> tuple[str, str]:
-    if (na := _na(r)) is not None:
-        return na
-    v = r.value or {}
-    if not v.get("ok"):
-        return "fail", "health says not ready" + (f" (warm: {v.get('warm')})" if v.get("warm") else "")
-    open_ = [k for k, s in (v.get("breakers") or {}).items() if str(s).lower() != "closed"]
-    if open_:
-        return "warn", f"healthy; circuit breaker(s) not closed: {', '.join(open_)}"
-    return "pass", "healthy, breakers closed"
-
-
-def judge_appconfig(r: Reading, exp: Expectations) -> tuple[str, str]:
-    if (na := _na(r)) is not None:
-        return na
-    v = r.value or {}
-    missing = [k for k in ("application", "environment", "profile") if not v.get(k)]
-    if missing:
-        return "fail", "missing: " + ", ".join(missing) + " (`cato-migrate canary set 0` creates them)"
-    # AppConfig must roll back on alarm by itself; on the sandbox that is a rehearsal, so only a warning.
-    sev = "warn" if exp.env == "local" else "fail"
-    if not v.get("monitors"):
-        return sev, ("application, environment and profile present; no alarm monitor on the environment"
-                     + (_alarm_gaps(list(exp.alarms), v.get("alarms") or {}) if exp.alarms else ""))
-    attached = {m.rsplit(":alarm:", 1)[-1] for m in v["monitors"]}
-    if unattached := [a for a in exp.alarms if a not in attached]:
-        return sev, f"present, {len(v['monitors'])} alarm monitor(s)" + _alarm_gaps(unattached, v.get("alarms") or {})
-    firing = [f"{n} is {a['state']}" for n, a in (v.get("alarms") or {}).items()
-              if a and n in attached and a.get("state") in ("ALARM", "INSUFFICIENT_DATA")]
-    if firing:
-        return "warn", (f"present, {len(v['monitors'])} alarm monitor(s); {', '.join(firing)}: AppConfig rolls back "
-                        "any deployment with deploy or bake time until it is OK")
-    # `canary set` and `rollback --quick` create their strategy on first use; present beforehand is
-    # better (no create rights needed mid-incident), absent is not a blocker.
-    absent = [s for s in exp.strategies if s not in (v.get("strategies") or [])]
-    if absent:
-        return "warn", f"present, {len(v['monitors'])} alarm monitor(s); strategy not created yet: {', '.join(absent)}"
-    return "pass", f"present, {len(v['monitors'])} alarm monitor(s), strategies present"
-
-
-def _alarm_gaps(names: list[str], alarms: dict) -> str:
-    """What to do about configured alarms the environment does not monitor (None in `alarms`: no such alarm)."""
-    gone = [n for n in names if n in alarms and alarms[n] is None]
-    idle = [n for n in names if n not in gone]
-    out = ""
-    if gone:
-        out += (f"; alarm(s) not in CloudWatch: {', '.join(gone)} (the infrastructure creates them; "
-                "on the sandbox `cato-migrate sandbox up`)")
-    if idle:
-        out += f"; not attached: {', '.join(idle)} (`cato-migrate canary set` attaches existing alarms)"
-    return out
-
-
-def judge_identity(r: Reading, exp: Expectations) -> tuple[str, str]:
-    if (na := _na(r)) is not None:
-        return na
-    return "pass", f"{r.value.get('arn', '?')} (account {r.value.get('account', '?')})"
-
-
-def judge_legacy(r: Reading, exp: Expectations) -> tuple[str, str]:
-    if (na := _na(r)) is not None:
-        return na
-    v = r.value
-    if not v.get("exists"):
-        return "fail", f"{exp.legacy} does not exist: a rollback would have nowhere to send traffic"
-    ready = int(v.get("ready", 0))
-    text = f"{exp.legacy} {ready} ready of {v.get('desired', 0)} (need >= {exp.legacy_min_ready})"
-    return ("pass" if ready >= exp.legacy_min_ready else "fail"), text
-
+# --- readiness and drift: (facts, readings) -> (status, message) ------------------------------
 
 def judge_hold(facts: Facts, purpose: str | None) -> tuple[str, str]:
     h = facts.hold
@@ -324,7 +125,7 @@ def drift_findings(facts: Facts, flag: Reading, gateway: Reading | None, legacy:
 
 def judge_flag_full(facts: Facts, flag: Reading) -> tuple[str, str]:
     """Before decommissioning LiteLLM: the flag serves 100%, and the journal verified it."""
-    if (na := _na(flag)) is not None:
+    if (na := unreadable(flag)) is not None:
         return na
     served = int(flag.value.get("served_percentage", 0))
     last = facts.last_traffic or {}
@@ -338,7 +139,7 @@ def judge_flag_full(facts: Facts, flag: Reading) -> tuple[str, str]:
 def judge_no_legacy_traffic(gateway: Reading | None) -> tuple[str, str]:
     if gateway is None:
         return "unknown", "no gateway metrics configured: traffic to LiteLLM cannot be measured"
-    if (na := _na(gateway)) is not None:
+    if (na := unreadable(gateway)) is not None:
         return na
     v = gateway.value
     if v.get("requests_legacy") or v.get("in_flight_legacy"):
