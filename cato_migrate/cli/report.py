@@ -149,8 +149,7 @@ def _evidence_line(i, width: int) -> str:
     """A tired reader scans states: what is in place is named, what is not says why, one line each."""
     if i.state == "ok":
         return f"{_st(i.state)} {_render.esc(i.kind)} {_render.esc(i.key)}".rstrip()
-    label = i.state.replace("_", " ")
-    return f"{_st(i.state)}: {_render.esc(_render.clip(i.detail.removeprefix('not measured: '), width - len(label) - 2))}"
+    return f"{_st(i.state)}: {_render.esc(_render.clip(i.detail.removeprefix('not measured: '), width - len(i.state) - 2))}"
 
 
 _COLOUR = {"met": "green", "in_place": "green", "ok": "green", "not_met": "red", "failing": "red",
