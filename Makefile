@@ -8,7 +8,7 @@ LITELLM_VENV := .venv-litellm
 LITELLM_VERSION := 1.108.7
 LITELLM_STAMP := $(LITELLM_VENV)/.installed-$(LITELLM_VERSION)
 
-.PHONY: setup demo test unit clean bench prometheus chromium report-screenshot
+.PHONY: setup demo test lint unit clean bench prometheus chromium report-screenshot
 
 setup: $(STAMP) $(LITELLM_STAMP) redis prometheus chromium $(BIN)/helm
 
@@ -72,7 +72,12 @@ report-screenshot: setup
 demo: setup
 	@CATO_SANDBOX_MINUTE_SECONDS=$${CATO_SANDBOX_MINUTE_SECONDS:-0.05} PATH=$(CURDIR)/$(BIN):$$PATH bash scripts/demo.sh
 
-test: setup
+# ruff (correctness rules, pyproject.toml) over the whole tree; mypy where pyproject.toml asks for it.
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: setup lint
 	$(BIN)/pytest -q -p no:cacheprovider
 
 unit: setup

@@ -178,7 +178,7 @@ def pct(values: list[float], p: float) -> float:
 async def measure(off: str, on: str, args) -> dict:
     out = {"off": [], "on": []}
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), trust_env=False) as session:
-        for arm, url in (("off", off), ("on", on)):   # warm-up, discarded
+        for _arm, url in (("off", off), ("on", on)):   # warm-up, discarded
             await run_arm(session, url, min(200, args.requests), args.concurrency, args.stream_share, 0, args.rps)
         for r in range(args.rounds):
             order = [("off", off), ("on", on)] if r % 2 == 0 else [("on", on), ("off", off)]
@@ -209,7 +209,7 @@ def run_mode(mode: str, args) -> dict:
                     break
                 except OSError:
                     if time.monotonic() > deadline:
-                        raise RuntimeError(f"port {port} did not open")
+                        raise RuntimeError(f"port {port} did not open") from None
                     time.sleep(0.05)
         args.ingest_mode = mode
         return asyncio.run(measure(f"http://127.0.0.1:{off_port}", f"http://127.0.0.1:{on_port}", args))

@@ -37,7 +37,6 @@ import platform
 import resource
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -110,7 +109,7 @@ class Sandbox:
     """The components this bench starts, in its own state dir; `close` stops every one of them."""
 
     def __init__(self, state_dir: Path, orch_overrides: str, orch_env: list[str], ingress: str = "proxy") -> None:
-        from cato_migrate.sandbox.manager import SandboxSettings
+        from cato_sandbox.manager import SandboxSettings
 
         self.state_dir = state_dir
         self.settings = SandboxSettings(state_dir=state_dir, components=COMPONENTS, health_timeout_s=120.0,
@@ -123,7 +122,7 @@ class Sandbox:
         self.records: dict[str, dict] = {}
 
     def up(self) -> dict:
-        from cato_migrate.sandbox.manager import sandbox_up
+        from cato_sandbox.manager import sandbox_up
 
         t0 = time.monotonic()
         status = sandbox_up(self.settings)
@@ -141,7 +140,7 @@ class Sandbox:
         return (self.state_dir / "litellm.key").read_text().strip()
 
     def close(self) -> dict:
-        from cato_migrate.sandbox.manager import sandbox_down
+        from cato_sandbox.manager import sandbox_down
 
         return sandbox_down(self.settings)
 

@@ -146,7 +146,7 @@ def write_doc(results: dict, doc: Path, json_path: Path, plots: list[Path]) -> N
     w(f"- settings: {results['settings']}; orchestrator overrides {results['orch_overrides'] or 'none'}, "
       f"env {results['orch_env'] or 'none (as the sandbox starts it)'}\n")
     w("## What is compared\n")
-    w("One simulator (`cato_migrate.sandbox.model_simulator`), tier `bedrock_haiku` for every target, latency set "
+    w("One simulator (`cato_sandbox.model_simulator`), tier `bedrock_haiku` for every target, latency set "
       "with `PUT /admin/config {\"tiers\": {\"*\": {\"ttft_ms\": L, \"per_token_ms\": 0}}}` (so time to first "
       "token ≈ time to the end in streaming).\n")
     w("| target | endpoint | added latency measured against |")

@@ -76,7 +76,7 @@ class Sandbox:
             if not left:
                 return []
             time.sleep(0.5)
-        for pid, what in left:
+        for pid, _what in left:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -84,7 +84,7 @@ class Sandbox:
         return [f"pid {pid}: {what}" for pid, what in left]
 
     def leftovers(self) -> list[tuple[int, str]]:
-        from cato_migrate.sandbox.ingress import haproxy_dir
+        from cato_sandbox.ingress import haproxy_dir
 
         marks = (str(self.root), str(haproxy_dir(self.work.resolve())))
         found = []

@@ -5,7 +5,7 @@ errors from `cato_migrate.errors`. Fakes for unit tests live under `tests/`.
 """
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import Field
 
@@ -90,7 +90,7 @@ class TrafficFlag(Protocol):
     """The `use_new_orchestrator` feature flag (AWS AppConfig in production)."""
 
     def ensure_setup(self) -> None: ...
-    def ensure_monitors(self) -> dict:
+    def ensure_monitors(self) -> dict[str, Any]:
         """Attach the configured CloudWatch alarms that exist as the environment's monitors; never
         raises: {"attached": [names], "missing": [names], "problem": str | None}."""
         ...
@@ -104,7 +104,7 @@ class TrafficFlag(Protocol):
     def blocking_deployment(self) -> Deployment | None:
         """The in-flight deployment of ANY profile in the environment (AWS allows one at a time)."""
         ...
-    def describe_setup(self) -> dict:
+    def describe_setup(self) -> dict[str, Any]:
         """What exists: application, environment, profile, strategies, alarm monitors (for doctor)."""
         ...
     def ensure_strategy(self, name: str, deployment_minutes: float, bake_minutes: float,
@@ -143,10 +143,10 @@ class Workloads(Protocol):
         """Server-side apply every document in the manifest; returns 'Kind/name' applied."""
         ...
     def install_chart(self, release: str, chart: str, namespace: str, version: str = "",
-                      values: dict | None = None) -> dict:
+                      values: dict[str, Any] | None = None) -> dict[str, Any]:
         """helm upgrade --install (idempotent); returns what helm reported."""
         ...
-    def chart_status(self, release: str, namespace: str) -> dict | None: ...
+    def chart_status(self, release: str, namespace: str) -> dict[str, Any] | None: ...
     def status(self, name: str, namespace: str) -> WorkloadStatus: ...
     def scale(self, name: str, namespace: str, replicas: int) -> WorkloadStatus:
         """Set desired replicas (scale subresource); does not wait."""

@@ -110,7 +110,7 @@ class Settings(BaseSettings):
             raise ValueError("must be an http:// or https:// base URL such as http://prometheus:9090 "
                              "(no query string)")
         try:
-            u.port
+            _ = u.port  # urlparse checks the port only when it is read
         except ValueError:
             raise ValueError("has a port that is not a number from 0 to 65535") from None
         return text.rstrip("/")

@@ -58,7 +58,7 @@ def make_store(settings: Settings, *, create: bool = False):
 
 
 def sandbox_url(settings: Settings, component: str) -> str | None:
-    from cato_migrate.sandbox.manager import load_sandbox_state
+    from cato_sandbox.manager import load_sandbox_state
 
     state = load_sandbox_state(Path(settings.work_dir))
     for c in (state or {}).get("components", []):
@@ -182,7 +182,7 @@ class Services:
         """Both stacks' workloads: Kubernetes in staging/production, local processes on the sandbox."""
         s = self.settings
         if s.env == "local":
-            from cato_migrate.sandbox.workloads import LocalWorkloads
+            from cato_sandbox.workloads import LocalWorkloads
 
             return LocalWorkloads(s)
         from cato_migrate.adapters.k8s_workloads import KubernetesWorkloads

@@ -212,11 +212,14 @@ def extract(query: str) -> tuple[Signal, ...]:
     # --- structure: code, traces, several questions or parts ---------------------------------
     has_code = False
     if (":" in q or "\n" in q) and _STACK_TRACE.search(q):
-        add(Signal("stack trace", 2.5)); has_code = True
+        add(Signal("stack trace", 2.5))
+        has_code = True
     if "```" in q or (("\n    " in q or "\n\t" in q) and _CODE_BLOCK.search(q)):
-        add(Signal("code block", 2.0)); has_code = True
+        add(Signal("code block", 2.0))
+        has_code = True
     elif not _CODE_CHARS.isdisjoint(q) and len(set(_INLINE_CODE.findall(low))) >= 2:
-        add(Signal("inline code", 1.0)); has_code = True
+        add(Signal("inline code", 1.0))
+        has_code = True
     questions = q.count("?") + q.count("？")
     if questions >= 2:
         add(Signal(f"{questions} questions", 1.0))

@@ -1,5 +1,5 @@
 """Tests only: plant, list and clear AWS faults on a sandbox layer (`/_cato/faults`, see
-cato_migrate/sandbox/layer_faults.py)."""
+cato_sandbox/layer_faults.py)."""
 from __future__ import annotations
 
 import contextlib
@@ -46,7 +46,7 @@ def cleared(base_url: str) -> Iterator[str]:
 
 def sandbox_layer_url(work_dir: str | Path, component: str = "appconfig") -> str:
     """A running sandbox's layer URL, from its state in `work_dir` (the CLI's CATO_WORK_DIR)."""
-    from cato_migrate.sandbox.manager import load_sandbox_state
+    from cato_sandbox.manager import load_sandbox_state
 
     for c in (load_sandbox_state(work_dir) or {}).get("components", []):
         if c["name"] == component:

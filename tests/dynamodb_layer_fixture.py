@@ -22,7 +22,7 @@ def reset_moto(moto_url: str) -> None:
 @pytest.fixture
 def dynamodb_layer(moto_server, monkeypatch):
     """The layer's base URL; replication lag 20 ms."""
-    from cato_migrate.sandbox.dynamodb_layer import make_server
+    from cato_sandbox.dynamodb_layer import make_server
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")

@@ -9,7 +9,7 @@ app = typer.Typer(no_args_is_help=True)
 
 
 def _settings():
-    from cato_migrate.sandbox.manager import SandboxSettings
+    from cato_sandbox.manager import SandboxSettings
 
     s = _common.settings()
     return SandboxSettings(state_dir=s.work_dir, minute_seconds=s.sandbox_minute_seconds, ingress=s.sandbox_ingress)
@@ -26,10 +26,10 @@ def _components_table(c, data: dict) -> None:
 @app.command("up")
 def up() -> None:
     """Start the sandbox (idempotent); use it with --env local."""
-    from cato_migrate.sandbox.manager import sandbox_up
+    from cato_sandbox.manager import sandbox_up
 
     data = sandbox_up(_settings())
-    from cato_migrate.sandbox.alarms import seed_for_sandbox  # the infrastructure's part: trigger alarms
+    from cato_sandbox.alarms import seed_for_sandbox  # the infrastructure's part: trigger alarms
 
     data["alarms"] = seed_for_sandbox(data, _common.settings().region)
 
@@ -43,7 +43,7 @@ def up() -> None:
 @app.command("down")
 def down() -> None:
     """Stop exactly what `sandbox up` started, and nothing else."""
-    from cato_migrate.sandbox.manager import sandbox_down
+    from cato_sandbox.manager import sandbox_down
 
     data = sandbox_down(_settings())
 
@@ -58,7 +58,7 @@ def down() -> None:
 @app.command("status")
 def status() -> None:
     """Each component's URL, pid and live health."""
-    from cato_migrate.sandbox.manager import sandbox_status
+    from cato_sandbox.manager import sandbox_status
 
     data = sandbox_status(_settings())
 
@@ -80,7 +80,7 @@ def traffic(
     Example: cato-migrate sandbox traffic --users 300 --rps 20 --for 30s
     """
     from cato_migrate.core.drill import parse_duration, summarize, validate_traffic
-    from cato_migrate.sandbox.drill import send_traffic
+    from cato_sandbox.drill import send_traffic
 
     seconds = parse_duration(duration)
     total = validate_traffic(users, rps, seconds)
@@ -117,7 +117,7 @@ def fault(
               cato-migrate sandbox fault --clear
     """
     from cato_migrate.core.drill import validate_fault
-    from cato_migrate.sandbox.drill import plant_fault
+    from cato_sandbox.drill import plant_fault
 
     validate_fault(stack, error_rate, latency_ms, clear)
     data = plant_fault(_settings().state_dir, stack, error_rate, latency_ms, clear)

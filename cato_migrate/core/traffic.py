@@ -11,7 +11,7 @@ import re
 
 from cato_migrate.core.context import RunContext
 from cato_migrate.core.progress import phase_passed
-from cato_migrate.errors import BadInput, CheckFailed, Conflict, Unverified
+from cato_migrate.errors import BadInput, CheckFailed, Unverified
 from cato_migrate.ports import Deployment, FlagSpec, FlagStatus, TrafficFlag
 
 IN_FLIGHT = ("DEPLOYING", "BAKING", "VALIDATING", "ROLLING_BACK")

@@ -25,7 +25,7 @@ edge does not authenticate it, so expose it only behind Cato's API, as chat is.
 
 `GET /metrics` is Prometheus text (gateway_stats.py); `GET /healthz` says the split in force.
 Where the stacks' URLs come from is pluggable (`build_app(upstreams, ...)`): fixed URLs here
-(`StaticUpstreams`); the sandbox plugs in its state file (cato_migrate/sandbox/gateway.py).
+(`StaticUpstreams`); the sandbox plugs in its state file (cato_sandbox/gateway.py).
 """
 from __future__ import annotations
 

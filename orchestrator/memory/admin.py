@@ -11,7 +11,6 @@ import math
 import time
 import uuid
 from dataclasses import asdict
-from typing import Any
 
 from orchestrator.ports import BackendError
 

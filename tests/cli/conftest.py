@@ -60,7 +60,7 @@ def orchestrator_stack(work: Path, **env: str):
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory):
     """One sandbox per test module (moto + AppConfig layer + redis), 1 strategy-minute = 1 s."""
-    from cato_migrate.sandbox.manager import SandboxSettings, sandbox_down, sandbox_up
+    from cato_sandbox.manager import SandboxSettings, sandbox_down, sandbox_up
 
     workdir = tmp_path_factory.mktemp("cli")
     settings = SandboxSettings(state_dir=workdir / ".cato-migrate", minute_seconds=1.0)

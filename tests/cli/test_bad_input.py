@@ -70,7 +70,7 @@ def invoke(mp: pytest.MonkeyPatch, capsys, cwd: Path, env: dict[str, str | None]
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> World:
-    from cato_migrate.sandbox.manager import SandboxSettings, sandbox_down, sandbox_up
+    from cato_sandbox.manager import SandboxSettings, sandbox_down, sandbox_up
 
     work = tmp_path_factory.mktemp("bad-input")
     settings = SandboxSettings(state_dir=work / ".cato-migrate", minute_seconds=0.05, components=["moto", "appconfig"])

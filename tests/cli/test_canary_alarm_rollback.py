@@ -21,8 +21,8 @@ ALARM = "cato-new-stack-error-rate"
 @pytest.fixture(scope="module")
 def light_sandbox(tmp_path_factory):
     """moto + the AppConfig layer, 1 strategy-minute = 0.1 s, and the trigger alarms as `sandbox up` seeds them."""
-    from cato_migrate.sandbox.alarms import seed_for_sandbox
-    from cato_migrate.sandbox.manager import SandboxSettings, sandbox_down, sandbox_up
+    from cato_sandbox.alarms import seed_for_sandbox
+    from cato_sandbox.manager import SandboxSettings, sandbox_down, sandbox_up
 
     workdir = tmp_path_factory.mktemp("alarms")
     settings = SandboxSettings(state_dir=workdir / ".cato-migrate", minute_seconds=0.1, components=["appconfig"])

@@ -13,7 +13,7 @@ from tests.cli.conftest import Cli, cli_env
 
 @pytest.fixture(scope="module")
 def cli(tmp_path_factory):
-    from cato_migrate.sandbox.manager import SandboxSettings, sandbox_down, sandbox_up
+    from cato_sandbox.manager import SandboxSettings, sandbox_down, sandbox_up
 
     work = tmp_path_factory.mktemp("doctor")
     settings = SandboxSettings(state_dir=work / ".cato-migrate", minute_seconds=1.0,

@@ -42,7 +42,7 @@ def test_haproxy_ingress_serves_the_openai_api_and_keeps_its_files_in_the_sandbo
     client = openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0, timeout=60)
     r = client.chat.completions.create(model="claude-3-haiku", messages=[{"role": "user", "content": "What is 2+2?"}])
     assert r.choices[0].message.content == "The answer is 4." and r.usage.completion_tokens > 0
-    from cato_migrate.sandbox.ingress import haproxy_dir
+    from cato_sandbox.ingress import haproxy_dir
 
     cfg = next(haproxy_dir(cli.workdir / ".cato-migrate").rglob("haproxy.cfg")).read_text()
     assert f"bind 127.0.0.1:{url.rsplit(':', 1)[1]}" in cfg  # the client-facing frontend stays on loopback
@@ -58,7 +58,7 @@ def test_sandbox_down_stops_haproxy_within_seconds(stack):
     t0 = time.monotonic()
     assert cli.run("sandbox", "down", timeout=120).returncode == 0
     took = time.monotonic() - t0
-    from cato_migrate.sandbox.ingress import haproxy_dir
+    from cato_sandbox.ingress import haproxy_dir
 
     left = subprocess.run(["pgrep", "-f", str(haproxy_dir(cli.workdir / ".cato-migrate"))], capture_output=True)
     assert left.returncode == 1, left.stdout  # no HAProxy of this sandbox left behind

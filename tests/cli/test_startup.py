@@ -4,7 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.cli.conftest import ROOT, cli_env
+from tests.cli.conftest import cli_env
 
 HEAVY = ("boto3", "botocore", "kubernetes", "ray", "torch", "onnxruntime", "sentence_transformers", "moto",
          "orchestrator", "numpy", "tokenizers", "hnswlib", "aiohttp", "fastapi", "redis")

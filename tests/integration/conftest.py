@@ -2,7 +2,7 @@
 
 * ``moto_server`` (session): a real ``moto_server`` subprocess; yields its base URL.
 * ``appconfig_layer`` (function): resets moto (``POST /moto-api/reset``) and runs
-  :mod:`cato_migrate.sandbox.appconfig_layer` in a thread in front of it with
+  :mod:`cato_sandbox.appconfig_layer` in a thread in front of it with
   ``minute_seconds=APPCONFIG_MINUTE_SECONDS``; yields the layer's base URL.
 """
 
@@ -83,7 +83,7 @@ def reset_moto(moto_url: str) -> None:
 
 @pytest.fixture
 def appconfig_layer(moto_server: str) -> Iterator[str]:
-    from cato_migrate.sandbox.appconfig_layer import make_server
+    from cato_sandbox.appconfig_layer import make_server
 
     reset_moto(moto_server)
     server = make_server("127.0.0.1", 0, moto_server, APPCONFIG_MINUTE_SECONDS)

@@ -14,7 +14,7 @@ from cato_migrate.adapters.orchestrator_http import OrchestratorHttp
 from cato_migrate.adapters.sqlite_store import SqliteStateStore
 from cato_migrate.core.engine import evaluate_criterion, run_phase
 from cato_migrate.errors import BadInput, ExternalError, Unverified
-from cato_migrate.sandbox.manager import SandboxSettings, load_sandbox_state, sandbox_down, sandbox_up
+from cato_sandbox.manager import SandboxSettings, load_sandbox_state, sandbox_down, sandbox_up
 from cato_migrate.settings import Settings
 from cato_migrate.wiring import make_context
 from orchestrator.config import OrchestratorConfig

@@ -10,8 +10,8 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from cato_migrate.sandbox.model_simulator import SimulatorServer
-from cato_migrate.sandbox.sim_config import Dice
+from cato_sandbox.model_simulator import SimulatorServer
+from cato_sandbox.sim_config import Dice
 from orchestrator.backends import BedrockBackend, SageMakerBackend, VllmBackend, classify, new_session
 from orchestrator.backends.base import RetryingBackend
 from orchestrator.ports import Backend, BackendError, Message, ModelTier, StreamUsage

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cato_migrate.sandbox.components import LITELLM_VENV
-from cato_migrate.sandbox.manager import (SandboxSettings, load_sandbox_state, sandbox_add, sandbox_down, sandbox_up,
+from cato_sandbox.components import LITELLM_VENV
+from cato_sandbox.manager import (SandboxSettings, load_sandbox_state, sandbox_add, sandbox_down, sandbox_up,
                                          write_state)
 
 pytestmark = [

@@ -8,7 +8,7 @@ import json
 import httpx
 import pytest
 
-from cato_migrate.sandbox.manager import SandboxSettings, load_sandbox_state, sandbox_down, sandbox_up
+from cato_sandbox.manager import SandboxSettings, load_sandbox_state, sandbox_down, sandbox_up
 from orchestrator.config import OrchestratorConfig
 from orchestrator.identity import key_hash
 from tests.orch_http import ServeAppServer

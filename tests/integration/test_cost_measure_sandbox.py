@@ -16,8 +16,8 @@ import pytest
 from cato_migrate.adapters.gateway_metrics import parse_samples
 from cato_migrate.adapters.sqlite_store import SqliteStateStore
 from cato_migrate.core.price_loader import load_prices
-from cato_migrate.sandbox.components import LITELLM_VENV
-from cato_migrate.sandbox.manager import SandboxSettings, load_sandbox_state, sandbox_down, sandbox_up
+from cato_sandbox.components import LITELLM_VENV
+from cato_sandbox.manager import SandboxSettings, load_sandbox_state, sandbox_down, sandbox_up
 
 pytestmark = [
     pytest.mark.integration,

@@ -210,7 +210,7 @@ def gateway(tmp_path, stacks, flag):
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("CATO_GATEWAY_NEW_COMPONENT", None)
-    proc = subprocess.Popen([sys.executable, "-m", "cato_migrate.sandbox.gateway", "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "cato_sandbox.gateway", "--port", str(port),
                              "--state-dir", str(state_dir), "--appconfig-url", flag.url,
                              "--environment", "gwtest", "--poll-interval", "0.1"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -16,7 +16,7 @@ pytest.importorskip("kubernetes")
 from cato_migrate.adapters.helm import Helm, default_binary  # noqa: E402
 from cato_migrate.adapters.k8s_workloads import KubernetesWorkloads  # noqa: E402
 from cato_migrate.errors import BadInput, Conflict, ExternalError, NotFound  # noqa: E402
-from cato_migrate.sandbox.kube_api import make_server  # noqa: E402
+from cato_sandbox.kube_api import make_server  # noqa: E402
 from tests.integration.conftest import free_port, wait_http  # noqa: E402
 
 pytestmark = pytest.mark.integration
@@ -30,7 +30,7 @@ NS, LITELLM, RAYSVC = str(K8S / "namespace.yaml"), str(K8S / "litellm" / "deploy
 @pytest.fixture(scope="module")
 def kube_url():
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "cato_migrate.sandbox.kube_api", "--host", "127.0.0.1", "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "cato_sandbox.kube_api", "--host", "127.0.0.1", "--port", str(port),
                              "--deployment-delay", "0.3", "--rayservice-delay", "0.3"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"

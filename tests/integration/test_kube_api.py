@@ -14,7 +14,7 @@ kubernetes = pytest.importorskip("kubernetes")
 from kubernetes import client  # noqa: E402
 from kubernetes.dynamic import DynamicClient  # noqa: E402
 
-from cato_migrate.sandbox.kube_api import make_server  # noqa: E402
+from cato_sandbox.kube_api import make_server  # noqa: E402
 from tests.unit.test_k8s_manifests import K8S  # noqa: E402
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ReadTimeoutError
 from botocore.retries.standard import RetryContext, StandardRetryConditions, ThrottlingErrorDetector
 
-from cato_migrate.sandbox.appconfig_routes import operation_of
+from cato_sandbox.appconfig_routes import operation_of
 from tests import aws_faults
 from tests.dynamodb_layer_fixture import dynamodb_layer  # noqa: F401 (fixture)
 

@@ -25,8 +25,8 @@ from cato_migrate.acceptance.load import LoadPlan, Target, compare, ramp
 from cato_migrate.adapters.sqlite_store import SqliteStateStore
 from cato_migrate.core.engine import evaluate_criterion, run_phase
 from cato_migrate.errors import Unverified
-from cato_migrate.sandbox.components import LITELLM_VENV
-from cato_migrate.sandbox.manager import SandboxSettings, load_sandbox_state, sandbox_down, sandbox_up
+from cato_sandbox.components import LITELLM_VENV
+from cato_sandbox.manager import SandboxSettings, load_sandbox_state, sandbox_down, sandbox_up
 from cato_migrate.settings import Settings
 from cato_migrate.wiring import make_context
 from orchestrator.config import OrchestratorConfig

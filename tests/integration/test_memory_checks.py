@@ -12,7 +12,7 @@ from cato_migrate.adapters.orchestrator_http import SimulatorFaults
 from cato_migrate.checks.consolidation_facts import ConsolidationFacts, ConsolidationParams
 from cato_migrate.checks.dax_read_latency import DaxParams, DaxReadLatency
 from cato_migrate.checks.opensearch_episodic import EpisodicParams, OpenSearchEpisodic
-from cato_migrate.sandbox.manager import SandboxSettings, load_sandbox_state, sandbox_down, sandbox_up
+from cato_sandbox.manager import SandboxSettings, load_sandbox_state, sandbox_down, sandbox_up
 from cato_migrate.steps.consolidation_pipeline import ConsolidationPipelineStep, ConsolidationStepParams
 from orchestrator.config import OrchestratorConfig
 from orchestrator.core import CatoOrchestrator

@@ -19,8 +19,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from cato_migrate.sandbox.components import REGISTRY
-from cato_migrate.sandbox.model_simulator import SimulatorServer
+from cato_sandbox.components import REGISTRY
+from cato_sandbox.model_simulator import SimulatorServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -291,7 +291,7 @@ def test_cli_process_and_sandbox_component(tmp_path):
     comp = next(c for c in REGISTRY if c.name == "simulator")
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "cato_migrate.sandbox.model_simulator",
+    proc = subprocess.Popen([sys.executable, "-m", "cato_sandbox.model_simulator",
                              "--host", "127.0.0.1", "--port", str(port), "--seed", "9"],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"

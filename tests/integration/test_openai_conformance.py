@@ -13,8 +13,8 @@ import json
 import openai
 import pytest
 
-from cato_migrate.sandbox.components import LITELLM_VENV
-from cato_migrate.sandbox.manager import SandboxSettings, load_sandbox_state, sandbox_down, sandbox_up
+from cato_sandbox.components import LITELLM_VENV
+from cato_sandbox.manager import SandboxSettings, load_sandbox_state, sandbox_down, sandbox_up
 from tests.openai_targets import TARGETS, Target, error_of, orchestrator_config
 
 pytestmark = pytest.mark.integration

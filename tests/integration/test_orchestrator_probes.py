@@ -8,7 +8,7 @@ import pytest
 
 from cato_migrate.adapters.orchestrator_http import SimulatorFaults
 from cato_migrate.core import probes
-from cato_migrate.sandbox.manager import SandboxSettings, load_sandbox_state, sandbox_down, sandbox_up
+from cato_sandbox.manager import SandboxSettings, load_sandbox_state, sandbox_down, sandbox_up
 from orchestrator.config import OrchestratorConfig
 from orchestrator.core import CatoOrchestrator
 from orchestrator.ports import ModelTier, RoutingDecision

@@ -22,8 +22,8 @@ from cato_migrate.adapters.gateway_window import GatewayWindow
 from cato_migrate.adapters.prometheus_metrics import PrometheusMetrics
 from cato_migrate.core.loader import load_runbook
 from cato_migrate.errors import ExternalError
-from cato_migrate.sandbox import prometheus_server
-from cato_migrate.sandbox.procs import free_port
+from cato_sandbox import prometheus_server
+from cato_sandbox.procs import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "prometheus"

@@ -18,7 +18,7 @@ from cato_migrate.core.endpoint_rollout import UpdateUnsupported
 from cato_migrate.core.kinds import step_kind
 from cato_migrate.core.loader import load_runbook
 from cato_migrate.errors import BadInput, ExternalError
-from cato_migrate.sandbox.model_simulator import SimulatorServer
+from cato_sandbox.model_simulator import SimulatorServer
 from cato_migrate.settings import Settings
 from cato_migrate.wiring import Services
 from tests.integration.conftest import reset_moto

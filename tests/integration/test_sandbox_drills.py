@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from cato_migrate.adapters.gateway_metrics import parse_samples
-from cato_migrate.sandbox.components import LITELLM_VENV
-from cato_migrate.sandbox.manager import SandboxSettings, load_sandbox_state, sandbox_down, sandbox_up, write_state
+from cato_sandbox.components import LITELLM_VENV
+from cato_sandbox.manager import SandboxSettings, load_sandbox_state, sandbox_down, sandbox_up, write_state
 
 pytestmark = [
     pytest.mark.integration,

@@ -21,9 +21,9 @@ except ImportError:  # pragma: no cover
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from cato_migrate.errors import ExternalError
-from cato_migrate.sandbox import procs
-from cato_migrate.sandbox.components import REGISTRY, Component, http_answers, http_status
-from cato_migrate.sandbox.manager import (SandboxSettings, load_sandbox_state, sandbox_down,
+from cato_sandbox import procs
+from cato_sandbox.components import REGISTRY, Component, http_answers, http_status
+from cato_sandbox.manager import (SandboxSettings, load_sandbox_state, sandbox_down,
                                           sandbox_status, sandbox_up, write_state)
 
 REPO = Path(__file__).resolve().parents[2]
@@ -124,7 +124,7 @@ def test_up_status_idempotent_up_down(sandbox):
     assert noop["stopped"] == [] and "nothing to stop" in noop["message"]
 
 
-@pytest.mark.skipif(not HAVE_APPCONFIG, reason="cato_migrate/sandbox/appconfig_layer.py is not "
+@pytest.mark.skipif(not HAVE_APPCONFIG, reason="cato_sandbox/appconfig_layer.py is not "
                     "in this checkout yet; the appconfig component cannot be started")
 def test_appconfig_layer_starts_after_moto_and_points_at_it(sandbox):
     settings = sandbox.model_copy(update={"components": ["appconfig"], "minute_seconds": 0.1})
@@ -249,8 +249,8 @@ def test_down_never_kills_a_process_it_did_not_start(sandbox):
 SCRIPT = """
 import sys
 sys.path.insert(0, {repo!r})
-from cato_migrate.sandbox.components import REGISTRY, Component
-from cato_migrate.sandbox.manager import SandboxSettings, sandbox_up
+from cato_sandbox.components import REGISTRY, Component
+from cato_sandbox.manager import SandboxSettings, sandbox_up
 slow = Component(name="slow", description="", depends_on=("moto",),
                  argv=lambda ctx: [ctx.python, "-c", "import time; time.sleep(120)", {marker!r}],
                  health=lambda url, port: False)

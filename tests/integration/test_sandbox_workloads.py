@@ -15,10 +15,10 @@ import urllib.request
 import pytest
 
 from cato_migrate.adapters.gateway_metrics import GatewayScrape
-from cato_migrate.sandbox.workloads import LocalWorkloads
+from cato_sandbox.workloads import LocalWorkloads
 from cato_migrate.errors import NotFound
-from cato_migrate.sandbox.components import LITELLM_VENV
-from cato_migrate.sandbox.manager import SandboxSettings, load_sandbox_state, sandbox_down, sandbox_up
+from cato_sandbox.components import LITELLM_VENV
+from cato_sandbox.manager import SandboxSettings, load_sandbox_state, sandbox_down, sandbox_up
 from cato_migrate.settings import Settings
 
 pytestmark = [

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from cato_migrate.sandbox import appconfig_monitors as m
-from cato_migrate.sandbox.appconfig_model import BadRequest
-from cato_migrate.sandbox.appconfig_state import AppConfigState
+from cato_sandbox import appconfig_monitors as m
+from cato_sandbox.appconfig_model import BadRequest
+from cato_sandbox.appconfig_state import AppConfigState
 
 ARN = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:errors"
 

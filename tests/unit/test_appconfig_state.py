@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from cato_migrate.sandbox.appconfig_state import (
+from cato_sandbox.appconfig_state import (
     PREDEFINED_STRATEGIES,
     AppConfigState,
     BadRequest,

@@ -204,7 +204,7 @@ class SimulatorBackend(ScriptedBackend):
         self.model_id = model_id
 
     async def complete(self, messages, *, max_tokens=256, temperature=0.0):
-        sim = pytest.importorskip("cato_migrate.sandbox.sim_responder")
+        sim = pytest.importorskip("cato_sandbox.sim_responder")
         self.requests.append(list(messages))
         text = sim.respond([{"role": m.role, "content": m.content} for m in messages], self.model_id)
         return Completion(text=text, tier=self.tier, model_id=self.model_id)

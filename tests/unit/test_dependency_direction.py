@@ -1,5 +1,5 @@
 """One direction of dependencies: production code never needs the rehearsal. The sandbox may use the
-product; the product's core, adapters, edge and orchestrator never import `cato_migrate.sandbox`.
+product; the product's core, adapters, edge and orchestrator never import `cato_sandbox`.
 Only the composition points pick the sandbox for `local`, lazily: wiring.py and the `sandbox` verbs."""
 import ast
 from pathlib import Path
@@ -24,5 +24,5 @@ def _imports(path: Path) -> list[str]:
 def test_product_code_does_not_import_the_sandbox(package):
     files = sorted((ROOT / package).rglob("*.py"))
     assert files, package
-    offenders = {str(f.relative_to(ROOT)): n for f in files for n in _imports(f) if n.startswith("cato_migrate.sandbox")}
+    offenders = {str(f.relative_to(ROOT)): n for f in files for n in _imports(f) if n.startswith("cato_sandbox")}
     assert not offenders, offenders

@@ -7,7 +7,7 @@ import pytest
 from cato_migrate.core.drill import (DrillSample, parse_duration, percentile, plan_route_faults, summarize,
                                      validate_fault, validate_traffic)
 from cato_migrate.errors import BadInput
-from cato_migrate.sandbox import sim_config
+from cato_sandbox import sim_config
 
 
 def _s(stack, status, ms, user="u"):

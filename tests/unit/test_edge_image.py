@@ -37,7 +37,7 @@ def test_the_copied_files_are_enough_to_run_the_edge(tmp_path):
     code = ("import sys; sys.path.insert(0, sys.argv[1]); import cato_migrate.edge.gateway as g; "
             "assert g.__file__.startswith(sys.argv[1]), g.__file__; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'typer', 'httpx') "
-            "or m.startswith('cato_migrate.sandbox')]; assert not bad, bad; "
+            "or m.startswith('cato_sandbox')]; assert not bad, bad; "
             "g.main(['--help'])")
     r = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=tmp_path, capture_output=True,
                        text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})

@@ -1,7 +1,7 @@
 import pytest
 
 from cato_migrate.adapters.sqlite_store import SqliteStateStore
-from cato_migrate.core.engine import evaluate_criterion, plan_phase, run_phase, validate_phase
+from cato_migrate.core.engine import evaluate_criterion, plan_phase, run_phase
 from cato_migrate.core.progress import step_state
 from cato_migrate.errors import BadInput
 from tests.fakes import make_ctx

@@ -120,7 +120,7 @@ def test_a_holder_seen_renewing_while_watched_is_alive(store):
     with pytest.raises(Locked) as e:
         b.acquire()
     assert "alive" in e.value.message
-    assert said == [f"waiting up to 60s for the lease of alice@h (pid 4242 on elsewhere) to lapse "
+    assert said == ["waiting up to 60s for the lease of alice@h (pid 4242 on elsewhere) to lapse "
                     "(it is renewed every 20s while its command runs)"]
     assert store.read_lock("local").token == a.lease.token
     a.release()

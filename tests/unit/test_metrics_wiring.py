@@ -6,13 +6,12 @@ import json
 import re
 from pathlib import Path
 
-import pytest
 import yaml
 
 from cato_migrate.adapters.gateway_window import GatewayWindow
 from cato_migrate.adapters.prometheus_metrics import PrometheusMetrics
-from cato_migrate.sandbox import prometheus_server
-from cato_migrate.sandbox.components import REGISTRY, order_components
+from cato_sandbox import prometheus_server
+from cato_sandbox.components import REGISTRY, order_components
 from cato_migrate.settings import Settings
 from cato_migrate.wiring import Services
 
@@ -142,7 +141,7 @@ def test_dashboard_lint_catches_a_typo_and_an_empty_panel():
 
 def test_the_sandbox_record_drives_the_targets(tmp_path):
     """manager.write_state (every start, add, remove) rewrites the file_sd targets."""
-    from cato_migrate.sandbox.manager import write_state
+    from cato_sandbox.manager import write_state
 
     prometheus_server.write_config(tmp_path / "prometheus")
     write_state(tmp_path, {"version": 1, "complete": True, "components": [

@@ -11,9 +11,9 @@ import pytest
 
 from cato_migrate.checks.nli_accuracy import answer_label
 from cato_migrate.checks.sagemaker_hidden_states import judge_shadow_answer
-from cato_migrate.sandbox import sim_wire
-from cato_migrate.sandbox.sim_nli import nli as sim_nli
-from cato_migrate.sandbox.sim_wire import Answer
+from cato_sandbox import sim_wire
+from cato_sandbox.sim_nli import nli as sim_nli
+from cato_sandbox.sim_wire import Answer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -114,8 +114,8 @@ def test_nli_response_maps_the_checkpoints_labels_and_matches_the_simulator():
 
 
 def test_simulator_endpoint_faults_are_validated_and_count_down():
-    from cato_migrate.sandbox.sim_config import ConfigError, default_config, merge
-    from cato_migrate.sandbox.sim_state import Simulator
+    from cato_sandbox.sim_config import ConfigError, default_config, merge
+    from cato_sandbox.sim_state import Simulator
 
     cfg = merge(default_config(), {"endpoint_faults": {"ep": "nli_flip"}})
     assert cfg["endpoint_faults"] == {"ep": {"mode": "nli_flip", "remaining": None}}

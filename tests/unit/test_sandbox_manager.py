@@ -15,11 +15,11 @@ except ImportError:  # pragma: no cover
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from cato_migrate.errors import BadInput
-from cato_migrate.sandbox import components as comps_mod
-from cato_migrate.sandbox import procs
-from cato_migrate.sandbox.components import (REGISTRY, Component, LaunchContext,
+from cato_sandbox import components as comps_mod
+from cato_sandbox import procs
+from cato_sandbox.components import (REGISTRY, Component, LaunchContext,
                                              order_components, register)
-from cato_migrate.sandbox.manager import (SandboxSettings, load_sandbox_state, sandbox_down,
+from cato_sandbox.manager import (SandboxSettings, load_sandbox_state, sandbox_down,
                                           sandbox_status, sandbox_up, write_state)
 
 
@@ -169,7 +169,7 @@ def test_component_command_lines(tmp_path):
     moto = by["moto"].argv(ctx)
     assert moto[-4:] == ["-H", "127.0.0.1", "-p", "4567"]
     assert by["appconfig"].argv(ctx)[1:] == [
-        "-m", "cato_migrate.sandbox.appconfig_layer", "--host", "127.0.0.1", "--port", "4567",
+        "-m", "cato_sandbox.appconfig_layer", "--host", "127.0.0.1", "--port", "4567",
         "--moto-url", "http://127.0.0.1:1111", "--minute-seconds", "0.05"]
     redis = by["redis"].argv(ctx)
     assert redis[1:11] == ["--port", "4567", "--bind", "127.0.0.1", "--save", "",
@@ -233,7 +233,7 @@ def test_state_file_is_json_with_expected_keys(tmp_path):
 
 
 def test_importing_the_manager_stays_light():
-    code = ("import sys, cato_migrate.sandbox.manager; "
+    code = ("import sys, cato_sandbox.manager; "
             "print(sorted(m for m in ('boto3', 'botocore', 'redis', 'moto', 'flask') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -243,7 +243,7 @@ def test_importing_the_manager_stays_light():
 
 
 def test_ingress_env_is_empty_for_the_proxy_and_isolated_for_haproxy(tmp_path):
-    from cato_migrate.sandbox.ingress import ingress_env
+    from cato_sandbox.ingress import ingress_env
 
     assert ingress_env("proxy", tmp_path) == {}
     env = ingress_env("haproxy", tmp_path)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cato_migrate.sandbox.workloads import (Entry, LocalWorkloads, plan_manifest, status_of,
+from cato_sandbox.workloads import (Entry, LocalWorkloads, plan_manifest, status_of,
                                                    workload_maps)
 from cato_migrate.errors import BadInput, ExternalError, NotFound
 from cato_migrate.settings import Settings

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from cato_migrate.sandbox import sim_config, sim_facts, sim_nli
-from cato_migrate.sandbox.sim_responder import (generic_answer, hidden_states, respond, tier_for,
+from cato_sandbox import sim_config, sim_facts, sim_nli
+from cato_sandbox.sim_responder import (generic_answer, hidden_states, respond, tier_for,
                                                  tokens)
 
 

@@ -139,7 +139,7 @@ class LocalWorkloads:
 
     def __init__(self, settings, *, poll_s: float = 0.5, sleep: Callable[[float], None] = time.sleep,
                  monotonic: Callable[[], float] = time.monotonic):
-        from cato_migrate.sandbox.manager import SandboxSettings
+        from cato_sandbox.manager import SandboxSettings
 
         self.settings = settings
         self.state_dir = Path(settings.work_dir).expanduser().resolve()
@@ -160,7 +160,7 @@ class LocalWorkloads:
         return wl
 
     def _sandbox_state(self) -> dict:
-        from cato_migrate.sandbox.manager import load_sandbox_state
+        from cato_sandbox.manager import load_sandbox_state
 
         state = load_sandbox_state(self.state_dir)
         if state is None or not state.get("complete"):
@@ -191,8 +191,8 @@ class LocalWorkloads:
 
     @staticmethod
     def _healthy(rec: dict | None) -> bool:
-        from cato_migrate.sandbox import procs
-        from cato_migrate.sandbox.components import REGISTRY
+        from cato_sandbox import procs
+        from cato_sandbox.components import REGISTRY
 
         if rec is None or not procs.same_process(rec.get("pid", 0), rec.get("start_time")):
             return False
@@ -203,13 +203,13 @@ class LocalWorkloads:
             return False
 
     def _start(self, wl: WorkloadMap) -> None:
-        from cato_migrate.sandbox.manager import sandbox_add
+        from cato_sandbox.manager import sandbox_add
 
         for comp in wl.components:
             sandbox_add(self.sandbox, comp)
 
     def _stop(self, wl: WorkloadMap) -> None:
-        from cato_migrate.sandbox.manager import sandbox_remove
+        from cato_sandbox.manager import sandbox_remove
 
         # only the serving process: the Ray head stays, as the kuberay-operator's stand-in
         sandbox_remove(self.sandbox, wl.serving, timeout_s=30.0)
@@ -300,7 +300,7 @@ class LocalWorkloads:
         if not any(k in chart or k in release for k in KUBERAY_CHARTS):
             raise BadInput(f"chart {chart!r} has no local equivalent on the sandbox",
                            hint="the sandbox stands in for the kuberay-operator chart only (a local Ray head)")
-        from cato_migrate.sandbox.manager import sandbox_add
+        from cato_sandbox.manager import sandbox_add
 
         self._sandbox_state()
         rec = sandbox_add(self.sandbox, "ray")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 
-from cato_migrate.sandbox import sim_facts
+from cato_sandbox import sim_facts
 
 LABELS = ("entailment", "neutral", "contradiction")
 _NEGATIONS = {"not", "no", "never", "cannot"}

@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from cato_migrate.sandbox.appconfig_model import BadRequest
+from cato_sandbox.appconfig_model import BadRequest
 
 MAX_MONITORS = 5  # botocore appconfig MonitorList: max 5
 ROLLBACK_STATES = ("ALARM", "INSUFFICIENT_DATA")

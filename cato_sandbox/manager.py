@@ -29,8 +29,8 @@ from typing import Iterator, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from cato_migrate.errors import BadInput, ExternalError, Locked
-from cato_migrate.sandbox import procs
-from cato_migrate.sandbox.components import (REGISTRY, Component, LaunchContext,
+from cato_sandbox import procs
+from cato_sandbox.components import (REGISTRY, Component, LaunchContext,
                                              order_components, tcp_open)
 
 __all__ = ["SandboxSettings", "sandbox_up", "sandbox_down", "sandbox_status",
@@ -38,7 +38,7 @@ __all__ = ["SandboxSettings", "sandbox_up", "sandbox_down", "sandbox_status",
 
 STATE_FILE = "sandbox.json"
 STATE_VERSION = 1
-_PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the directory holding cato_migrate/
+_PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # the directory holding cato_migrate/ and cato_sandbox/
 
 
 class SandboxSettings(BaseModel):
@@ -103,7 +103,7 @@ def write_state(state_dir: Path, state: dict) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-    from cato_migrate.sandbox.prometheus_server import write_targets
+    from cato_sandbox.prometheus_server import write_targets
 
     write_targets(state_dir, state)  # Prometheus' file_sd follows components as they come and go
 
@@ -239,7 +239,7 @@ def sandbox_down(settings: SandboxSettings) -> dict:
 def _stopped_on_purpose(state_dir: Path, state: dict) -> set[str]:
     """Components a workload scale-to-0 or delete stopped (workloads.json): `sandbox up` must not
     bring LiteLLM back after a decommission, nor restart everything because it is gone."""
-    from cato_migrate.sandbox.workloads import STATE_FILE, workload_maps
+    from cato_sandbox.workloads import STATE_FILE, workload_maps
 
     try:
         data = json.loads((state_dir / STATE_FILE).read_text())

@@ -3,16 +3,16 @@
 moto 5.2.5 serves AppConfig applications, configuration profiles and hosted configuration
 versions, but has no environments, deployment strategies, deployments and no ``appconfigdata``.
 This stdlib server speaks AWS's REST-JSON wire protocol for those (state in
-:mod:`cato_migrate.sandbox.appconfig_state`) and forwards everything else verbatim to moto::
+:mod:`cato_sandbox.appconfig_state`) and forwards everything else verbatim to moto::
 
-    python -m cato_migrate.sandbox.appconfig_layer --host 127.0.0.1 --port 4567 \\
+    python -m cato_sandbox.appconfig_layer --host 127.0.0.1 --port 4567 \\
         --moto-url http://127.0.0.1:5000 [--minute-seconds 1.0]
 
 then ``boto3.client("appconfig", endpoint_url=LAYER)`` and
 ``boto3.client("appconfigdata", endpoint_url=LAYER)``.  ``GET /healthz`` answers
 ``{"ok": true}``; ``POST /moto-api/reset`` is forwarded and also clears the layer's state.
 ``/_cato/faults`` plants throttling, 5xx and timeouts on chosen operations
-(:mod:`cato_migrate.sandbox.layer_faults`).
+(:mod:`cato_sandbox.layer_faults`).
 
 Choices where AWS behaviour could not be confirmed or is compressed for the sandbox:
 
@@ -30,7 +30,7 @@ Choices where AWS behaviour could not be confirmed or is compressed for the sand
 * Environment ``Monitors`` (CloudWatch alarms) are validated as AWS does (AlarmArn required, at
   most 5) and honoured: an alarm in ALARM or INSUFFICIENT_DATA, read from moto's CloudWatch,
   rolls a DEPLOYING or BAKING deployment back (EventLog ``TriggeredBy: CLOUDWATCH_ALARM`` naming
-  the alarm ARN); see :mod:`cato_migrate.sandbox.appconfig_monitors`.
+  the alarm ARN); see :mod:`cato_sandbox.appconfig_monitors`.
 * Application and configuration-profile names (for appconfigdata identifiers) are learnt from
   moto's responses passing through this layer, or looked up in moto by id on demand.
   ``ListApplications`` (a 500 in moto) is answered from the applications learnt that way which
@@ -44,7 +44,7 @@ import time
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
 
-from cato_migrate.sandbox.appconfig_moto import (
+from cato_sandbox.appconfig_moto import (
     HOP_BY_HOP,
     Internal,
     MotoForwarder,
@@ -52,8 +52,8 @@ from cato_migrate.sandbox.appconfig_moto import (
     check_moto,
     error_reply,
 )
-from cato_migrate.sandbox.appconfig_routes import ROUTES, Layer
-from cato_migrate.sandbox.layer_http import LayerServer as _LayerServer, write_reply
+from cato_sandbox.appconfig_routes import ROUTES, Layer
+from cato_sandbox.layer_http import LayerServer as _LayerServer, write_reply
 
 # The moto side and the routing live in appconfig_moto / appconfig_routes; re-exported here.
 __all__ = ["HOP_BY_HOP", "ROUTES", "Handler", "Internal", "Layer", "LayerServer", "MotoForwarder",

@@ -6,8 +6,8 @@ import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
-from cato_migrate.sandbox.kube_api.status import ApiError
-from cato_migrate.sandbox.kube_api.store import Cluster
+from cato_sandbox.kube_api.status import ApiError
+from cato_sandbox.kube_api.store import Cluster
 
 VERSION = {"major": "1", "minor": "33", "gitVersion": "v1.33.0-cato-standin", "gitCommit": "", "gitTreeState": "clean",
            "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.24", "compiler": "gc", "platform": "linux/amd64"}

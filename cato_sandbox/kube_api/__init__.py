@@ -16,8 +16,8 @@ omitted, as the real API does, so clients see `ready_replicas is None`.
 What it is not: no watch, no protobuf (so helm cannot use it), no admission webhooks, no
 CEL (`x-kubernetes-validations`) rules, no authn/z, no pods.
 
-    python -m cato_migrate.sandbox.kube_api --host 127.0.0.1 --port 8001
+    python -m cato_sandbox.kube_api --host 127.0.0.1 --port 8001
 """
-from cato_migrate.sandbox.kube_api.server import make_server, serve
+from cato_sandbox.kube_api.server import make_server, serve
 
 __all__ = ["make_server", "serve"]

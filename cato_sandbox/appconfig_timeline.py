@@ -7,7 +7,7 @@ Deployment timeline (computed lazily from the clock on every read):
 ``DEPLOYING`` for ``DeploymentDurationInMinutes``, then ``BAKING`` for
 ``FinalBakeTimeInMinutes``, then ``COMPLETE``; ``StopDeployment`` turns a DEPLOYING/BAKING one
 into ``ROLLED_BACK`` (or a COMPLETE one into ``REVERTED`` when ``Allow-Revert`` is true), and so
-does an environment's alarm monitor in ALARM (:mod:`cato_migrate.sandbox.appconfig_monitors`).
+does an environment's alarm monitor in ALARM (:mod:`cato_sandbox.appconfig_monitors`).
 PercentageComplete grows in AWS's steps: LINEAR adds ``GrowthFactor`` % per step, EXPONENTIAL
 serves ``G*2^k`` %, steps evenly spread over the deployment duration, the first at start.
 """
@@ -18,7 +18,7 @@ import math
 from datetime import datetime, timezone
 from typing import Any
 
-from cato_migrate.sandbox.appconfig_model import Deployment
+from cato_sandbox.appconfig_model import Deployment
 
 
 def iso(wall_offset: float, mono: float) -> str:

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from cato_migrate.core.drill import DrillSample, drill_user, plan_route_faults
 from cato_migrate.errors import BadInput, ExternalError
-from cato_migrate.sandbox.components import LITELLM_CONFIG
-from cato_migrate.sandbox.manager import load_sandbox_state
+from cato_sandbox.components import LITELLM_CONFIG
+from cato_sandbox.manager import load_sandbox_state
 
 _QUESTIONS = ("What is the capital of France?", "Summarize the plot of Hamlet in one line.",
               "How many legs does a spider have?", "Give me a synonym for quick.",

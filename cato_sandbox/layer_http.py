@@ -6,7 +6,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from cato_migrate.sandbox.appconfig_moto import HOP_BY_HOP, Reply
+from cato_sandbox.appconfig_moto import HOP_BY_HOP, Reply
 
 
 def write_reply(handler: BaseHTTPRequestHandler, reply: Reply) -> None:

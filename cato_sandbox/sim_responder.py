@@ -16,8 +16,8 @@ import operator
 import re
 from typing import Iterable
 
-from cato_migrate.sandbox import sim_facts
-from cato_migrate.sandbox.sim_nli import nli_from_text
+from cato_sandbox import sim_facts
+from cato_sandbox.sim_nli import nli_from_text
 
 TIERS = ("bedrock_haiku", "bedrock_sonnet", "shadow_self")
 EXTRACT_PREFIX = "EXTRACT_FACTS"   # system prompt asking for facts as a JSON array

@@ -1,6 +1,6 @@
 """The sandbox's launcher for the traffic edge (cato_migrate/edge/gateway.py).
 
-    python -m cato_migrate.sandbox.gateway --host 127.0.0.1 --port PORT --state-dir DIR \
+    python -m cato_sandbox.gateway --host 127.0.0.1 --port PORT --state-dir DIR \
         --appconfig-url URL [--application cato --environment local --profile orchestration
         --flag use_new_orchestrator --region us-east-1]
 
@@ -65,7 +65,7 @@ class StateFileUpstreams:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m cato_migrate.sandbox.gateway",
+    ap = argparse.ArgumentParser(prog="python -m cato_sandbox.gateway",
                                  description="The traffic edge on the sandbox (stacks from the state file).")
     add_flag_args(ap)
     ap.add_argument("--state-dir", required=True, help="sandbox state dir (sandbox.json names the stacks)")

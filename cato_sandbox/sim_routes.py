@@ -14,11 +14,11 @@ from typing import Any, Callable
 
 from aiohttp import web
 
-from cato_migrate.sandbox import sim_eventstream as es
-from cato_migrate.sandbox import sim_wire as wire
-from cato_migrate.sandbox.sim_nli import nli
-from cato_migrate.sandbox.sim_responder import is_nli
-from cato_migrate.sandbox.sim_state import SIM, paced, pace
+from cato_sandbox import sim_eventstream as es
+from cato_sandbox import sim_wire as wire
+from cato_sandbox.sim_nli import nli
+from cato_sandbox.sim_responder import is_nli
+from cato_sandbox.sim_state import SIM, paced, pace
 
 ErrorShape = Callable[..., tuple[int, dict[str, str], dict]]
 

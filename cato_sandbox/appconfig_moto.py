@@ -12,7 +12,7 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
-from cato_migrate.sandbox.appconfig_model import AppConfigError, BadRequest, NotFound
+from cato_sandbox.appconfig_model import AppConfigError, BadRequest, NotFound
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
               "proxy-authorization", "proxy-authenticate", "host", "content-length", "expect"}

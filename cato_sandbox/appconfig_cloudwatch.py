@@ -14,8 +14,8 @@ from collections import defaultdict
 from datetime import datetime
 from urllib.parse import urlencode, urlsplit
 
-from cato_migrate.sandbox.appconfig_monitors import AlarmReading, alarm_place
-from cato_migrate.sandbox.appconfig_moto import Internal
+from cato_sandbox.appconfig_monitors import AlarmReading, alarm_place
+from cato_sandbox.appconfig_moto import Internal
 
 _NS = "{http://monitoring.amazonaws.com/doc/2010-08-01/}"
 

@@ -8,10 +8,10 @@ import time
 import uuid
 from datetime import datetime, timezone
 
-from cato_migrate.sandbox.kube_api import patch as P
-from cato_migrate.sandbox.kube_api import status as S
-from cato_migrate.sandbox.kube_api.registry import Registry, ResourceType
-from cato_migrate.sandbox.kube_api.status import ApiError
+from cato_sandbox.kube_api import patch as P
+from cato_sandbox.kube_api import status as S
+from cato_sandbox.kube_api.registry import Registry, ResourceType
+from cato_sandbox.kube_api.status import ApiError
 
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 PATCH_TYPES_BUILTIN = ["application/json-patch+json", "application/merge-patch+json",

@@ -5,9 +5,9 @@ import hashlib
 import os
 from pathlib import Path
 
-from cato_migrate.sandbox import procs
+from cato_sandbox import procs
 
-_REPO = Path(__file__).resolve().parents[2]
+_REPO = Path(__file__).resolve().parents[1]
 
 
 def ingress_env(mode: str, state_dir: Path) -> dict[str, str]:

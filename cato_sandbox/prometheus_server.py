@@ -30,7 +30,7 @@ from urllib.parse import urlparse
 __all__ = ["JOBS", "RULES_FILE", "prometheus_argv", "prometheus_config", "prometheus_prereq",
            "write_config", "write_targets"]
 
-_REPO = Path(__file__).resolve().parents[2]
+_REPO = Path(__file__).resolve().parents[1]
 RULES_FILE = _REPO / "deploy" / "prometheus" / "cato-canary-rules.yml"
 DIR_NAME = "prometheus"
 # Prometheus job name -> the sandbox component it scrapes (at <url>/metrics).

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from cato_migrate.errors import BadInput
-from cato_migrate.sandbox.ingress import ingress_env
+from cato_sandbox.ingress import ingress_env
 
 HOST = "127.0.0.1"
 
@@ -137,15 +137,15 @@ def _moto_prereq() -> str | None:
 
 
 def _appconfig_argv(ctx: LaunchContext) -> list[str]:
-    return [ctx.python, "-m", "cato_migrate.sandbox.appconfig_layer",
+    return [ctx.python, "-m", "cato_sandbox.appconfig_layer",
             "--host", HOST, "--port", str(ctx.port),
             "--moto-url", ctx.url_of("moto"),
             "--minute-seconds", repr(float(ctx.settings.minute_seconds))]
 
 
 def _appconfig_prereq() -> str | None:
-    if importlib.util.find_spec("cato_migrate.sandbox.appconfig_layer") is None:
-        return ("the AppConfig deployment layer (cato_migrate/sandbox/appconfig_layer.py) is "
+    if importlib.util.find_spec("cato_sandbox.appconfig_layer") is None:
+        return ("the AppConfig deployment layer (cato_sandbox/appconfig_layer.py) is "
                 "missing from this checkout: update the checkout or reinstall cato-migrate")
     return None
 
@@ -164,7 +164,7 @@ def _redis_prereq() -> str | None:
 
 
 def _simulator_argv(ctx: LaunchContext) -> list[str]:
-    return [ctx.python, "-m", "cato_migrate.sandbox.model_simulator",
+    return [ctx.python, "-m", "cato_sandbox.model_simulator",
             "--host", HOST, "--port", str(ctx.port)]
 
 
@@ -205,7 +205,7 @@ def _orchestrator_argv(ctx: LaunchContext) -> list[str]:
 
 
 # The legacy stack: a real LiteLLM proxy from its own virtualenv (never the product's .venv).
-_REPO = Path(__file__).resolve().parents[2]
+_REPO = Path(__file__).resolve().parents[1]
 LITELLM_VENV = _REPO / ".venv-litellm"
 LITELLM_CONFIG = _REPO / "config" / "litellm.yaml"
 # Puts the master key (read from a 0600 file, so it is in neither argv nor sandbox.json) and the
@@ -242,14 +242,14 @@ def _gateway_argv(ctx: LaunchContext) -> list[str]:
     from cato_migrate.settings import load_settings
 
     s = load_settings()  # the flag the CLI in this directory drives (cato-migrate.toml, CATO_*)
-    return [ctx.python, "-m", "cato_migrate.sandbox.gateway", "--host", HOST, "--port", str(ctx.port),
+    return [ctx.python, "-m", "cato_sandbox.gateway", "--host", HOST, "--port", str(ctx.port),
             "--state-dir", str(ctx.state_dir), "--appconfig-url", ctx.url_of("appconfig"),
             "--application", s.appconfig_application, "--environment", s.appconfig_env_name,
             "--profile", s.appconfig_profile, "--flag", s.flag_name, "--region", s.region]
 
 
 def _prometheus_argv(ctx: LaunchContext) -> list[str]:
-    from cato_migrate.sandbox.prometheus_server import DIR_NAME, prometheus_argv, write_config, write_targets
+    from cato_sandbox.prometheus_server import DIR_NAME, prometheus_argv, write_config, write_targets
 
     root = ctx.state_dir / DIR_NAME
     write_config(root)
@@ -259,7 +259,7 @@ def _prometheus_argv(ctx: LaunchContext) -> list[str]:
 
 
 def _prometheus_prereq() -> str | None:
-    from cato_migrate.sandbox.prometheus_server import prometheus_prereq
+    from cato_sandbox.prometheus_server import prometheus_prereq
 
     return prometheus_prereq()
 
@@ -325,7 +325,7 @@ REGISTRY: list[Component] = [
         name="dynamodb",
         description="DynamoDB global-table layer in front of moto (replicas, cross-region replication "
                     "with a lag, pause/resume at /admin/replication)",
-        argv=lambda ctx: [ctx.python, "-m", "cato_migrate.sandbox.dynamodb_layer", "--host", HOST,
+        argv=lambda ctx: [ctx.python, "-m", "cato_sandbox.dynamodb_layer", "--host", HOST,
                           "--port", str(ctx.port), "--moto-url", ctx.url_of("moto"), "--lag-ms", "50"],
         health=http_answers("/healthz", ok=lambda code: code == 200),
         depends_on=("moto",),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 
-from cato_migrate.sandbox.kube_api.status import ApiError
+from cato_sandbox.kube_api.status import ApiError
 
 _MISSING = object()
 

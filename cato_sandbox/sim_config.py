@@ -29,7 +29,7 @@ import random
 from collections import Counter
 from typing import Any
 
-from cato_migrate.sandbox.sim_responder import TIERS
+from cato_sandbox.sim_responder import TIERS
 
 RATES = ("throttle_rate", "error_rate", "timeout_rate", "content_filter_rate")
 FAULT_OF_RATE = {"throttle_rate": "throttle", "error_rate": "error", "timeout_rate": "timeout",

@@ -11,8 +11,8 @@ from typing import Any, AsyncIterator
 
 from aiohttp import web
 
-from cato_migrate.sandbox import sim_config, sim_responder
-from cato_migrate.sandbox.sim_wire import Answer, Turn
+from cato_sandbox import sim_config, sim_responder
+from cato_sandbox.sim_wire import Answer, Turn
 
 # "SIM_FAULT:content_filter" in the last user turn forces that fault for this one request, so an
 # end-to-end test can trigger one refusal without changing the config for everyone else.

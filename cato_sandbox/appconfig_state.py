@@ -1,6 +1,6 @@
 """Pure, in-memory AppConfig deployment state machine for the sandbox (no I/O).
 
-Used by :mod:`cato_migrate.sandbox.appconfig_layer`, which does the HTTP and the look-ups in
+Used by :mod:`cato_sandbox.appconfig_layer`, which does the HTTP and the look-ups in
 moto; everything here is driven by an injected monotonic ``clock`` so it can be unit-tested with
 a fake clock.  Time is compressed: one strategy-minute lasts ``minute_seconds`` real seconds.
 
@@ -9,8 +9,8 @@ Every public method returns plain dicts shaped exactly like the AWS wire members
 :class:`AppConfigError` subclasses carrying the AWS error code and HTTP status.
 
 This module is the facade: the records, errors and helpers live in
-:mod:`cato_migrate.sandbox.appconfig_model` and the deployment timeline (DEPLOYING, BAKING,
-COMPLETE, roll-out steps, event log) in :mod:`cato_migrate.sandbox.appconfig_timeline`; the
+:mod:`cato_sandbox.appconfig_model` and the deployment timeline (DEPLOYING, BAKING,
+COMPLETE, roll-out steps, event log) in :mod:`cato_sandbox.appconfig_timeline`; the
 names below are re-exported so existing imports from here keep working.
 """
 
@@ -21,9 +21,9 @@ import threading
 import time
 from typing import Any, Callable
 
-from cato_migrate.sandbox import appconfig_monitors as monitors
-from cato_migrate.sandbox import appconfig_timeline as timeline
-from cato_migrate.sandbox.appconfig_model import (
+from cato_sandbox import appconfig_monitors as monitors
+from cato_sandbox import appconfig_timeline as timeline
+from cato_sandbox.appconfig_model import (
     DEFAULT_POLL_INTERVAL_S,
     FEATURE_FLAGS_TYPE,
     IN_FLIGHT,

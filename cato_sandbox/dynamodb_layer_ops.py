@@ -21,9 +21,9 @@ import re
 import threading
 from typing import Any
 
-from cato_migrate.sandbox.appconfig_moto import MotoForwarder, Reply
-from cato_migrate.sandbox.dynamodb_layer_replication import Change, Replicator
-from cato_migrate.sandbox.layer_faults import FaultBook
+from cato_sandbox.appconfig_moto import MotoForwarder, Reply
+from cato_sandbox.dynamodb_layer_replication import Change, Replicator
+from cato_sandbox.layer_faults import FaultBook
 
 TARGET_PREFIX = "DynamoDB_20120810."
 GLOBAL_TABLE_VERSION = "2019.11.21"

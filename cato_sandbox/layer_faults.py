@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from cato_migrate.sandbox.appconfig_moto import Reply
+from cato_sandbox.appconfig_moto import Reply
 
 PATH = "/_cato/faults"
 KINDS = ("throttle", "5xx", "timeout")

@@ -6,7 +6,7 @@ wire protocol for the parts that make a global table (`dynamodb_layer_ops`), rep
 writes to the other regions asynchronously with a small lag (`dynamodb_layer_replication`), and
 forwards every other request to moto verbatim::
 
-    python -m cato_migrate.sandbox.dynamodb_layer --host 127.0.0.1 --port 4568 \\
+    python -m cato_sandbox.dynamodb_layer --host 127.0.0.1 --port 4568 \\
         --moto-url http://127.0.0.1:5000 [--lag-ms 50]
 
 then `boto3.client("dynamodb", endpoint_url=LAYER, region_name=R)` in any region R.
@@ -16,7 +16,7 @@ oldest_pending_ms, applied, failed, last_lag_ms, global tables); `POST /admin/re
 with `{"paused": true|false, "lag_ms": N}` (pausing is the planted fault "replication
 stopped"). `POST /moto-api/reset` is forwarded and also forgets every replica.
 `/_cato/faults` plants throttling (ProvisionedThroughputExceededException), 500s and timeouts on
-chosen operations (`cato_migrate.sandbox.layer_faults`).
+chosen operations (`cato_sandbox.layer_faults`).
 
 Differences from AWS worth knowing: replicas are ACTIVE as soon as UpdateTable returns (the
 existing items are copied synchronously); replication is per item, last writer wins, with a
@@ -29,9 +29,9 @@ import json
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from cato_migrate.sandbox.appconfig_moto import Reply
-from cato_migrate.sandbox.dynamodb_layer_ops import DynamoLayer, json_reply
-from cato_migrate.sandbox.layer_http import LayerServer as _LayerServer, write_reply
+from cato_sandbox.appconfig_moto import Reply
+from cato_sandbox.dynamodb_layer_ops import DynamoLayer, json_reply
+from cato_sandbox.layer_http import LayerServer as _LayerServer, write_reply
 
 
 def admin(layer: DynamoLayer, method: str, path: str, body: bytes) -> Reply | None:

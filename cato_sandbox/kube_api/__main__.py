@@ -1,10 +1,10 @@
-"""python -m cato_migrate.sandbox.kube_api --host 127.0.0.1 --port P [--deployment-delay S] [--rayservice-delay S]"""
+"""python -m cato_sandbox.kube_api --host 127.0.0.1 --port P [--deployment-delay S] [--rayservice-delay S]"""
 from __future__ import annotations
 
 import argparse
 import sys
 
-from cato_migrate.sandbox.kube_api.server import serve
+from cato_sandbox.kube_api.server import serve
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,9 +1,9 @@
 """Routing of the sandbox AppConfig layer: which requests it answers and how.
 
 :class:`Layer` matches a request against :data:`ROUTES` and answers it from an
-:class:`~cato_migrate.sandbox.appconfig_state.AppConfigState` (one per account and region),
+:class:`~cato_sandbox.appconfig_state.AppConfigState` (one per account and region),
 or forwards it verbatim to moto and learns application / configuration-profile names from
-moto's answer.  The HTTP server around it is :mod:`cato_migrate.sandbox.appconfig_layer`.
+moto's answer.  The HTTP server around it is :mod:`cato_sandbox.appconfig_layer`.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import time
 from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from cato_migrate.sandbox.appconfig_cloudwatch import CloudWatchAlarms
-from cato_migrate.sandbox.appconfig_model import AppConfigError, BadRequest, NotFound
-from cato_migrate.sandbox.appconfig_moto import MotoForwarder, Reply, check_moto, error_reply
-from cato_migrate.sandbox.appconfig_state import AppConfigState
-from cato_migrate.sandbox.layer_faults import PATH as FAULTS_PATH, FaultBook
+from cato_sandbox.appconfig_cloudwatch import CloudWatchAlarms
+from cato_sandbox.appconfig_model import AppConfigError, BadRequest, NotFound
+from cato_sandbox.appconfig_moto import MotoForwarder, Reply, check_moto, error_reply
+from cato_sandbox.appconfig_state import AppConfigState
+from cato_sandbox.layer_faults import PATH as FAULTS_PATH, FaultBook
 
 _REGION = re.compile(r"Credential=[^/]+/\d+/([^/]+)/")
 _SEG = r"([^/]+)"

@@ -2,7 +2,7 @@
 uses (OpenAI/vLLM, Bedrock Converse, SageMaker), with deterministic, context-only answers and
 configurable latency and faults per tier::
 
-    python -m cato_migrate.sandbox.model_simulator --host 127.0.0.1 --port 8100 [--seed 7]
+    python -m cato_sandbox.model_simulator --host 127.0.0.1 --port 8100 [--seed 7]
 
 then ``boto3.client("bedrock-runtime", endpoint_url=SIM).converse(...)``,
 ``boto3.client("sagemaker-runtime", endpoint_url=SIM).invoke_endpoint(...)`` or any OpenAI
@@ -27,9 +27,9 @@ from typing import Any
 
 from aiohttp import web
 
-from cato_migrate.sandbox.sim_config import ConfigError
-from cato_migrate.sandbox.sim_routes import add_routes
-from cato_migrate.sandbox.sim_state import SIM, Simulator
+from cato_sandbox.sim_config import ConfigError
+from cato_sandbox.sim_routes import add_routes
+from cato_sandbox.sim_state import SIM, Simulator
 
 __all__ = ["SIM", "Simulator", "SimulatorServer", "main", "make_app"]
 
@@ -140,7 +140,7 @@ class SimulatorServer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m cato_migrate.sandbox.model_simulator",
+    ap = argparse.ArgumentParser(prog="python -m cato_sandbox.model_simulator",
                                  description="Local stand-in for vLLM, Bedrock and SageMaker.")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=8100)
