@@ -12,23 +12,8 @@ import shutil
 import subprocess
 from typing import Any
 
-from pydantic import Field
-
-from cato_migrate.core.model import Record
 from cato_migrate.errors import BadInput, ExternalError, NotFound
-
-
-class ImageRecord(Record):
-    repository: str = Field(description="Repository name.")
-    uri: str = Field(description="Repository URI (registry/name).")
-    tag: str = Field(description="Tag looked up.")
-    digest: str = Field(description="Image manifest digest, sha256:...")
-    manifest: str | None = Field(default=None, description="The manifest, when it was fetched.")
-
-    @property
-    def pinned(self) -> str:
-        """The image by digest: what a SageMaker model should run, so a re-tag cannot change it."""
-        return f"{self.uri}@{self.digest}"
+from cato_migrate.ports import ImageRecord
 
 
 class EcrRegistry:

@@ -3,18 +3,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Callable
 
 from cato_migrate.core.lock import LeaseKeeper
 from cato_migrate.core.runbook import RunbookSpec
 from cato_migrate.core.state import AuditEntry, JournalEntry
-from cato_migrate.ports import Clock, StateStore, TrafficFlag
+from cato_migrate.ports import Clock, Services, StateStore
 
-
-class Services(Protocol):
-    """Adapters, built on first use so read-only paths never import an SDK they do not need."""
-
-    def traffic_flag(self) -> TrafficFlag: ...
+if TYPE_CHECKING:  # settings.py reads the environment and TOML: only the checker needs it here
+    from cato_migrate.settings import Settings
 
 
 _SECRETISH = re.compile(r"secret|password|passwd|token|credential|api_?key|authorization", re.I)
@@ -35,7 +32,7 @@ class RunContext:
     clock: Clock
     services: Services
     runbook: RunbookSpec
-    settings: Any
+    settings: Settings
     force: bool = False
     reason: str = ""
     lease: LeaseKeeper | None = None

@@ -7,19 +7,15 @@
 """
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from typing import Callable
 
 from orchestrator.pricing import PriceTable
 
 from cato_migrate.core.context import RunContext
 from cato_migrate.core.cost import BUDGET_KEY, COMPARISON_KEY, Answer, BudgetVerdict, comparison, comparison_message, judge_budget
-from cato_migrate.core.cost_mix import MixRequest, build_mix, describe
+from cato_migrate.core.cost_mix import build_mix, describe
 from cato_migrate.errors import CatoError
-
-
-class ChatStack(Protocol):
-    def check(self) -> None: ...
-    def send(self, req: MixRequest) -> Answer: ...
+from cato_migrate.ports import ChatStack
 
 
 def measure(ctx: RunContext, legacy: ChatStack, new: ChatStack, table: PriceTable, requests: int,

@@ -20,12 +20,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Protocol
+from typing import Any, Callable, Literal
 
 from pydantic import Field
 
 from cato_migrate.core.model import CoreModel, Record
 from cato_migrate.errors import ExternalError
+from cato_migrate.ports import ModelEndpoints
 
 TERMINAL = ("InService", "Failed", "OutOfService", "UpdateRollbackFailed")
 NAME_MAX = 63  # SageMaker names: [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}
@@ -64,25 +65,6 @@ class DeployedModel(Record):
 
 class UpdateUnsupported(ExternalError):
     """The service cannot switch the endpoint in place (moto's UpdateEndpoint answers 500)."""
-
-
-class ModelEndpoints(Protocol):
-    """SageMaker's control plane and runtime, as the rollout and the checks need them."""
-
-    def describe_endpoint(self, name: str) -> EndpointState: ...
-    def model_exists(self, name: str) -> bool: ...
-    def config_exists(self, name: str) -> bool: ...
-    def create_model(self, name: str, spec: ModelSpec) -> None: ...
-    def create_endpoint_config(self, name: str, model: str, spec: ModelSpec) -> None: ...
-    def create_endpoint(self, name: str, config: str) -> None: ...
-    def update_endpoint(self, name: str, config: str) -> None:
-        """Switch in place; raises UpdateUnsupported where the service cannot."""
-        ...
-    def delete_endpoint(self, name: str) -> None: ...
-    def deployed_model(self, name: str) -> DeployedModel | None: ...
-    def invoke(self, name: str, body: dict) -> tuple[Any, float]:
-        """(parsed JSON answer, latency in ms) through the runtime API."""
-        ...
 
 
 # --- pure planning ------------------------------------------------------------------------

@@ -14,13 +14,14 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Callable
 from urllib.parse import urlsplit
 
 from cato_migrate.core.notify_events import FULL_KEY, NotifyEvent, cancels_for, events_for, unverified
 from cato_migrate.core.rollback_hold import HOLD_KEY
 from cato_migrate.core.state import AuditEntry, JournalEntry, LockLease
 from cato_migrate.errors import CatoError, ExternalError
+from cato_migrate.ports import Enqueuer, Outbox
 
 MAX_ATTEMPTS = 12          # 30 s doubling to 1 h: about 6 hours of a receiver being down
 BACKOFF_BASE_SECONDS = 30.0
@@ -93,12 +94,6 @@ PAYLOADS: dict[str, Callable[[NotifyEvent], dict]] = {"slack": slack_payload, "w
 
 
 # ---- the hook --------------------------------------------------------------------------------
-
-class Enqueuer(Protocol):
-    def enqueue(self, events: list[NotifyEvent], channels: list[str]) -> int: ...
-
-    def cancel(self, env: str, kind: str) -> int: ...
-
 
 def _stderr(line: str) -> None:
     sys.stderr.write(line + "\n")
@@ -199,19 +194,6 @@ def row_view(row: OutboxRow, now: float) -> dict:
     return {"id": row.id, "event": row.event.event, "channel": row.channel, "state": row_state(row, now),
             "attempts": row.attempts, "at": row.event.at, "next_attempt_at": row.next_attempt_at,
             "delivered_at": row.delivered_at, "last_error": row.last_error, "summary": row.event.summary}
-
-
-class Outbox(Enqueuer, Protocol):
-    def claim(self, env: str, channel: str, now: float, lease_seconds: float, token: str) -> OutboxRow | None: ...
-
-    def mark_delivered(self, row_id: int, token: str, now: float) -> bool: ...
-
-    def mark_retry(self, row_id: int, token: str, *, attempts: int, next_at: float, error: str,
-                   give_up: bool, now: float) -> bool: ...
-
-    def channels_due(self, env: str, now: float) -> list[str]: ...
-
-    def counts(self, env: str, now: float) -> dict: ...
 
 
 @dataclass

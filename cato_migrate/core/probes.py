@@ -8,21 +8,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-
-class OrchestratorApi(Protocol):
-    def health(self) -> dict: ...
-    def chat(self, query: str, *, session_id: str | None = None, domain: str = "general") -> dict:
-        """An OpenAI chat.completion dict with a `cato` object."""
-        ...
-    def breakers(self) -> dict: ...
-    def reset_breakers(self) -> None: ...
-
-
-class FaultInjector(Protocol):
-    def fail_tier(self, tier: str, error_rate: float) -> None: ...
-    def clear(self) -> None: ...
+from cato_migrate.ports import FaultInjector, OrchestratorApi
 
 
 @dataclass

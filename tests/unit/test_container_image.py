@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from cato_migrate.adapters.container_registry import ImageRecord
 from cato_migrate.adapters.sqlite_store import SqliteStateStore
 from cato_migrate.errors import BadInput
+from cato_migrate.ports import ImageRecord
 from cato_migrate.steps import container_image as ci
 from tests.fakes import make_ctx
 
