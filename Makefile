@@ -64,7 +64,6 @@ chromium:
 	fi
 
 # docs/report.png: the report page `make demo` wrote (its own rehearsal), drawn by headless Chromium.
-# Without a demo page, scripts/report_screenshot.py with no --html draws a demo-like state (tests/report_world.py).
 report-screenshot: setup
 	@test -f .cato-migrate/demo/report.html || { echo "no .cato-migrate/demo/report.html: run make demo first" >&2; exit 2; }
 	$(BIN)/python scripts/report_screenshot.py --html .cato-migrate/demo/report.html docs/report.png

@@ -122,12 +122,11 @@ class Sandbox:
         self.records: dict[str, dict] = {}
 
     def up(self) -> dict:
-        from cato_sandbox.manager import sandbox_up
+        from cato_sandbox.manager import load_sandbox_state, sandbox_up
 
         t0 = time.monotonic()
         status = sandbox_up(self.settings)
-        state = json.loads((self.state_dir / "sandbox.json").read_text())
-        self.records = {c["name"]: c for c in state["components"]}
+        self.records = {c["name"]: c for c in (load_sandbox_state(self.state_dir) or {"components": []})["components"]}
         return {"seconds": round(time.monotonic() - t0, 1), "message": status.get("message")}
 
     def url(self, name: str) -> str:

@@ -57,8 +57,9 @@ class Sandbox:
         return p, log
 
     def component(self, name: str) -> dict:
-        state = json.loads((self.work / "sandbox.json").read_text())
-        return next(c for c in state["components"] if c["name"] == name)
+        from cato_sandbox.manager import load_sandbox_state
+
+        return next(c for c in (load_sandbox_state(self.work) or {"components": []})["components"] if c["name"] == name)
 
     def up(self, orchestrator: bool = False) -> str | None:
         self.must("sandbox", "up", timeout=300)

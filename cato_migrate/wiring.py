@@ -58,13 +58,10 @@ def make_store(settings: Settings, *, create: bool = False):
 
 
 def sandbox_url(settings: Settings, component: str) -> str | None:
-    from cato_sandbox.manager import load_sandbox_state
+    from cato_sandbox.state import read_state  # the one plug point for the rehearsal's services
 
-    state = load_sandbox_state(Path(settings.work_dir))
-    for c in (state or {}).get("components", []):
-        if c["name"] == component:
-            return c["url"]
-    return None
+    state = read_state(Path(settings.work_dir))
+    return None if state is None else state.url_of(component)
 
 
 def orchestrator_token(settings: Settings) -> str:
@@ -197,6 +194,15 @@ class Services:
         s = self.settings
         url = s.gateway_url or (sandbox_url(s, "gateway") if s.env == "local" else None)
         return GatewayScrape(url) if url else None
+
+    def spend_sources(self) -> tuple[str | None, str | None, str]:
+        """Where today's spend is read (adapters/cost_http.read_spend): Prometheus, else the
+        orchestrator's counters; on the sandbox its own; plus what to do when neither is known."""
+        s = self.settings
+        local = s.env == "local"
+        prom = s.prometheus_url or (sandbox_url(s, "prometheus") if local else None)
+        orch = s.orchestrator_url or (sandbox_url(s, "orchestrator") if local else None)
+        return prom, orch, "run `cato-migrate sandbox up`" if local else ""
 
     def metrics_source(self):
         """Per-stack figures over a window (MetricsSource), or None where nothing can measure them.

@@ -198,7 +198,7 @@ def orchestrator_token(state_dir: Path) -> Path:
 
 
 def _orchestrator_argv(ctx: LaunchContext) -> list[str]:
-    return [ctx.python, "-m", "orchestrator.serve_main", "--ray-address", ctx.url_of("ray"),
+    return [ctx.python, "-m", "cato_sandbox.orchestrator_main", "--ray-address", ctx.url_of("ray"),
             "--port", str(ctx.port), "--state-dir", str(ctx.state_dir),
             "--admin-token-file", str(orchestrator_token(ctx.state_dir)),
             "--api-key-file", str(litellm_key(ctx.state_dir))]

@@ -104,7 +104,7 @@ def stack_selectors(state_dir: Path) -> dict[str, list[str]]:
     """The simulator routes each stack calls, as `route_faults` selectors (api/model)."""
     import yaml
 
-    from orchestrator.config import OrchestratorConfig
+    from cato_sandbox.orchestrator_config import sandbox_config
 
     legacy = []
     for entry in (yaml.safe_load(LITELLM_CONFIG.read_text()) or {}).get("model_list", []):
@@ -116,7 +116,7 @@ def stack_selectors(state_dir: Path) -> dict[str, list[str]]:
     # for_sandbox wants redis and moto too; only the backends are read here
     comps = list(state["components"]) + [{"name": n, "url": "http://127.0.0.1:1"} for n in ("redis", "moto")
                                          if n not in {c["name"] for c in state["components"]}]
-    config = OrchestratorConfig.for_sandbox({"components": comps})
+    config = sandbox_config({"components": comps})
     api = {"bedrock": "bedrock", "vllm": "openai", "sagemaker": "sagemaker"}
     new = sorted({f"{api[b.kind]}/{b.model_id}" for b in config.backends.values()})
     return {"legacy": sorted(set(legacy)), "new": new}

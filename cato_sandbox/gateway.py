@@ -17,11 +17,11 @@ Test-only: CATO_GATEWAY_NEW_COMPONENT names another component to stand in for th
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 
 from cato_migrate.edge.gateway import add_flag_args, serve
+from cato_sandbox.state import peek_state, state_path
 
 
 class StateFileUpstreams:
@@ -33,19 +33,17 @@ class StateFileUpstreams:
         self._urls: dict[str, str] = {}
 
     def _refresh(self) -> None:
-        path = self.state_dir / "sandbox.json"
         try:
-            st = path.stat()
-            stamp = (st.st_mtime_ns, st.st_size)
-            if stamp == self._stamp:
-                return
-            state = json.loads(path.read_text())
-            self._urls = {c["name"]: c["url"] for c in state.get("components", [])}
-            self._stamp = stamp
+            st = state_path(self.state_dir).stat()
         except FileNotFoundError:
             self._urls, self._stamp = {}, None
-        except (OSError, ValueError, KeyError, TypeError):
-            pass  # mid-write or unreadable: keep what was read last; the next request retries
+            return
+        stamp = (st.st_mtime_ns, st.st_size)
+        if stamp == self._stamp:
+            return
+        state = peek_state(self.state_dir)
+        if state is not None:  # None: mid-write or unreadable; keep what was read last, the next request retries
+            self._urls, self._stamp = state.urls(), stamp
 
     def component(self, stack: str) -> str:
         return self.components[stack]

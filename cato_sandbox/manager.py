@@ -1,7 +1,7 @@
 """`cato-migrate sandbox up|down|status`: start, record, check and stop the local sandbox.
 
-The record is `<state_dir>/sandbox.json`, written atomically after each component starts, so an
-`up` that dies halfway leaves a file that `down` can clean up from. Each process is recorded with
+The record is `<state_dir>/sandbox.json` (typed and written by cato_sandbox.state), written atomically
+after each component starts, so an `up` that dies halfway leaves a file that `down` can clean up from. Each process is recorded with
 its pid, process group and /proc start time; `down` signals a pid only while that start time
 still matches (see procs.py), so it never stops a process it did not start.
 
@@ -18,7 +18,6 @@ State file (version 1):
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import time
 from contextlib import contextmanager
@@ -30,14 +29,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cato_migrate.errors import BadInput, ExternalError, Locked
 from cato_sandbox import procs
+from cato_sandbox.state import STATE_FILE, STATE_VERSION, as_record, read_state, read_workloads, remove_state
+from cato_sandbox.state import write_state as write_sandbox_state
 from cato_sandbox.components import (REGISTRY, Component, LaunchContext,
                                              order_components, tcp_open)
 
 __all__ = ["SandboxSettings", "sandbox_up", "sandbox_down", "sandbox_status",
            "load_sandbox_state", "state_file_path"]
 
-STATE_FILE = "sandbox.json"
-STATE_VERSION = 1
 _PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # the directory holding cato_migrate/ and cato_sandbox/
 
 
@@ -73,46 +72,20 @@ def state_file_path(state_dir: str | os.PathLike) -> Path:
     return _state_dir(state_dir) / STATE_FILE
 
 
-# --- the state file -------------------------------------------------------------------------
+# --- the state file (cato_sandbox.state reads and writes it) ----------------------------------
 
 def load_sandbox_state(state_dir: str | os.PathLike) -> dict | None:
-    """The recorded sandbox (see the module docstring), or None if nothing is recorded."""
-    path = state_file_path(state_dir)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        return None
-    try:
-        state = json.loads(text)
-        if not isinstance(state, dict) or not isinstance(state.get("components"), list):
-            raise ValueError("no components list")
-    except ValueError as exc:
-        raise BadInput(f"sandbox state file {path} is unreadable ({exc})",
-                       hint="check the processes listed in it by hand (ps), stop them, "
-                            "then delete the file") from None
-    return state
+    """The recorded sandbox as the plain dict the manager works on, or None if nothing is recorded."""
+    state = read_state(state_dir)
+    return None if state is None else as_record(state)
 
 
 def write_state(state_dir: Path, state: dict) -> None:
-    """Write the state file atomically (temp file in the same directory, then os.replace)."""
-    path = state_dir / STATE_FILE
-    tmp = path.with_name(f"{STATE_FILE}.{os.getpid()}.tmp")
-    with open(tmp, "w") as f:
-        json.dump(state, f, indent=2)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """Validate and write the record atomically; Prometheus' targets follow it."""
+    write_sandbox_state(state_dir, state)
     from cato_sandbox.prometheus_server import write_targets
 
     write_targets(state_dir, state)  # Prometheus' file_sd follows components as they come and go
-
-
-def _remove_state(state_dir: Path) -> None:
-    try:
-        (state_dir / STATE_FILE).unlink()
-    except FileNotFoundError:
-        pass
 
 
 @contextmanager
@@ -208,7 +181,7 @@ def _stop_and_forget(state_dir: Path, state: dict, timeout: float) -> dict:
             hint=f"stop them by hand, then run `cato-migrate sandbox down` again; they stay "
                  f"recorded in {state_dir / STATE_FILE}",
             details={"stopped": stopped, "skipped": skipped})
-    _remove_state(state_dir)
+    remove_state(state_dir)
     return {"stopped": stopped, "skipped": skipped}
 
 
@@ -239,17 +212,11 @@ def sandbox_down(settings: SandboxSettings) -> dict:
 def _stopped_on_purpose(state_dir: Path, state: dict) -> set[str]:
     """Components a workload scale-to-0 or delete stopped (workloads.json): `sandbox up` must not
     bring LiteLLM back after a decommission, nor restart everything because it is gone."""
-    from cato_sandbox.workloads import STATE_FILE, workload_maps
+    from cato_sandbox.workloads import workload_maps
 
-    try:
-        data = json.loads((state_dir / STATE_FILE).read_text())
-    except (OSError, ValueError):
-        return set()
-    if data.get("sandbox_started_at") != state.get("started_at"):
-        return set()
     maps = workload_maps("litellm", "cato-orchestrator")
-    return {maps[name].serving if name in maps else name for name, e in (data.get("workloads") or {}).items()
-            if e.get("deleted") or not e.get("desired")}
+    return {maps[name].serving if name in maps else name for name, e in read_workloads(state_dir, state).items()
+            if e.deleted or not e.desired}
 
 
 def _reuse_problem(state: dict, comps: list[Component], settings: SandboxSettings,

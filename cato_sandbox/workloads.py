@@ -25,8 +25,6 @@ controller to do it later); `scale` to 0 stops it at once. Nothing here imports 
 """
 from __future__ import annotations
 
-import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,11 +32,11 @@ from typing import Any, Callable
 
 from cato_migrate.errors import BadInput, ExternalError, NotFound
 from cato_migrate.ports import WorkloadStatus
+from cato_sandbox.state import WorkloadEntry, read_workloads, write_workloads
 
 __all__ = ["LocalWorkloads", "WorkloadMap", "Entry", "status_of", "plan_manifest", "workload_maps",
            "KUBERAY_CHARTS"]
 
-STATE_FILE = "workloads.json"
 LOCAL_NAMESPACE = "local"
 KUBERAY_CHARTS = ("kuberay-operator",)
 # Kinds applied with no process behind them on the sandbox.
@@ -169,25 +167,14 @@ class LocalWorkloads:
         return state
 
     def _entries(self, state: dict) -> dict[str, Entry]:
-        try:
-            data = json.loads((self.state_dir / STATE_FILE).read_text())
-        except (FileNotFoundError, ValueError):
-            return {}
-        if data.get("sandbox_started_at") != state.get("started_at"):
-            return {}  # written for an earlier sandbox: this one starts from what `up` started
-        return {n: Entry(int(e.get("desired", 0)), bool(e.get("deleted", False)))
-                for n, e in (data.get("workloads") or {}).items()}
+        return {n: Entry(e.desired, e.deleted) for n, e in read_workloads(self.state_dir, state).items()}
 
     def _record(self, name: str, entry: Entry) -> None:
         state = self._sandbox_state()
         entries = self._entries(state)
         entries[name] = entry
-        data = {"sandbox_started_at": state.get("started_at"),
-                "workloads": {n: {"desired": e.desired, "deleted": e.deleted} for n, e in entries.items()}}
-        path = self.state_dir / STATE_FILE
-        tmp = path.with_name(f"{STATE_FILE}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
-        os.replace(tmp, path)
+        write_workloads(self.state_dir, state, {n: WorkloadEntry(desired=e.desired, deleted=e.deleted)
+                                                for n, e in entries.items()})
 
     @staticmethod
     def _healthy(rec: dict | None) -> bool:

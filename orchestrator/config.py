@@ -122,51 +122,19 @@ class OrchestratorConfig(_Model):
                                   "(no cost series, no cost_usd).")
 
     @classmethod
-    def for_sandbox(cls, state: dict, **overrides) -> "OrchestratorConfig":
-        """Point every backend at the sandbox's model simulator; Redis and DynamoDB at the sandbox's."""
-        urls = {c["name"]: c["url"] for c in state.get("components", [])}
-        missing = [n for n in ("simulator", "redis", "moto") if n not in urls]
-        if missing:
-            raise ValueError(f"the sandbox has no {', '.join(missing)}: run `cato-migrate sandbox up`")
-        sim = urls["simulator"]
-        data = {
-            "backends": {
-                ModelTier.BEDROCK_HAIKU: {"kind": "bedrock", "model_id": "anthropic.claude-3-haiku-20240307-v1:0", "endpoint_url": sim},
-                ModelTier.BEDROCK_SONNET: {"kind": "bedrock", "model_id": "anthropic.claude-3-5-sonnet-20240620-v1:0", "endpoint_url": sim},
-                ModelTier.SHADOW_SELF: {"kind": "vllm", "model_id": "cato-shadow-self", "endpoint_url": sim + "/v1"},
-            },
-            # the DynamoDB layer (global-table replication) when the sandbox runs it, else moto itself
-            "redis_url": urls["redis"], "dynamodb_endpoint_url": urls.get("dynamodb", urls["moto"]),
-            "drop_params": True,  # as the sandbox's LiteLLM (config/litellm.yaml) does
-        }
-        from orchestrator.pricing import DEFAULT_PRICE_FILE, read_price_file
-
-        if DEFAULT_PRICE_FILE.exists():  # the same prices `cato-migrate cost` and LiteLLM use
-            data["pricing"] = read_price_file(DEFAULT_PRICE_FILE).model_dump(mode="json")
-        data.update(overrides)
-        return cls.model_validate(data)
-
-    @classmethod
     def from_env(cls) -> "OrchestratorConfig":
-        """CATO_ORCHESTRATOR_CONFIG (a JSON file), else the local sandbox's state file."""
+        """CATO_ORCHESTRATOR_CONFIG (a JSON file). In a RayService the config comes as serveConfigV2 args."""
         path = os.environ.get("CATO_ORCHESTRATOR_CONFIG")
-        if path:
-            return cls.model_validate_json(Path(path).read_text())
-        work = Path(os.environ.get("CATO_WORK_DIR", ".cato-migrate"))
-        state_file = work / "sandbox.json"
-        if not state_file.exists():
-            raise ValueError(f"no orchestrator config: set CATO_ORCHESTRATOR_CONFIG or run `cato-migrate sandbox up` "
-                             f"(looked for {state_file})")
-        return cls.for_sandbox(json.loads(state_file.read_text()),
-                               api_keys=key_file_entries(work / "litellm.key", SANDBOX_PRINCIPAL))
+        if not path:
+            raise ValueError("no orchestrator config: set CATO_ORCHESTRATOR_CONFIG to a JSON file "
+                             "(the sandbox passes its own: cato_sandbox.orchestrator_config)")
+        return cls.model_validate_json(Path(path).read_text())
 
-
-SANDBOX_PRINCIPAL = "sandbox"
 API_KEYS_ENV = "CATO_ORCHESTRATOR_API_KEYS"
 
 
 def key_file_entries(path: Path, principal: str) -> list[dict]:
-    """[{principal, sha256}] for the key in `path` (the sandbox's litellm.key), or [] if it is absent."""
+    """[{principal, sha256}] for the key in `path` (a mounted key file), or [] if it is absent."""
     from orchestrator.identity import key_hash
 
     try:

@@ -42,9 +42,9 @@ class Target:
 
 def orchestrator_config(state: dict, key: str):
     """The orchestrator as a drop-in for the sandbox's LiteLLM: LiteLLM's key, its drop_params."""
-    from orchestrator.config import OrchestratorConfig
+    from cato_sandbox.orchestrator_config import sandbox_config
 
-    return OrchestratorConfig.for_sandbox(
+    return sandbox_config(
         state, api_keys=[{"principal": "conformance", "sha256": hashlib.sha256(key.encode()).hexdigest()}],
         drop_params=True)
 

@@ -123,20 +123,15 @@ def prometheus_spend(url: str) -> float | None:
     return PrometheusMetrics(url, queries=None).instant(SPEND_QUERY)
 
 
-def read_spend(settings) -> tuple[float | None, str, str]:
+def read_spend(prom: str | None, orch: str | None, hint: str = "") -> tuple[float | None, str, str]:
     """(USD spent today or None, where it was read, why it could not be). Prometheus when one is
-    configured (prometheus_url; on the sandbox its own), else the orchestrator's counters since it
-    started (said so in the source), else nothing to read."""
-    from cato_migrate.wiring import sandbox_url
-
-    local = settings.env == "local"
-    prom = settings.prometheus_url or (sandbox_url(settings, "prometheus") if local else None)
+    configured (wiring's Services.spend_sources: on the sandbox its own), else the orchestrator's
+    counters since it started (said so in the source), else nothing to read (`hint` says what to do)."""
     if prom:
         spend = prometheus_spend(prom)
         return spend, f"prometheus {prom}: {SPEND_QUERY}", (
             "" if spend is not None else "Prometheus has no cato_cost_usd_total series over the last 24 h "
                                          "(no priced answer scraped yet, or the orchestrator has no prices configured)")
-    orch = settings.orchestrator_url or (sandbox_url(settings, "orchestrator") if local else None)
     if orch:
         spend, _ = orchestrator_spend(orch)
         source = f"orchestrator {orch.rstrip('/')}/metrics: cato_cost_usd_total since it started (no Prometheus " \
@@ -144,4 +139,4 @@ def read_spend(settings) -> tuple[float | None, str, str]:
         return spend, source, "" if spend is not None else "the orchestrator exports no cato_cost_usd_total " \
                                                           "(no prices in its configuration)"
     return None, "-", ("no Prometheus (prometheus_url) and no orchestrator (orchestrator_url) to read spend from"
-                       + ("; run `cato-migrate sandbox up`" if local else ""))
+                       + (f"; {hint}" if hint else ""))

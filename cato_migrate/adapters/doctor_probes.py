@@ -202,7 +202,7 @@ def _spend(services, s, exp):
 
     if s.cost_daily_budget_usd is None:
         raise _Unconfigured(f"no daily budget for {s.env} (cost_daily_budget_usd)")
-    spend, source, why = read_spend(s)
+    spend, source, why = read_spend(*services.spend_sources())
     return source, judge_budget(spend, s.cost_daily_budget_usd, source, why).to_dict()
 
 

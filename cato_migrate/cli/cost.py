@@ -90,7 +90,7 @@ def status() -> None:
 
     ctx = _common.reading()
     s = ctx.settings
-    v = budget_status(ctx, lambda: read_spend(s), s.cost_daily_budget_usd)
+    v = budget_status(ctx, lambda: read_spend(*ctx.services.spend_sources()), s.cost_daily_budget_usd)
 
     def human(c) -> None:
         style = {"exceeded": "red", "within": "green", "unmeasured": "yellow"}.get(v.status, "")

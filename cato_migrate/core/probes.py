@@ -26,7 +26,7 @@ def _nonce() -> str:
     return uuid.uuid4().hex[:8]
 
 
-def _text(resp: dict) -> str:
+def _text(resp: dict[str, Any]) -> str:
     return resp["choices"][0]["message"]["content"]
 
 
@@ -120,13 +120,20 @@ PARAPHRASES = [
 ]
 
 
-def probe_cache(api: OrchestratorApi, pairs=PARAPHRASES) -> ProbeResult:
+def probe_cache(api: OrchestratorApi, pairs: list[tuple[str, str]] = PARAPHRASES) -> ProbeResult:
+    """Ask each question, then its paraphrase: the paraphrase should be answered from the cache.
+
+    Both carry this run's reference (a fresh code name), so nothing an earlier run cached can
+    answer them: an exact repeat of last run's paraphrase would score a hit without any
+    paraphrase matching. The guard reads the reference as a named thing, equal within a pair."""
+    ref = f"(ref probe-{_nonce()})"
     hits, rows = 0, []
     for first, second in pairs:
-        api.chat(first)
-        r = api.chat(second)
+        api.chat(f"{first} {ref}")
+        r = api.chat(f"{second} {ref}")
         hit = bool(r["cato"]["cached"])
         hits += hit
         rows.append({"first": first, "second": second, "cached": hit})
     rate = hits / len(pairs)
-    return ProbeResult("cache", rate > 0.8, f"paraphrase hit rate {rate:.0%} ({hits}/{len(pairs)})", rate, {"pairs": rows})
+    return ProbeResult("cache", rate > 0.8, f"paraphrase hit rate {rate:.0%} ({hits}/{len(pairs)})", rate,
+                       {"pairs": rows, "ref": ref})

@@ -17,7 +17,7 @@ from cato_migrate.errors import BadInput, ExternalError, Unverified
 from cato_sandbox.manager import SandboxSettings, load_sandbox_state, sandbox_down, sandbox_up
 from cato_migrate.settings import Settings
 from cato_migrate.wiring import make_context
-from orchestrator.config import OrchestratorConfig
+from cato_sandbox.orchestrator_config import sandbox_config
 from orchestrator.ports import ModelTier, RoutingDecision
 from tests.orch_http import ServeAppServer
 
@@ -47,7 +47,7 @@ def _serve(sandbox, **overrides):
     from orchestrator.identity import key_hash
 
     keys = [{"principal": "tests", "sha256": key_hash(KEY)}]
-    return ServeAppServer(OrchestratorConfig.for_sandbox(sandbox[1], admin_token=TOKEN, api_keys=keys, **overrides))
+    return ServeAppServer(sandbox_config(sandbox[1], admin_token=TOKEN, api_keys=keys, **overrides))
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from cato_sandbox.manager import SandboxSettings, load_sandbox_state, sandbox_down, sandbox_up
-from orchestrator.config import OrchestratorConfig
+from cato_sandbox.orchestrator_config import sandbox_config
 from orchestrator.identity import key_hash
 from tests.orch_http import ServeAppServer
 
@@ -25,7 +25,7 @@ def server(tmp_path_factory):
     settings = SandboxSettings(state_dir=tmp_path_factory.mktemp("chat-http") / ".cato-migrate",
                                components=["moto", "redis", "simulator"])
     sandbox_up(settings)
-    config = OrchestratorConfig.for_sandbox(
+    config = sandbox_config(
         load_sandbox_state(settings.state_dir), admin_token=TOKEN, max_body_bytes=64 * 1024,
         api_keys=[{"principal": "acme", "sha256": key_hash(KEY)}, {"principal": "zeta", "sha256": key_hash(OTHER_KEY)}])
     try:

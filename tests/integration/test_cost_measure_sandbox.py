@@ -30,7 +30,7 @@ _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 @pytest.fixture(scope="module")
 def stacks(tmp_path_factory):
-    from orchestrator.config import OrchestratorConfig
+    from cato_sandbox.orchestrator_config import sandbox_config
     from orchestrator.identity import key_hash
     from tests.orch_http import ServeAppServer
 
@@ -43,7 +43,7 @@ def stacks(tmp_path_factory):
         sandbox_up(sbs)
         try:
             key = (workdir / "litellm.key").read_text().strip()
-            config = OrchestratorConfig.for_sandbox(load_sandbox_state(workdir),
+            config = sandbox_config(load_sandbox_state(workdir),
                                                     api_keys=[{"principal": "cost", "sha256": key_hash(key)}])
             assert config.pricing is not None  # config/pricing.yaml, as the sandbox's orchestrator gets it
             with ServeAppServer(config) as srv:

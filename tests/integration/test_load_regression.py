@@ -29,7 +29,7 @@ from cato_sandbox.components import LITELLM_VENV
 from cato_sandbox.manager import SandboxSettings, load_sandbox_state, sandbox_down, sandbox_up
 from cato_migrate.settings import Settings
 from cato_migrate.wiring import make_context
-from orchestrator.config import OrchestratorConfig
+from cato_sandbox.orchestrator_config import sandbox_config
 from tests.orch_http import ServeAppServer
 
 pytestmark = [
@@ -63,7 +63,7 @@ def orchestrator(sandbox):
     mp.setenv("AWS_ACCESS_KEY_ID", "testing")
     mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     keys = [{"principal": "tests", "sha256": key_hash(sandbox[3])}]  # the sandbox key, as on the sandbox
-    with ServeAppServer(OrchestratorConfig.for_sandbox(sandbox[1], admin_token=TOKEN, api_keys=keys)) as srv:
+    with ServeAppServer(sandbox_config(sandbox[1], admin_token=TOKEN, api_keys=keys)) as srv:
         yield srv
     mp.undo()
 

@@ -14,7 +14,7 @@ from cato_migrate.checks.dax_read_latency import DaxParams, DaxReadLatency
 from cato_migrate.checks.opensearch_episodic import EpisodicParams, OpenSearchEpisodic
 from cato_sandbox.manager import SandboxSettings, load_sandbox_state, sandbox_down, sandbox_up
 from cato_migrate.steps.consolidation_pipeline import ConsolidationPipelineStep, ConsolidationStepParams
-from orchestrator.config import OrchestratorConfig
+from cato_sandbox.orchestrator_config import sandbox_config
 from orchestrator.core import CatoOrchestrator
 from tests.orch_inprocess import InProcessApi
 
@@ -37,7 +37,7 @@ def make_ctx(sandbox, monkeypatch):
     apis = []
 
     def make(env="local", **overrides):
-        api = InProcessApi(CatoOrchestrator(OrchestratorConfig.for_sandbox(sandbox, **overrides)))
+        api = InProcessApi(CatoOrchestrator(sandbox_config(sandbox, **overrides)))
         apis.append(api)
         return SimpleNamespace(env=env, services=SimpleNamespace(orchestrator_api=lambda: api)), api
 

@@ -9,7 +9,7 @@ import pytest
 from cato_migrate.adapters.orchestrator_http import SimulatorFaults
 from cato_migrate.core import probes
 from cato_sandbox.manager import SandboxSettings, load_sandbox_state, sandbox_down, sandbox_up
-from orchestrator.config import OrchestratorConfig
+from cato_sandbox.orchestrator_config import sandbox_config
 from orchestrator.core import CatoOrchestrator
 from orchestrator.ports import ModelTier, RoutingDecision
 from tests.orch_inprocess import InProcessApi
@@ -31,7 +31,7 @@ def make_api(sandbox, monkeypatch):
     apis = []
 
     def make(router=None, **overrides):
-        config = OrchestratorConfig.for_sandbox(sandbox, **overrides)
+        config = sandbox_config(sandbox, **overrides)
         api = InProcessApi(CatoOrchestrator(config, router=router))
         apis.append(api)
         return api
@@ -64,6 +64,15 @@ def test_context_probe_fails_when_context_is_dropped(make_api):
 def test_cache_probe_fails_when_the_cache_never_hits(make_api):
     r = probes.probe_cache(make_api(cache={"enabled": False}))
     assert not r.ok and r.measured == 0.0
+
+
+def test_cache_probe_asks_fresh_questions_each_run(make_api):
+    # Paraphrase matching broken (threshold 1.0: only the exact path can hit). With the same 40
+    # sentences every run, the second run's paraphrases were exact repeats of the first's: 100%.
+    api = make_api(cache={"threshold": 1.0})
+    first, second = probes.probe_cache(api), probes.probe_cache(api)
+    assert not first.ok and not second.ok, (first.message, second.message)
+    assert second.measured < 0.2 and first.evidence["ref"] != second.evidence["ref"]
 
 
 def test_breaker_probe_fails_when_the_breaker_never_opens(make_api, faults):

@@ -12,7 +12,7 @@ import pytest
 
 from cato_migrate.core.report import build_report
 from cato_migrate.core.report_html import render_html
-from tests import chromium
+from scripts import chromium
 from tests.report_world import demo_world
 
 pytestmark = pytest.mark.skipif(chromium.find() is None,

@@ -78,7 +78,7 @@ class Drill:
 
 @pytest.fixture(scope="module")
 def drill(tmp_path_factory):
-    from orchestrator.config import OrchestratorConfig
+    from cato_sandbox.orchestrator_config import sandbox_config
     from orchestrator.identity import key_hash
     from tests.orch_http import ServeAppServer
 
@@ -94,7 +94,7 @@ def drill(tmp_path_factory):
         try:
             state = load_sandbox_state(workdir)
             key = (workdir / "litellm.key").read_text().strip()
-            config = OrchestratorConfig.for_sandbox(state, admin_token="t",
+            config = sandbox_config(state, admin_token="t",
                                                     api_keys=[{"principal": "drill", "sha256": key_hash(key)}])
             with ServeAppServer(config) as srv:
                 # recorded without a pid: the gateway finds it by name; removed before `down`

@@ -55,11 +55,11 @@ def test_litellm_charges_what_pricing_yaml_says():
 
 
 def test_the_sandbox_orchestrator_gets_the_same_prices():
-    from orchestrator.config import OrchestratorConfig
+    from cato_sandbox.orchestrator_config import sandbox_config
 
     state = {"components": [{"name": n, "url": f"http://127.0.0.1:{i}"} for i, n in
                             enumerate(("simulator", "redis", "moto"), 1)]}
-    assert OrchestratorConfig.for_sandbox(state).pricing == load_prices()
+    assert sandbox_config(state).pricing == load_prices()
 
 
 def _write(tmp_path, mutate) -> Path:

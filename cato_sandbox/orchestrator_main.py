@@ -1,6 +1,6 @@
 """Run the orchestrator on a local Ray cluster as a sandbox process.
 
-    python -m orchestrator.serve_main --ray-address 127.0.0.1:PORT --port HTTP_PORT --state-dir DIR --admin-token-file FILE
+    python -m cato_sandbox.orchestrator_main --ray-address 127.0.0.1:PORT --port HTTP_PORT --state-dir DIR --admin-token-file FILE
 
 Settings in DIR/orchestrator-overrides.json (if present) are merged into the config, e.g.
 {"history_turns": 0} or {"cache": {"enabled": false}}. Deploys the Serve app (HTTP proxy on 127.0.0.1:HTTP_PORT), then stays up as the handle the
@@ -29,17 +29,21 @@ def main(argv: list[str] | None = None) -> int:
     import ray
     from ray import serve
 
-    from orchestrator.config import SANDBOX_PRINCIPAL, OrchestratorConfig, ServeConfig, key_file_entries
+    from orchestrator.config import ServeConfig, key_file_entries
     from orchestrator.serve_app import build_app
 
-    state = json.loads((Path(args.state_dir) / "sandbox.json").read_text())
+    from cato_sandbox.orchestrator_config import SANDBOX_PRINCIPAL, sandbox_config
+    from cato_sandbox.state import read_state
+
+    state = read_state(args.state_dir)
+    if state is None:
+        ap.error(f"no sandbox is recorded in {args.state_dir}")
     overrides_file = Path(args.state_dir) / "orchestrator-overrides.json"
     overrides = json.loads(overrides_file.read_text()) if overrides_file.exists() else {}
     if args.api_key_file:
         overrides.setdefault("api_keys", key_file_entries(Path(args.api_key_file), SANDBOX_PRINCIPAL))
-    config = OrchestratorConfig.for_sandbox(state, **overrides, serve=ServeConfig(port=args.port).model_dump(),
-                                            admin_token=Path(args.admin_token_file).read_text().strip()
-                                            if args.admin_token_file else "")
+    config = sandbox_config(state, **overrides, serve=ServeConfig(port=args.port).model_dump(),
+                            admin_token=Path(args.admin_token_file).read_text().strip() if args.admin_token_file else "")
     ray.init(address=args.ray_address, namespace="cato", log_to_driver=False)
     serve.start(http_options={"host": "127.0.0.1", "port": args.port})
     serve.run(build_app(config), name="cato", route_prefix="/")
