@@ -2,7 +2,7 @@
 
 The flag lives in a feature-flag profile (`AWS.AppConfig.FeatureFlags`). Writing a hosted
 version deploys nothing; a deployment does, and a client reads the result through
-`appconfigdata`. boto3 is imported on first use. Vendor errors become our error tree.
+`appconfigdata`. boto3 is imported on first use. Vendor errors become our error tree (adapters/aws.py).
 
 Alarm monitors: `ensure_monitors` attaches the configured CloudWatch alarms (found by name, so only
 alarms that exist) to the environment, so AppConfig itself rolls a deployment back when one is in
@@ -16,7 +16,8 @@ from typing import Any, Sequence
 
 from pydantic import ValidationError
 
-from cato_migrate.errors import BadInput, CatoError, Conflict, ExternalError, NotFound
+from cato_migrate.adapters.aws import AwsClients
+from cato_migrate.errors import CatoError, Conflict, ExternalError
 from cato_migrate.ports import Deployment, FlagSpec
 
 FEATURE_FLAGS = "AWS.AppConfig.FeatureFlags"
@@ -60,7 +61,8 @@ class AppConfigFlag:
         self.region, self.endpoint_url = region, endpoint_url or None
         self.data_endpoint_url = data_endpoint_url or endpoint_url or None
         self._ids: dict[str, str] = {}
-        self._clients: dict[str, Any] = {}
+        self._aws = AwsClients(region=region, endpoint_url=self.endpoint_url, max_attempts=max_attempts,
+                               read_timeout=read_timeout)
 
     # -- plumbing -----------------------------------------------------------------------
     def _url(self, service: str) -> str | None:
@@ -68,43 +70,17 @@ class AppConfigFlag:
                 "cloudwatch": self.cloudwatch_endpoint_url}.get(service, self.endpoint_url)
 
     def _client(self, service: str):
-        if service not in self._clients:
-            import boto3
-            from botocore.config import Config
-
-            url = self._url(service)
-            self._clients[service] = boto3.client(
-                service, region_name=self.region, endpoint_url=url,
-                config=Config(retries={"mode": "standard", "total_max_attempts": self.max_attempts},
-                              connect_timeout=5, read_timeout=self.read_timeout))
-        return self._clients[service]
+        return self._aws.get(service, endpoint_url=self._url(service))
 
     def _call(self, service: str, op: str, **kw):
-        from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
-
-        try:
+        with self._aws.errors(
+                f"{_service_name(service)} {op}", endpoint_url=self._url(service),
+                hints={Conflict: "another deployment is in flight; see `cato-migrate canary status`"},
+                hint="check AWS credentials, region and the AppConfig service health",
+                # the request may have been carried out: say so, never guess
+                timeout_hint="`cato-migrate canary status` reads what is served now; the next `canary set` "
+                             "or `rollback --quick` reconciles it (CATO_AWS_READ_TIMEOUT_SECONDS sets the wait)"):
             return getattr(self._client(service), op)(**kw)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            msg = exc.response.get("Error", {}).get("Message", str(exc))
-            where = f"{_service_name(service)} {op}"
-            if code == "ConflictException":
-                raise Conflict(f"{where}: {msg}", hint="another deployment is in flight; see `cato-migrate canary status`") from exc
-            if code == "ResourceNotFoundException":
-                raise NotFound(f"{where}: {msg}") from exc
-            if code in ("BadRequestException", "ValidationException"):
-                raise BadInput(f"{where} refused the request: {msg}") from exc
-            raise ExternalError(f"{where} failed after retries: {code} {msg}",
-                                hint="check AWS credentials, region and the AppConfig service health") from exc
-        except ReadTimeoutError as exc:  # the request may have been carried out: say so, never guess
-            raise ExternalError(f"{_service_name(service)} {op} timed out: no answer within {self.read_timeout:g} s after "
-                                f"{self.max_attempts} attempt(s); AWS may have carried it out",
-                                hint="`cato-migrate canary status` reads what is served now; the next `canary set` "
-                                     "or `rollback --quick` reconciles it (CATO_AWS_READ_TIMEOUT_SECONDS "
-                                     "sets the wait)") from exc
-        except BotoCoreError as exc:
-            raise ExternalError(f"{_service_name(service)} {op}: cannot reach {self._url(service) or 'AWS'}: {exc}",
-                                hint="on --env local run `cato-migrate sandbox up` first; otherwise check network and credentials") from exc
 
     def _find(self, op: str, name: str, **kw) -> str | None:
         token = None

@@ -10,44 +10,25 @@ from __future__ import annotations
 import base64
 import shutil
 import subprocess
-from typing import Any
 
-from cato_migrate.errors import BadInput, ExternalError, NotFound
+from cato_migrate.adapters.aws import AwsClients
+from cato_migrate.errors import ExternalError, NotFound
 from cato_migrate.ports import ImageRecord
 
 
 class EcrRegistry:
     def __init__(self, *, region: str, endpoint_url: str | None = None):
         self.region, self.endpoint_url = region, endpoint_url or None
-        self._client_obj: Any = None
+        self._aws = AwsClients(region=region, endpoint_url=self.endpoint_url, max_attempts=5, read_timeout=30)
 
     def _client(self):
-        if self._client_obj is None:
-            import boto3
-            from botocore.config import Config
-
-            self._client_obj = boto3.client("ecr", region_name=self.region, endpoint_url=self.endpoint_url,
-                                            config=Config(retries={"mode": "standard", "max_attempts": 4},
-                                                          connect_timeout=5, read_timeout=30))
-        return self._client_obj
+        return self._aws.get("ecr")
 
     def _call(self, op: str, **kw):
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
+        with self._aws.errors(f"ECR {op}", hints={NotFound: "run the container_image step first"},
+                              hint="check AWS credentials, region and ecr:* permissions",
+                              unreachable_hint="on --env local run `cato-migrate sandbox up` first"):
             return getattr(self._client(), op)(**kw)
-        except ClientError as exc:
-            err = exc.response.get("Error", {})
-            code, msg = err.get("Code", ""), err.get("Message", str(exc))
-            if code in ("RepositoryNotFoundException", "ImageNotFoundException"):
-                raise NotFound(f"ECR {op}: {msg}", hint="run the container_image step first") from exc
-            if code in ("InvalidParameterException", "ValidationException"):
-                raise BadInput(f"ECR {op} refused the request: {msg}") from exc
-            raise ExternalError(f"ECR {op} failed after retries: {code} {msg}",
-                                hint="check AWS credentials, region and ecr:* permissions") from exc
-        except BotoCoreError as exc:
-            raise ExternalError(f"ECR {op}: cannot reach {self.endpoint_url or 'AWS'}: {exc}",
-                                hint="on --env local run `cato-migrate sandbox up` first") from exc
 
     def repository_uri(self, name: str, *, create: bool = False) -> str | None:
         try:

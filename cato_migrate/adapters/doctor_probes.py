@@ -33,19 +33,15 @@ class CallerIdentity:
         self.region, self.endpoint_url, self.timeout_s = region, endpoint_url, timeout_s
 
     def read(self) -> dict:
-        import boto3
-        from botocore.config import Config
-        from botocore.exceptions import BotoCoreError, ClientError
+        from cato_migrate.adapters import aws
 
-        client = boto3.session.Session().client(
-            "sts", region_name=self.region, endpoint_url=self.endpoint_url,
-            config=Config(retries={"total_max_attempts": 1}, connect_timeout=self.timeout_s,
-                          read_timeout=self.timeout_s))
-        try:
-            out = client.get_caller_identity()
-        except (BotoCoreError, ClientError) as exc:
-            raise ExternalError(f"STS GetCallerIdentity failed: {exc}",
-                                hint="check AWS credentials (aws sts get-caller-identity)") from exc
+        with aws.aws_errors("STS GetCallerIdentity", endpoint=self.endpoint_url,
+                            hint="check AWS credentials (aws sts get-caller-identity)",
+                            credentials_hint="check AWS credentials (aws sts get-caller-identity)",
+                            unreachable_hint="check AWS credentials (aws sts get-caller-identity) and the network"):
+            out = aws.client("sts", region=self.region, endpoint_url=self.endpoint_url, max_attempts=1,
+                             connect_timeout=self.timeout_s, read_timeout=self.timeout_s,
+                             own_session=True).get_caller_identity()
         return {"account": out.get("Account"), "arn": out.get("Arn"), "user_id": out.get("UserId")}
 
 

@@ -24,6 +24,7 @@ from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from cato_migrate.adapters import aws
 from cato_migrate.core.state import AcquireResult, AuditEntry, JournalEntry, LockLease
 from cato_migrate.errors import BadInput, ExternalError
 
@@ -47,17 +48,13 @@ class _Refused(Exception):
 class DynamoStateStore:
     def __init__(self, table_name: str, *, region: str, endpoint_url: str | None = None,
                  create: bool = False):
-        import boto3  # lazy: keeps CLI start-up fast for SQLite users
-        from botocore.config import Config
-
         self.table, self.region, self.endpoint_url = table_name, region, endpoint_url
         self.created = False
         self._server_time: float | None = None
-        config = Config(retries={"mode": "standard", "max_attempts": 5},
-                        connect_timeout=5, read_timeout=15)
         # One session per store: boto3's default session is not thread-safe to build clients from.
-        self._client = boto3.session.Session().client(
-            "dynamodb", region_name=region, endpoint_url=endpoint_url or None, config=config)
+        # boto3 is imported here, lazily: it keeps CLI start-up fast for SQLite users.
+        self._client = aws.client("dynamodb", region=region, endpoint_url=endpoint_url, max_attempts=6,
+                                  read_timeout=15, own_session=True)
         self._ensure_table(create)
 
     # ---- plumbing -------------------------------------------------------------------------
@@ -84,32 +81,26 @@ class DynamoStateStore:
                 pass
 
     def _call(self, op: str, **kwargs: Any) -> dict:
-        from botocore.exceptions import BotoCoreError, ClientError
+        def special(f: aws.AwsFailure) -> Exception | None:
+            self._note_time(f.response)
+            if f.code == "ConditionalCheckFailedException":
+                return _Refused(f.response.get("Item"))
+            if f.code == "ResourceNotFoundException":
+                return self._missing()
+            return None
 
-        try:
-            response = getattr(self._client, op)(**kwargs)
-            self._note_time(response)
-            return response
-        except ClientError as exc:
-            self._note_time(exc.response)
-            err = exc.response.get("Error", {})
-            code = err.get("Code", "")
-            if code == "ConditionalCheckFailedException":
-                raise _Refused(exc.response.get("Item")) from None
-            if code == "ResourceNotFoundException":
-                raise self._missing() from exc
-            raise ExternalError(
-                f"{self._where()}: {op} failed: {code}: {err.get('Message', '')}",
+        with aws.aws_errors(
+                f"{self._where()}: {op}", special=special, codes=aws.DYNAMODB_CODES, endpoint=self.endpoint_url,
+                read_timeout=15, max_attempts=6, details={"table": self.table, "region": self.region, "operation": op},
                 hint="throttling and 5xx errors were already retried 5 times; check AWS credentials and "
                      "IAM permissions (dynamodb:DescribeTable/GetItem/PutItem/UpdateItem/DeleteItem/Query/"
                      "CreateTable), the region, and the AWS Health Dashboard; then run the command again",
-                details={"table": self.table, "region": self.region, "operation": op, "code": code}) from exc
-        except BotoCoreError as exc:
-            raise ExternalError(
-                f"{self._where()}: {op} failed after 5 attempts: {exc}",
-                hint="check network access to the DynamoDB endpoint (CATO_DYNAMODB_ENDPOINT_URL if set), "
-                     "AWS credentials (AWS_PROFILE or the instance role) and the region; then run again",
-                details={"table": self.table, "region": self.region, "operation": op}) from exc
+                unreachable_hint="check network access to the DynamoDB endpoint (CATO_DYNAMODB_ENDPOINT_URL if "
+                                 "set), AWS credentials (AWS_PROFILE or the instance role) and the region; then "
+                                 "run again"):
+            response = getattr(self._client, op)(**kwargs)
+        self._note_time(response)
+        return response
 
     def _ensure_table(self, create: bool) -> None:
         try:

@@ -1,70 +1,52 @@
 """DynamoDB tables adapter: create, describe, replicate (global tables) and probe items.
 
 boto3 is imported lazily; one client per region, built on first use. Vendor errors become the
-project's error tree with a message that says what to do:
+project's error tree (adapters/aws.py) with a message that says what to do:
 
     ResourceNotFoundException  -> NotFound        (the table or replica is not there)
-    ResourceInUseException     -> Conflict        (being created/updated: wait and re-run)
+    ResourceInUseException,
+    LimitExceededException     -> Conflict        (being created/updated: wait and re-run)
     AccessDenied / Unrecognized-> ExternalError   (credentials/IAM)
     anything else              -> ExternalError
 """
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any, Callable
 
+from cato_migrate.adapters.aws import DYNAMODB_CODES, AwsClients
 from cato_migrate.core.table_specs import ReplicaStatus, TableSpec, TableStatus
 from cato_migrate.errors import Conflict, ExternalError, NotFound
+
+
+# Too many concurrent control-plane changes on DynamoDB: wait and re-run, like a table being updated.
+CODES = {**DYNAMODB_CODES, "LimitExceededException": Conflict}
 
 
 class DynamoTables:
     def __init__(self, region: str, endpoint_url: str | None = None,
                  sleep: Callable[[float], None] = time.sleep):
         self.region, self.endpoint_url, self._sleep = region, endpoint_url or None, sleep
-        self._clients: dict[str, Any] = {}
-        self._lock = threading.Lock()
+        # lazy: `--help` and `status` never pay for boto3; own sessions: the probe's threads build clients
+        self._aws = AwsClients(region=region, endpoint_url=self.endpoint_url, max_attempts=6, read_timeout=15,
+                               own_session=True)
 
     def _client(self, region: str | None) -> Any:
-        region = region or self.region
-        with self._lock:
-            if region not in self._clients:
-                import boto3  # lazy: `--help` and `status` never pay for it
-                from botocore.config import Config
-
-                self._clients[region] = boto3.session.Session().client(
-                    "dynamodb", region_name=region, endpoint_url=self.endpoint_url,
-                    config=Config(retries={"mode": "standard", "max_attempts": 5},
-                                  connect_timeout=5, read_timeout=15))
-            return self._clients[region]
+        return self._aws.get("dynamodb", region=region)
 
     def _where(self, table: str, region: str | None) -> str:
         at = f" at {self.endpoint_url}" if self.endpoint_url else ""
         return f"DynamoDB table {table!r} in {region or self.region}{at}"
 
     def _call(self, op: str, table: str, region: str | None = None, **kwargs: Any) -> dict:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
+        with self._aws.errors(
+                f"{self._where(table, region)}: {op}", codes=CODES,
+                hints={NotFound: "create it with the week-9 step: `cato-migrate phase run 3`",
+                       Conflict: "another change is in progress; wait a minute and re-run (the step is idempotent)"},
+                credentials_hint="check the AWS credentials and that the role may use dynamodb:* on the table",
+                hint="throttling and 5xx were retried; look at the AWS status page or re-run",
+                unreachable_hint="check the network/endpoint (`cato-migrate sandbox up` for local)"):
             return getattr(self._client(region), op)(**kwargs)
-        except ClientError as exc:
-            err = exc.response.get("Error", {})
-            code, msg = err.get("Code", ""), err.get("Message", str(exc))
-            where = self._where(table, region)
-            if code == "ResourceNotFoundException":
-                raise NotFound(f"{where}: not found ({op}): {msg}",
-                               hint="create it with the week-9 step: `cato-migrate phase run 3`") from None
-            if code in ("ResourceInUseException", "LimitExceededException"):
-                raise Conflict(f"{where} is busy ({op}): {msg}",
-                               hint="another change is in progress; wait a minute and re-run (the step is idempotent)") from None
-            if code in ("AccessDeniedException", "UnrecognizedClientException", "ExpiredTokenException"):
-                raise ExternalError(f"{where}: {op} refused: {code}: {msg}",
-                                    hint="check the AWS credentials and that the role may use dynamodb:* on the table") from None
-            raise ExternalError(f"{where}: {op} failed: {code}: {msg}",
-                                hint="throttling and 5xx were retried; look at the AWS status page or re-run") from None
-        except BotoCoreError as exc:
-            raise ExternalError(f"{self._where(table, region)}: {op} could not reach DynamoDB: {exc}",
-                                hint="check the network/endpoint (`cato-migrate sandbox up` for local)") from None
 
     # -- tables -------------------------------------------------------------------------------
     def describe(self, table: str, region: str | None = None) -> TableStatus:

@@ -1,12 +1,14 @@
 """OpenSearch Serverless control plane (boto3 `opensearchserverless`, imported lazily):
 security policies, data access policies and collections, with vendor errors mapped onto the
-project's tree (ResourceNotFound -> NotFound, Conflict -> Conflict, the rest -> ExternalError)."""
+project's tree by adapters/aws.py (ResourceNotFound -> NotFound, Conflict -> Conflict,
+ValidationException -> BadInput, the rest -> ExternalError)."""
 from __future__ import annotations
 
 import json
 import time
 from typing import Any, Callable
 
+from cato_migrate.adapters.aws import AwsClients
 from cato_migrate.errors import Conflict, ExternalError, NotFound
 
 
@@ -14,39 +16,23 @@ class OpenSearchCollections:
     def __init__(self, region: str, endpoint_url: str | None = None,
                  sleep: Callable[[float], None] = time.sleep):
         self.region, self.endpoint_url, self._sleep = region, endpoint_url or None, sleep
-        self._c: Any = None
+        # botocore's default timeouts (60 s), as before the seam; own session, as before
+        self._aws = AwsClients(region=region, endpoint_url=self.endpoint_url, connect_timeout=60, read_timeout=60,
+                               own_session=True)
 
     @property
     def _client(self) -> Any:
-        if self._c is None:
-            import boto3  # lazy
-
-            self._c = boto3.session.Session().client("opensearchserverless", region_name=self.region,
-                                                     endpoint_url=self.endpoint_url)
-        return self._c
+        return self._aws.get("opensearchserverless")
 
     def _call(self, op: str, what: str, **kwargs: Any) -> dict:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         where = f"OpenSearch Serverless {what} in {self.region}" + (f" at {self.endpoint_url}" if self.endpoint_url else "")
-        try:
+        with self._aws.errors(
+                f"{where}: {op}",
+                hints={Conflict: "it already exists or is changing; re-run the step (it is idempotent)"},
+                credentials_hint="the role needs aoss:* on the collection and its policies",
+                hint="ValidationException usually names the field; otherwise re-run",
+                unreachable_hint="check the network/endpoint (`cato-migrate sandbox up` for local)"):
             return getattr(self._client, op)(**kwargs)
-        except ClientError as exc:
-            err = exc.response.get("Error", {})
-            code, msg = err.get("Code", ""), err.get("Message", str(exc))
-            if code == "ResourceNotFoundException":
-                raise NotFound(f"{where}: not found ({op}): {msg}") from None
-            if code == "ConflictException":
-                raise Conflict(f"{where}: {op} conflicts: {msg}",
-                               hint="it already exists or is changing; re-run the step (it is idempotent)") from None
-            if code in ("AccessDeniedException", "UnrecognizedClientException"):
-                raise ExternalError(f"{where}: {op} refused: {msg}",
-                                    hint="the role needs aoss:* on the collection and its policies") from None
-            raise ExternalError(f"{where}: {op} failed: {code}: {msg}",
-                                hint="ValidationException usually names the field; otherwise re-run") from None
-        except BotoCoreError as exc:
-            raise ExternalError(f"{where}: {op} could not reach the service: {exc}",
-                                hint="check the network/endpoint (`cato-migrate sandbox up` for local)") from None
 
     def get_security_policy(self, name: str, type: str) -> dict | None:
         try:

@@ -18,16 +18,15 @@ import json
 import time
 from typing import Any
 
+from cato_migrate.adapters.aws import AwsClients, AwsFailure
 from cato_migrate.core.endpoint_rollout import DeployedModel, EndpointState, ModelSpec, UpdateUnsupported
 from cato_migrate.errors import BadInput, ExternalError, NotFound
 
 VARIANT = "AllTraffic"
 
 
-def _missing(exc: Any) -> bool:
-    err = exc.response.get("Error", {})
-    return err.get("Code") in ("ValidationException", "ResourceNotFound") and "could not find" in \
-        str(err.get("Message", "")).lower()
+def _missing(f: AwsFailure) -> bool:
+    return f.code in ("ValidationException", "ResourceNotFound") and "could not find" in f.message.lower()
 
 
 class SageMakerEndpoints:
@@ -36,53 +35,39 @@ class SageMakerEndpoints:
         self.region = region
         self.endpoint_url, self.runtime_endpoint_url = endpoint_url or None, runtime_endpoint_url or None
         self.read_timeout_s, self.max_attempts = read_timeout_s, max_attempts
-        self._clients: dict[str, Any] = {}
+        self._aws = AwsClients(region=region, endpoint_url=self.endpoint_url, max_attempts=max_attempts,
+                               read_timeout=read_timeout_s)
 
     # -- plumbing ---------------------------------------------------------------------------
     def _client(self, service: str):
-        if service not in self._clients:
-            import boto3
-            from botocore.config import Config
-
-            runtime = service == "sagemaker-runtime"
+        if service == "sagemaker-runtime":
             # A smoke invocation is judged once: retrying a failing model only delays the rollback.
-            retries = {"mode": "standard", "total_max_attempts": 1 if runtime else self.max_attempts}
-            self._clients[service] = boto3.client(
-                service, region_name=self.region,
-                endpoint_url=self.runtime_endpoint_url if runtime else self.endpoint_url,
-                config=Config(retries=retries, connect_timeout=5, read_timeout=self.read_timeout_s))
-        return self._clients[service]
+            return self._aws.get(service, endpoint_url=self.runtime_endpoint_url, max_attempts=1)
+        return self._aws.get(service)
 
     def _call(self, op: str, *, missing_ok: bool = False, **kw):
-        from botocore.exceptions import BotoCoreError, ClientError
+        where = f"SageMaker {op}"
+
+        def special(f: AwsFailure) -> Exception | None:
+            if _missing(f):
+                return NotFound(f"{where}: {f.message}", hint="run the deploy step (cato-migrate phase run 1) first")
+            if op == "update_endpoint" and (f.status >= 500 or f.code in ("NotImplemented", "InternalFailure")):
+                return UpdateUnsupported(f"{where} answered {f.status or f.code}: {f.message.strip()[:160]}")
+            if f.code == "ResourceLimitExceeded":
+                return ExternalError(f"{where}: {f.message}", hint="request a quota increase for the instance type "
+                                     "(Service Quotas > SageMaker) or choose another instance type")
+            return None
 
         try:
-            return getattr(self._client("sagemaker"), op)(**kw)
-        except ClientError as exc:
-            if missing_ok and _missing(exc):
+            with self._aws.errors(where, special=special, codes={"ResourceInUse": BadInput},
+                                  hint="check the SageMaker service health and the region",
+                                  credentials_hint="check AWS credentials and that the role may call SageMaker "
+                                                   "and iam:PassRole on the execution role"):
+                return getattr(self._client("sagemaker"), op)(**kw)
+        except NotFound:
+            if missing_ok:
                 return None
-            err = exc.response.get("Error", {})
-            code, msg = err.get("Code", ""), err.get("Message", str(exc))
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            where = f"SageMaker {op}"
-            if _missing(exc):
-                raise NotFound(f"{where}: {msg}", hint="run the deploy step (cato-migrate phase run 1) first") from exc
-            if op == "update_endpoint" and (status >= 500 or code in ("NotImplemented", "InternalFailure")):
-                raise UpdateUnsupported(f"{where} answered {status or code}: {msg.strip()[:160]}") from exc
-            if code in ("ResourceLimitExceeded",):
-                raise ExternalError(f"{where}: {msg}", hint="request a quota increase for the instance type "
-                                    "(Service Quotas > SageMaker) or choose another instance type") from exc
-            if code in ("ValidationException", "ResourceInUse"):
-                raise BadInput(f"{where} refused the request: {msg}") from exc
-            if code in ("AccessDeniedException", "UnrecognizedClientException", "ExpiredTokenException"):
-                raise ExternalError(f"{where}: {code}: {msg}", hint="check AWS credentials and that the "
-                                    "role may call SageMaker and iam:PassRole on the execution role") from exc
-            raise ExternalError(f"{where} failed after retries: {code} {msg}",
-                                hint="check the SageMaker service health and the region") from exc
-        except BotoCoreError as exc:
-            raise ExternalError(f"SageMaker {op}: cannot reach {self.endpoint_url or 'AWS'}: {exc}",
-                                hint="on --env local run `cato-migrate sandbox up` first; otherwise check "
-                                     "network and credentials") from exc
+            raise
 
     # -- control plane -------------------------------------------------------------------------
     def describe_endpoint(self, name: str) -> EndpointState:
@@ -134,31 +119,26 @@ class SageMakerEndpoints:
 
     # -- runtime -----------------------------------------------------------------------------------
     def invoke(self, name: str, body: dict) -> tuple[Any, float]:
-        from botocore.exceptions import BotoCoreError, ClientError
+        def special(f: AwsFailure) -> Exception | None:
+            if f.code == "ModelError":
+                meta = f.response
+                return ExternalError(
+                    f"endpoint {name}: the container answered {meta.get('OriginalStatusCode', '?')}: "
+                    f"{meta.get('OriginalMessage', f.message)}",
+                    hint=f"read the container's logs: {meta.get('LogStreamArn') or f'/aws/sagemaker/Endpoints/{name}'}")
+            if _missing(f):
+                return NotFound(f"endpoint {name} does not exist: {f.message}",
+                                hint="run the deploy step (cato-migrate phase run 1) first")
+            return None
 
         started = time.perf_counter()
-        try:
+        with self._aws.errors(f"invoking endpoint {name}", special=special, endpoint_url=self.runtime_endpoint_url,
+                              max_attempts=1, hint="check the endpoint is InService and the runtime endpoint URL",
+                              unreachable_hint="on --env local run `cato-migrate sandbox up` first"):
             resp = self._client("sagemaker-runtime").invoke_endpoint(
                 EndpointName=name, ContentType="application/json", Accept="application/json",
                 Body=json.dumps(body).encode())
             raw = resp["Body"].read()
-        except ClientError as exc:
-            err, meta = exc.response.get("Error", {}), exc.response
-            code, msg = err.get("Code", ""), err.get("Message", str(exc))
-            if code == "ModelError":
-                raise ExternalError(
-                    f"endpoint {name}: the container answered {meta.get('OriginalStatusCode', '?')}: "
-                    f"{meta.get('OriginalMessage', msg)}",
-                    hint=f"read the container's logs: {meta.get('LogStreamArn') or f'/aws/sagemaker/Endpoints/{name}'}"
-                ) from exc
-            if _missing(exc):
-                raise NotFound(f"endpoint {name} does not exist: {msg}",
-                               hint="run the deploy step (cato-migrate phase run 1) first") from exc
-            raise ExternalError(f"invoking endpoint {name}: {code} {msg}",
-                                hint="check the endpoint is InService and the runtime endpoint URL") from exc
-        except BotoCoreError as exc:
-            raise ExternalError(f"invoking endpoint {name}: cannot reach {self.runtime_endpoint_url or 'AWS'}: {exc}",
-                                hint="on --env local run `cato-migrate sandbox up` first") from exc
         latency_ms = (time.perf_counter() - started) * 1000
         try:
             return json.loads(raw), latency_ms
