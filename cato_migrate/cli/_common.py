@@ -1,34 +1,73 @@
-"""What every verb shares: global options, settings, confirmation and the lock."""
+"""What every verb shares: the invocation's state (typer's ctx.obj), settings, confirmation and the lock.
+
+The app callback (cli/app.py) fills one `CliState` per invocation and click keeps it on the context
+(`ctx.obj`); the helpers here find it through click's current context, so verbs stay parse -> core ->
+render. A test passes its own (`main(argv, obj=CliState(...))`, or CliRunner's `obj=`) to inject a
+console, settings or a RunContext factory (fakes, a SQLite store in a tmp dir): no module globals.
+"""
 from __future__ import annotations
 
 import shlex
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
 
 import typer
 
 from cato_migrate.errors import BadInput, ExternalError, Unverified
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from cato_migrate.core.context import RunContext
+    from cato_migrate.settings import Settings
+
 
 @dataclass
-class Globals:
-    env: str | None = None
-    output: str | None = None
-    yes: bool | None = None
+class CliState:
+    """One invocation's global options and what a test may inject in place of the real thing."""
+
+    env: Optional[str] = None      # --env / CATO_ENV
+    output: Optional[str] = None   # --output / CATO_OUTPUT
+    yes: Optional[bool] = None     # --yes / CATO_YES
+    out: Optional[Console] = None  # stdout console; None: one made on first use
+    err: Optional[Console] = None  # stderr console (progress, errors)
+    settings: Optional[Settings] = None  # None: load_settings() with the options above
+    context: Optional[Callable[..., RunContext]] = None  # None: wiring.make_context
+
+    def load_settings(self) -> Settings:
+        if self.settings is not None:
+            return self.settings
+        from cato_migrate.settings import load_settings
+
+        return load_settings(env=self.env, output=self.output, yes=self.yes)
+
+    def make_context(self, settings: Settings, **kw: Any) -> RunContext:
+        if self.context is not None:
+            return self.context(settings, **kw)
+        from cato_migrate import wiring  # looked up per call: tests may replace wiring.make_context
+
+        return wiring.make_context(settings, **kw)
 
 
-GLOBALS = Globals()
+def state() -> CliState:
+    """The running command's CliState (ctx.obj); defaults when no command runs (a unit test of the wiring)."""
+    from typer._click.globals import get_current_context  # typer vendors click; this is its context stack
+
+    ctx = get_current_context(silent=True)
+    obj = ctx.find_object(CliState) if ctx is not None else None
+    return obj if obj is not None else CliState()
 
 
-def settings():
-    from cato_migrate.settings import load_settings
-
-    return load_settings(env=GLOBALS.env, output=GLOBALS.output, yes=GLOBALS.yes)
+def settings() -> Settings:
+    return state().load_settings()
 
 
 def output() -> str:
-    return GLOBALS.output or settings().output
+    st = state()
+    return st.output or st.load_settings().output
 
 
 def command_line() -> str:
@@ -41,7 +80,7 @@ def require_reason(force: bool, reason: str | None) -> str:
     return (reason or "").strip()
 
 
-def confirm_production(s, what: str) -> None:
+def confirm_production(s: Settings, what: str) -> None:
     if s.env != "production" or s.yes:
         return
     if not sys.stdin.isatty():
@@ -52,16 +91,18 @@ def confirm_production(s, what: str) -> None:
 
 
 @contextmanager
-def mutating(what: str, *, force: bool = False, reason: str = "", preempt: bool = False, progress=None):
+def mutating(what: str, *, force: bool = False, reason: str = "", preempt: bool = False,
+             progress: Callable[[str], None] | None = None) -> Iterator[RunContext]:
     """Confirm (production), take the lock (or preempt it), yield a RunContext, release."""
     from cato_migrate.cli import _render
     from cato_migrate.core.fencing import attach_lease
     from cato_migrate.core.lock import LeaseKeeper
-    from cato_migrate.wiring import make_context
 
-    s = settings()
+    st = state()
+    s = st.load_settings()
     confirm_production(s, what)
-    ctx = make_context(s, force=force, reason=reason, progress=progress or _render.progress)
+    # bound to this command's console: progress also comes from the lease keeper's heartbeat thread
+    ctx = st.make_context(s, force=force, reason=reason, progress=progress or partial(_render.progress, st=st))
     keeper = LeaseKeeper(ctx.store, ctx.clock, env=s.env, actor=ctx.actor, command=command_line(),
                          ttl=s.lock_ttl_seconds, progress=ctx.progress)
     keeper.acquire(preempt=preempt, reason=reason)
@@ -76,9 +117,9 @@ def mutating(what: str, *, force: bool = False, reason: str = "", preempt: bool 
         raise
     except ExternalError as exc:
         # exit 4: say where the traffic flag stands now, read live, so nobody has to guess
-        state = flag_state_now(ctx)
-        exc.details = {**exc.details, "flag_now": state}
-        exc.message = f"{exc.message}; the flag now: {state}"
+        flag_now = flag_state_now(ctx)
+        exc.details = {**exc.details, "flag_now": flag_now}
+        exc.message = f"{exc.message}; the flag now: {flag_now}"
         raise
     finally:
         keeper.release()
@@ -88,7 +129,7 @@ def mutating(what: str, *, force: bool = False, reason: str = "", preempt: bool 
             spawn_flush(s)  # detached: a receiver that is down never holds this command up
 
 
-def flag_state_now(ctx) -> str:
+def flag_state_now(ctx: RunContext) -> str:
     from cato_migrate.errors import CatoError
 
     try:
@@ -101,8 +142,7 @@ def flag_state_now(ctx) -> str:
     return f"serves {st.served_percentage}% (configured {st.configured_percentage}%{dep})"
 
 
-def reading():
+def reading() -> RunContext:
     """A RunContext for read-only verbs (no lock, no confirmation)."""
-    from cato_migrate.wiring import make_context
-
-    return make_context(settings())
+    st = state()
+    return st.make_context(st.load_settings())

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import sys
-from typing import Optional
+from typing import Any, Optional
 
 import typer
+from typer import _click  # typer's vendored click: its Context is what a group's invoke() receives
 from typer.core import TyperGroup
 
 from cato_migrate.cli import _common
@@ -25,7 +26,7 @@ class _Interrupted(Exception):
 
 
 class _Root(TyperGroup):
-    def invoke(self, ctx):
+    def invoke(self, ctx: _click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt as exc:
@@ -52,7 +53,8 @@ def _globals(
     if output is not None and output not in ("table", "json") and not (output == "html" and ctx.invoked_subcommand == "report"):
         raise BadInput(f"--output must be table or json, got {output!r}"
                        + (" (html: only `cato-migrate report --output html --out FILE`)" if output == "html" else ""))
-    _common.GLOBALS.env, _common.GLOBALS.output, _common.GLOBALS.yes = env, output, yes
+    st = ctx.ensure_object(_common.CliState)  # main() (or a test) may have passed one in: keep its injections
+    st.env, st.output, st.yes = env, output, yes
     _warn_unknown_variables()
 
 
@@ -120,19 +122,22 @@ def hoist_globals(argv: list[str]) -> list[str]:
     return head + rest
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, obj: _common.CliState | None = None) -> int:
+    """Run one command; `obj`: the invocation's state (ctx.obj), where a test injects a console,
+    settings or a RunContext factory. Errors are rendered here, after typer is done."""
     from cato_migrate.errors import CatoError
 
     argv = hoist_globals(list(sys.argv[1:] if argv is None else argv))
+    st = obj if obj is not None else _common.CliState()
     try:
-        rv = app(args=argv, prog_name=PROG, standalone_mode=False)
+        rv = app(args=argv, prog_name=PROG, standalone_mode=False, obj=st)
     except (_Interrupted, KeyboardInterrupt):
         sys.stderr.write(f"\n{INTERRUPTED}\n")
         return EXIT_INTERRUPTED
     except CatoError as exc:
         from cato_migrate.cli import _render
 
-        _render.error(_common.GLOBALS.output or _output_from_env(), exc)
+        _render.error(st.output or _output_from_env(), exc, st)
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code

@@ -50,9 +50,9 @@ def watch(
         _json_line(last)
     code, message, hint = outcome(last)
     if message:
-        _render.err.print(f"[bold]{'ok' if code == 0 else 'canary watch'}:[/bold] {_render.esc(message)}")
+        _render.err().print(f"[bold]{'ok' if code == 0 else 'canary watch'}:[/bold] {_render.esc(message)}")
     if hint:
-        _render.err.print(f"[bold]next:[/bold] {_render.esc(hint)}")
+        _render.err().print(f"[bold]next:[/bold] {_render.esc(hint)}")
     if code:
         raise typer.Exit(code)
 
@@ -101,11 +101,12 @@ class _View:
 
     def __init__(self, ctx, source: str, every: float):
         self.ctx, self.source, self.every = ctx, source, every
+        self.console = _render.out()  # the command's: update() may be called from the watch loop's thread
         self.live = None
-        if _render.out.is_terminal:
+        if self.console.is_terminal:
             from rich.live import Live
 
-            self.live = Live(console=_render.out, auto_refresh=False, transient=False)
+            self.live = Live(console=self.console, auto_refresh=False, transient=False)
             self.live.start()
 
     def update(self, snap: dict) -> None:
@@ -115,8 +116,8 @@ class _View:
         if self.live is not None:
             self.live.update(body, refresh=True)
         else:
-            _render.out.print(body)
-            _render.out.print()
+            self.console.print(body)
+            self.console.print()
 
     def stop(self) -> None:
         if self.live is not None:

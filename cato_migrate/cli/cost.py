@@ -100,9 +100,9 @@ def status() -> None:
 
     _render.emit(_common.output(), {"env": ctx.env, **v.to_dict()}, human)
     if v.status == "exceeded":  # exit 1: a check failed (the budget); the notifier has the event
-        _render.err.print("[bold yellow]warning:[/bold yellow] the daily cost budget is exceeded"
-                          + (" (budget.exceeded notification queued)" if ctx.notify is not None else
-                             " (no notification channel configured)"))
+        _render.err().print("[bold yellow]warning:[/bold yellow] the daily cost budget is exceeded"
+                            + (" (budget.exceeded notification queued)" if ctx.notify is not None else
+                               " (no notification channel configured)"))
         raise typer.Exit(1)
 
 

@@ -102,10 +102,11 @@ def run(
     with _common.mutating(f"phase run {number}", force=force, reason=why) as ctx:
         if force:
             ctx.audit("phase.run.force", f"phase:{number}", why, week=week, step=step)
-        shown = out != "json"
+        err = _render.err()  # this command's console, whichever thread reports an outcome
         outcomes = run_phase(ctx, phase, week, step,
-                             on_outcome=(lambda o: _render.err.print(
-                                 f"{_render.styled(o.outcome)} {_render.esc(o.id)}: {_render.esc(o.message)}")) if shown else (lambda o: None))
+                             on_outcome=(lambda o: err.print(
+                                 f"{_render.styled(o.outcome)} {_render.esc(o.id)}: {_render.esc(o.message)}"))
+                             if out != "json" else (lambda o: None))
     _render_outcomes(out, phase, outcomes, dry_run=False)
     if any(o.outcome not in ("skipped", "done", "resumed") for o in outcomes):
         raise typer.Exit(1)

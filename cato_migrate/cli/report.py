@@ -28,9 +28,10 @@ def report(
     from cato_migrate.cli.canary import _dual_write
     from cato_migrate.core.report import build_report
 
-    fmt = _common.GLOBALS.output
+    st = _common.state()
+    fmt = st.output
     if fmt == "html":
-        _common.GLOBALS.output = None  # settings know table|json; html belongs to this verb alone
+        st.output = None  # settings know table|json; html belongs to this verb alone
     ctx = _common.reading()
     fmt = fmt or _common.output()
     bench_data, bench_name = _bench(bench)
@@ -50,7 +51,7 @@ def report(
 
         with _open(out) as f:
             _human(Console(file=f, width=140, highlight=False, soft_wrap=True), r)
-        _render.err.print(f"wrote {_render.esc(out)}")
+        _render.err().print(f"wrote {_render.esc(out)}")
         return None
     _render.emit(fmt, r.model_dump(), lambda c: _human(c, r))
 
@@ -72,7 +73,7 @@ def _write(path: Optional[Path], text: str, what: str) -> None:
         return
     with _open(path) as f:
         f.write(text)
-    _render.err.print(f"wrote the {what} to {_render.esc(path)}")
+    _render.err().print(f"wrote the {what} to {_render.esc(path)}")
 
 
 def _bench(choice: str) -> tuple[dict | None, str]:

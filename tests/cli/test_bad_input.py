@@ -57,7 +57,6 @@ def invoke(mp: pytest.MonkeyPatch, capsys, cwd: Path, env: dict[str, str | None]
             mp.setenv(k, v)
     mp.chdir(cwd)
     mp.setattr("sys.argv", ["cato-migrate", *argv])
-    _common.GLOBALS.env = _common.GLOBALS.output = _common.GLOBALS.yes = None
     capsys.readouterr()
     try:
         code = main(list(argv))

@@ -12,7 +12,6 @@ import json
 import pytest
 
 from cato_migrate.adapters.sqlite_store import SqliteStateStore
-from cato_migrate.cli import _common
 from cato_migrate.cli.app import main
 from cato_migrate.core.traffic import flag_status, set_traffic
 from tests.fake_metrics import UNREADABLE, FakeMetrics, steady, window_of
@@ -51,7 +50,6 @@ def world(tmp_path, monkeypatch):
 
 def run(capsys, monkeypatch, *argv):
     monkeypatch.setattr("sys.argv", ["cato-migrate", *argv])
-    _common.GLOBALS.env = _common.GLOBALS.output = _common.GLOBALS.yes = None
     capsys.readouterr()
     code = main(list(argv))
     out = capsys.readouterr()

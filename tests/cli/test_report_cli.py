@@ -5,7 +5,6 @@ import json
 
 import pytest
 
-from cato_migrate.cli import _common
 from cato_migrate.cli.app import main
 from tests.report_world import World, demo_world
 
@@ -27,7 +26,6 @@ def world(tmp_path, monkeypatch):
 
 def run(capsys, monkeypatch, *argv):
     monkeypatch.setattr("sys.argv", ["cato-migrate", *argv])
-    _common.GLOBALS.env = _common.GLOBALS.output = _common.GLOBALS.yes = None
     capsys.readouterr()
     code = main(list(argv))
     out = capsys.readouterr()

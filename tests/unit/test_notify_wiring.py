@@ -14,7 +14,6 @@ def workdir(tmp_path, monkeypatch):
             monkeypatch.delenv(k)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CATO_WORK_DIR", str(tmp_path / "w"))
-    monkeypatch.setattr(_common, "GLOBALS", _common.Globals())
     return tmp_path
 
 
