@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from cato_migrate.core.cost import Answer
     from cato_migrate.core.cost_mix import MixRequest
     from cato_migrate.core.endpoint_rollout import DeployedModel, EndpointState, ModelSpec
+    from cato_migrate.core.environment import EnvironmentProfile
     from cato_migrate.core.notify import OutboxRow
     from cato_migrate.core.notify_events import NotifyEvent
     from cato_migrate.core.table_specs import TableSpec, TableStatus
@@ -196,14 +197,15 @@ class GatewayMetrics(Protocol):
 #   cato_gateway_request_duration_seconds_bucket{stack,le} / _sum / _count   histogram
 #   cato_gateway_complaints_total{stack}                                   counter
 #   cato_gateway_in_flight{stack}, cato_gateway_flag_percentage           gauges
-STACK_NAMES = ("legacy", "new")
+Stack = Literal["legacy", "new"]
+STACK_NAMES: tuple[Stack, ...] = ("legacy", "new")
 LATENCY_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 5.0, 10.0, 30.0)
 
 
 class StackWindow(Record):
     """One stack's traffic over a window, as a metrics source measured it. None = not measured."""
 
-    stack: Literal["legacy", "new"] = Field(description="Which stack.")
+    stack: Stack = Field(description="Which stack.")
     window_seconds: float = Field(gt=0, description="Length of the window the figures cover.")
     requests: int | None = Field(default=None, ge=0, description="Requests completed in the window (ok + error).")
     errors: int | None = Field(default=None, ge=0, description="Requests the stack failed in the window (5xx, unreachable, unavailable).")
@@ -416,3 +418,6 @@ class Services(Protocol):
     def opensearch_collections(self) -> VectorCollections: ...
     def identity(self) -> CallerIdentity: ...
     def redis_url(self) -> str | None: ...
+    def environment(self) -> EnvironmentProfile:
+        """What differs in this environment (core/environment.py): steps and checks ask it."""
+        ...

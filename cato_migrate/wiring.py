@@ -88,12 +88,26 @@ def legacy_url(settings: Settings) -> str | None:
     return sandbox_url(settings, "litellm") if settings.env == "local" else None
 
 
+def environment_profile(settings: Settings):
+    """What differs in this environment (core/environment.py): the sandbox's stand-ins
+    on local, real AWS everywhere else. Steps and checks ask it instead of naming an environment."""
+    from cato_migrate.core import environment as profiles
+
+    if settings.env == "local":
+        return profiles.sandbox(minute_seconds=settings.sandbox_minute_seconds, legacy_url=legacy_url(settings))
+    return profiles.cloud(settings.env, legacy_url=legacy_url(settings))
+
+
 class Services:
     """Adapters for the ports, built on first use."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
         self._flag = None
+
+    def environment(self):
+        """This environment's profile (built on each call: the sandbox's litellm may start meanwhile)."""
+        return environment_profile(self.settings)
 
     def _endpoint(self, explicit: str, component: str) -> str | None:
         if explicit:
@@ -118,11 +132,19 @@ class Services:
         return OrchestratorHttp(url, admin_token=orchestrator_token(s), api_key=orchestrator_api_key(s))
 
     def fault_injector(self):
+        """Plants a tier's backend fault for the breaker probe. On the sandbox: at the model simulator,
+        so the backend itself fails. Elsewhere: the orchestrator's admin fault switch (bounded in
+        time; no real backend is touched)."""
+        if self.settings.env != "local":
+            from cato_migrate.adapters.orchestrator_faults import OrchestratorFaults
+
+            return OrchestratorFaults(self.orchestrator_api())
         from cato_migrate.adapters.orchestrator_http import SimulatorFaults
 
-        url = sandbox_url(self.settings, "simulator") if self.settings.env == "local" else None
+        url = sandbox_url(self.settings, "simulator")
         if not url:
-            raise BadInput("planting a backend fault needs the sandbox's model simulator (local only)")
+            raise BadInput("planting a backend fault on the sandbox needs its model simulator, which is not running",
+                           hint="run `cato-migrate sandbox up` first")
         return SimulatorFaults(url)
 
     def model_endpoints(self):

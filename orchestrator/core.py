@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from orchestrator.cache_policy import cache_scope_for, is_shared
 from orchestrator.chat_request import ChatRequest, Sampling
+from orchestrator.faults import FaultSwitch
 from orchestrator.identity import scoped
 from orchestrator.ports import BackendError, CacheHit, Message, ModelTier, RoutingDecision, StreamUsage
 from orchestrator.routing import FALLBACKS
@@ -81,6 +82,7 @@ class CatoOrchestrator:
             kw = config.breaker.model_dump() if config else {}
             breakers = BreakerBoard(list(ModelTier), **kw)
         self.circuit_breakers = breakers
+        self.faults = FaultSwitch()  # the admin fault switch (orchestrator/faults.py): off until POST /admin/faults
         self.cache = cache
         self.working = working
         self.memory = memory
@@ -223,6 +225,7 @@ class CatoOrchestrator:
                 continue
             chunks = self.backends[tier].stream(messages, **sampling.backend_kwargs())
             try:
+                self.faults.check(tier)  # while its admin fault switch is on, the tier fails here as its backend would
                 first = await chunks.__anext__()
             except StopAsyncIteration:
                 first = ""
@@ -258,6 +261,7 @@ class CatoOrchestrator:
                 tried.append(f"{tier.value}: {'no backend' if tier not in self.backends else 'breaker open'}")
                 continue
             try:
+                self.faults.check(tier)  # while its admin fault switch is on, the tier fails here as its backend would
                 completion = await self.backends[tier].complete(messages, **sampling.backend_kwargs())
             except BackendError as exc:
                 breaker.record_failure(exc.kind)

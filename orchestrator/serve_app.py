@@ -264,6 +264,36 @@ class OrchestratorDeployment:
         self.orch.circuit_breakers = BreakerBoard(list(ModelTier), **self.config.breaker.model_dump())
         return {"reset": True}
 
+    # -- the fault switch (orchestrator/faults.py): one tier's calls fail, for a bounded time --------
+    @api.get("/admin/faults")
+    async def faults(self, authorization: str | None = Header(default=None)):
+        self._authorise(authorization)
+        return self.orch.faults.snapshot()
+
+    @api.post("/admin/faults")
+    async def set_fault(self, request: Request, authorization: str | None = Header(default=None)):
+        self._authorise(authorization)
+        from orchestrator.faults import parse_fault
+
+        tier, seconds, error_rate = parse_fault(await _json_body(request, 4096))
+        logging.getLogger("orchestrator").warning("admin fault switch: %s fails %.0f%% of calls for %gs",
+                                                  tier.value, error_rate * 100, seconds)
+        return self.orch.faults.fail(tier, seconds, error_rate)
+
+    @api.post("/admin/faults/clear")
+    async def clear_faults(self, request: Request, authorization: str | None = Header(default=None)):
+        self._authorise(authorization)
+        from orchestrator.faults import parse_clear
+
+        raw = await _read_body(request, 4096)  # no body at all: clear every tier
+        try:
+            body = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            raise ApiError(400, "the request body must be JSON (UTF-8)", code="invalid_json") from None
+        if not isinstance(body, dict):
+            raise ApiError(400, "the request body must be a JSON object", code="invalid_type")
+        return self.orch.faults.clear(parse_clear(body))
+
     @api.get("/admin/cache")
     async def cache_stats(self, authorization: str | None = Header(default=None)):
         self._authorise(authorization)

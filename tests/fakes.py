@@ -123,8 +123,9 @@ class FakeFlag:
 
 
 class FakeServices:
-    def __init__(self, flag, workloads=None, gateway=None, metrics=None):
+    def __init__(self, flag, workloads=None, gateway=None, metrics=None, settings=None):
         self.flag = flag
+        self.settings = settings or Settings()
         self._workloads = workloads
         self._gateway = gateway
         self._metrics = metrics  # a MetricsSource (tests/fake_metrics.py); None: none configured
@@ -145,6 +146,11 @@ class FakeServices:
     def traffic_flag(self):
         return self.flag
 
+    def environment(self):
+        from cato_migrate.wiring import environment_profile  # the profile wiring picks for the env
+
+        return environment_profile(self.settings)
+
     def orchestrator_api(self):
         from cato_migrate.errors import BadInput
 
@@ -162,7 +168,7 @@ def make_ctx(store, clock=None, flag=None, force=False, reason="", env="local", 
     flag = flag or FakeFlag(clock)
     settings = Settings(env=env, canary_deploy_minutes=2, canary_bake_minutes=1, **settings_kw)
     return RunContext(env=env, actor="tester@host", run_id="r1", store=store, clock=clock,
-                      services=FakeServices(flag, workloads, gateway, metrics), runbook=load_runbook(), settings=settings,
+                      services=FakeServices(flag, workloads, gateway, metrics, settings), runbook=load_runbook(), settings=settings,
                       force=force, reason=reason)
 
 

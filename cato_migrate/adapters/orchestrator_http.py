@@ -40,6 +40,17 @@ class OrchestratorHttp:
     def reset_breakers(self) -> None:
         self._req("POST", "/admin/breakers/reset", headers=self._admin)
 
+    # -- the admin fault switch (orchestrator/faults.py) ------------------------------------------
+    def set_fault(self, tier: str, seconds: float, error_rate: float = 1.0) -> dict:
+        return self._req("POST", "/admin/faults", json={"tier": tier, "seconds": seconds, "error_rate": error_rate},
+                         headers=self._admin)
+
+    def clear_faults(self, tier: str | None = None) -> dict:
+        return self._req("POST", "/admin/faults/clear", json={"tier": tier} if tier else {}, headers=self._admin)
+
+    def faults(self) -> dict:
+        return self._req("GET", "/admin/faults", headers=self._admin)
+
     def metrics_text(self) -> str:
         return self._http.get("/metrics").text
 

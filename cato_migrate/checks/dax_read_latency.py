@@ -9,7 +9,8 @@ process (`POST /admin/memory/read-latency`), and reports p50/p99 and which path 
 * "dynamodb": every read goes to DynamoDB (no cache): the planted fault on the sandbox.
 
 `measured` is the p99 in ms (the runbook threshold, < 1 ms, is applied to it). Outside the
-sandbox a path other than DAX leaves the criterion waiting: the figure would not be DAX's.
+sandbox (the environment profile's `dax_required`) a path other than DAX leaves the criterion
+waiting: the figure would not be DAX's.
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ class DaxReadLatency(CheckKind):
 
         r = probe_read_latency(ctx.services.orchestrator_api(), params.reads)
         path = r.evidence["path"]
-        if ctx.env != "local" and path != "dax":
+        if ctx.services.environment().dax_required and path != "dax":
             return CheckResult("waiting", f"the orchestrator reads semantic memory via {path}, not DAX: set "
                                "reads.dax_endpoint in its config (and install amazon-dax-client); " + r.message,
                                None, r.evidence)

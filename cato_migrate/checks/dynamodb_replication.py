@@ -33,8 +33,7 @@ class DynamoDbReplication(CheckKind):
         s = ctx.settings
         tables = ctx.services.tables()
         regions = replica_regions(s.region, s.replica_regions)
-        where = ("sandbox: moto regions joined by the sandbox DynamoDB layer (wire-level replication)"
-                 if s.env == "local" else f"AWS DynamoDB {s.region} -> {', '.join(regions)}")
+        where = ctx.services.environment().replication_path or f"AWS DynamoDB {s.region} -> {', '.join(regions)}"
         base = {"table": params.table, "primary": s.region, "replicas": regions, "path": where}
         if not regions:
             return CheckResult("fail", f"no replica regions are configured besides {s.region}",

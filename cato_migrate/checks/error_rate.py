@@ -22,7 +22,7 @@ class ErrorRate(CheckKind):
     Params = ErrorRateParams
 
     def evaluate(self, criterion, params, ctx) -> CheckResult:
-        params = params.for_env(ctx.env)
+        params = params.in_force(ctx.services.environment())
         s, what = measure(params, ctx)
         evidence = {"n": s.requests, "concurrency": params.concurrency, "errors": s.errors, "error_kinds": s.error_kinds, "what": what}
         if s.requests == 0:

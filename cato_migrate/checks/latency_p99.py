@@ -7,8 +7,8 @@ that must carry hundreds at once). The engine applies the runbook's threshold to
 over a handful of samples is the slowest request, and one over errors proves nothing
 (`acceptance/load.py`, P99_MIN_OK: the rule is >= 10 samples slower than the p99).
 
-`sandbox:` in the params replaces the load figures on the local sandbox (env local), where two
-cores cannot hold a staging load; the evidence says which figures were used.
+`sandbox:` in the params replaces the load figures where the environment's profile says so (the
+local sandbox, where two cores cannot hold a staging load); the evidence says which figures were used.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from cato_migrate.core.environment import EnvironmentProfile
 from cato_migrate.core.kinds import CheckKind, CheckResult, register_check
 from cato_migrate.core.model import CoreModel
 
@@ -35,9 +36,9 @@ class ProbeRunParams(CoreModel):
     timeout_s: float = Field(default=10.0, gt=0, description="A request slower than this counts as an error.")
     sandbox: ProbeLoad | None = Field(default=None, description="On the local sandbox, these figures replace the ones above.")
 
-    def for_env(self, env: str):
-        """The params in force in `env`: the sandbox override applied on local."""
-        if env != "local" or self.sandbox is None:
+    def in_force(self, profile: EnvironmentProfile):
+        """The params in force under an environment profile: the sandbox override where it applies."""
+        if not profile.sandbox_overrides or self.sandbox is None:
             return self
         return self.model_copy(update=self.sandbox.model_dump(exclude_none=True))
 
@@ -53,7 +54,7 @@ def measure(params, ctx):
 
     api = ctx.services.orchestrator_api()
     base = api.base_url
-    backend = "the sandbox's model simulator" if ctx.env == "local" else f"the {ctx.env} model backends"
+    backend = ctx.services.environment().model_backends
     what = (f"end-to-end wall time of POST {base}/v1/chat/completions, {params.requests} unique queries (cache misses), "
             f"{params.concurrency} in flight, backend {backend}")
     ctx.progress(f"timing {params.requests} requests at {base}, {params.concurrency} at once")
@@ -67,7 +68,7 @@ class LatencyP99(CheckKind):
     Params = LatencyParams
 
     def evaluate(self, criterion, params, ctx) -> CheckResult:
-        params = params.for_env(ctx.env)
+        params = params.in_force(ctx.services.environment())
         s, what = measure(params, ctx)
         evidence = {"n": s.requests, "ok": s.ok, "errors": s.errors, "error_kinds": s.error_kinds,
                     "concurrency": params.concurrency, "p50_ms": s.p50_ms, "p95_ms": s.p95_ms, "p99_ms": s.p99_ms,

@@ -11,7 +11,7 @@ the new stack's throughput falls more than `max_throughput_drop` below legacy's,
 rate exceeds `max_error_rate` while legacy's does not.
 
 Missing data is "waiting", never "pass": no legacy URL (set `legacy_url`; on the sandbox the
-`litellm` component must be running), no orchestrator, or fewer successful requests on either
+`litellm` component must be running: the environment profile knows where it is), no orchestrator, or fewer successful requests on either
 stack than a p99 needs (P99_MIN_OK's rule unless `min_ok` says otherwise).
 """
 from __future__ import annotations
@@ -78,15 +78,13 @@ class NoRegression(CheckKind):
 
     def evaluate(self, criterion, params, ctx) -> CheckResult:
         from cato_migrate.acceptance.load import LoadPlan, Target, compare
-        from cato_migrate.wiring import legacy_url
 
-        if ctx.env == "local" and params.sandbox is not None:
+        profile = ctx.services.environment()
+        if profile.sandbox_overrides and params.sandbox is not None:
             params = params.model_copy(update=params.sandbox.model_dump(exclude_none=True))
-        legacy = legacy_url(ctx.settings)
+        legacy = profile.legacy_url
         if not legacy:
-            return CheckResult("waiting", "no legacy stack to compare with: " + (
-                "the sandbox's litellm is not running (`cato-migrate sandbox up`)" if ctx.env == "local"
-                else "set legacy_url in cato-migrate.toml or CATO_LEGACY_URL"))
+            return CheckResult("waiting", "no legacy stack to compare with: " + profile.legacy_hint)
         api = ctx.services.orchestrator_api()
         plan = LoadPlan(requests=params.requests, concurrency=params.concurrency, timeout_s=params.timeout_s,
                         model=params.model)

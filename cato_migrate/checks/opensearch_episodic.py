@@ -24,6 +24,7 @@ class OpenSearchEpisodic(CheckKind):
         from cato_migrate.core.memory_probes import probe_episodic
 
         r = probe_episodic(ctx.services.orchestrator_api(), params.min_score)
-        if ctx.env == "local":
-            r.evidence["path"] = "sandbox: the orchestrator's embedded vector index (no OpenSearch runs locally)"
+        index = ctx.services.environment().episodic_index
+        if index:
+            r.evidence["path"] = index
         return CheckResult("pass" if r.ok else "fail", r.message, r.measured, r.evidence)

@@ -25,7 +25,7 @@ from cato_migrate.core.traffic import TRAFFIC_KEY
 
 def minute_seconds(ctx: RunContext) -> float:
     """Real seconds per strategy minute: the sandbox compresses them as its AppConfig does."""
-    return float(ctx.settings.sandbox_minute_seconds) if ctx.env == "local" else 60.0
+    return float(ctx.services.environment().minute_seconds)
 
 
 def stage_since(entries: list[JournalEntry], served: int) -> float | None:

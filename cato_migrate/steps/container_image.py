@@ -2,7 +2,7 @@
 
 * With a docker daemon (staging, production): `docker build` (labelled with the build context's
   content digest), `docker login` with an ECR token, `docker push`, then DescribeImages.
-* Without one, on --env local only: nothing is built. The build context's content digest is
+* Without one, where the environment's profile says so (the local sandbox): nothing is built. The build context's content digest is
   registered in (moto) ECR with PutImage as an OCI manifest whose annotations say that no build
   ran, so the deploy step can pin "the image" by digest and DescribeImages verifies it. plan()
   and the evidence say so; a changed context is a new digest, so the step is no longer done.
@@ -100,7 +100,7 @@ class ContainerImage(StepKind):
 
     def plan(self, step, params, ctx) -> str:
         ref = f"<ECR>/{params.image}:{params.tag}"
-        if ctx.env == "local":
+        if ctx.services.environment().register_unbuilt_images:
             return (f"sandbox: NO docker build; register the content digest of {params.context} in the sandbox's "
                     f"(moto) ECR as {ref} with PutImage (manifest annotated cato.built=false), then read it back "
                     "with DescribeImages")
@@ -114,7 +114,7 @@ class ContainerImage(StepKind):
         uri = registry.repository_uri(params.image, create=True)
         base = {"repository": uri, "tag": params.tag, "context": params.context, "context_digest": digest,
                 "context_files": files}
-        if ctx.env == "local":
+        if ctx.services.environment().register_unbuilt_images:
             manifest, manifest_digest = sandbox_manifest(params.image, params.tag, params.context, digest, size)
             current = registry.image(params.image, params.tag)
             if current is not None and current.digest == manifest_digest:
@@ -135,11 +135,12 @@ class ContainerImage(StepKind):
 
     def verify(self, step, params, ctx) -> Verification:
         registry = ctx.services.container_registry()
-        found = registry.image(params.image, params.tag, with_manifest=ctx.env == "local")
+        unbuilt = ctx.services.environment().register_unbuilt_images
+        found = registry.image(params.image, params.tag, with_manifest=unbuilt)
         if found is None:
             return Verification(False, f"ECR has no image {params.image}:{params.tag}", {"repository": params.image})
         evidence = {"image": f"{found.uri}:{params.tag}", "image_digest": found.digest}
-        if ctx.env == "local":
+        if unbuilt:
             digest, _, _ = context_digest(resolve_context(params.context))
             evidence.update(context_digest=digest, built=False)
             if manifest_context(found.manifest) != digest:

@@ -6,7 +6,8 @@ and throughput; verify fails if the run would have fired a rollback trigger (err
 
 With `ramp`, it then steps the concurrency up (acceptance/load.py `ramp`) and records the
 highest level whose p99 stays under `ramp_target_p99_ms` with errors <= 1%; `min_sustained`
-makes a lower result fail the step. `sandbox:` replaces the load figures on the local sandbox.
+makes a lower result fail the step. `sandbox:` replaces the load figures where the environment's
+profile says so (the local sandbox).
 """
 from __future__ import annotations
 
@@ -81,7 +82,7 @@ class LoadTest(StepKind):
 
     @staticmethod
     def _in_force(params, ctx):
-        if ctx.env != "local" or params.sandbox is None:
+        if not ctx.services.environment().sandbox_overrides or params.sandbox is None:
             return params
         return params.model_copy(update=params.sandbox.model_dump(exclude_none=True))
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from cato_migrate.core.environment import EnvironmentProfile
 from cato_migrate.core.kinds import StepKind, Verification, register_step
 from cato_migrate.core.model import CoreModel
 from cato_migrate.errors import BadInput
-
-SANDBOX_KMS_ARN = "arn:aws:kms:us-east-1:000000000000:key/cato-sandbox-placeholder"
 
 
 class CollectionParams(CoreModel):
@@ -29,9 +28,9 @@ class CollectionParams(CoreModel):
     timeout_s: float = Field(default=900.0, gt=0, description="How long to wait for ACTIVE.")
 
 
-def encryption_policy(p: CollectionParams, env: str) -> dict:
+def encryption_policy(p: CollectionParams, profile: EnvironmentProfile) -> dict:
     rules = [{"ResourceType": "collection", "Resource": [f"collection/{p.collection}"]}]
-    kms = p.kms_key_arn or (SANDBOX_KMS_ARN if env == "local" else "")
+    kms = p.kms_key_arn or profile.default_kms_arn
     return {"Rules": rules, "KmsARN": kms} if kms else {"Rules": rules, "AWSOwnedKey": True}
 
 
@@ -50,8 +49,8 @@ def access_policy(p: CollectionParams) -> list[dict]:
              "Principal": list(p.data_access_principals)}]
 
 
-def _check_reachable(p: CollectionParams, env: str) -> None:
-    if env != "local" and not p.allow_public and not p.vpc_endpoints:
+def _check_reachable(p: CollectionParams, profile: EnvironmentProfile) -> None:
+    if profile.require_reachable_collections and not p.allow_public and not p.vpc_endpoints:
         raise BadInput(f"collection {p.collection}: nothing could reach it (no vpc_endpoints, allow_public false)",
                        hint="add the orchestrator's OpenSearch Serverless VPC endpoint id to the step's vpc_endpoints")
 
@@ -62,10 +61,11 @@ class OpenSearchCollection(StepKind):
     Params = CollectionParams
 
     def plan(self, step, params, ctx) -> str:
-        _check_reachable(params, ctx.env)
-        enc = encryption_policy(params, ctx.env)
+        profile = ctx.services.environment()
+        _check_reachable(params, profile)
+        enc = encryption_policy(params, profile)
         key = "AWS-owned key" if enc.get("AWSOwnedKey") else (
-            "sandbox placeholder KMS ARN (moto requires one)" if enc["KmsARN"] == SANDBOX_KMS_ARN else enc["KmsARN"])
+            profile.default_kms_label if enc["KmsARN"] == profile.default_kms_arn else enc["KmsARN"])
         reach = ", ".join(params.vpc_endpoints) or ("public" if params.allow_public else "no network access")
         access = (f", data access for {len(params.data_access_principals)} principal(s)"
                   if params.data_access_principals else "")
@@ -74,11 +74,12 @@ class OpenSearchCollection(StepKind):
                 f"{access}; wait until ACTIVE")
 
     def apply(self, step, params, ctx) -> dict:
-        _check_reachable(params, ctx.env)
+        profile = ctx.services.environment()
+        _check_reachable(params, profile)
         oss = ctx.services.opensearch_collections()
         p, changes = params, []
         if oss.get_security_policy(f"{p.collection}-enc", "encryption") is None:
-            oss.create_security_policy(f"{p.collection}-enc", "encryption", encryption_policy(p, ctx.env),
+            oss.create_security_policy(f"{p.collection}-enc", "encryption", encryption_policy(p, profile),
                                        "cato episodic memory: encryption at rest")
             changes.append("encryption policy")
         if oss.collection(p.collection) is None:
@@ -110,6 +111,6 @@ class OpenSearchCollection(StepKind):
                 issues.append(f"{kind} policy {params.collection}-{suffix} is missing")
         evidence = {"collection": params.collection, "status": (c or {}).get("status", "MISSING"),
                     "id": (c or {}).get("id"), "endpoint": (c or {}).get("collectionEndpoint"),
-                    "control_plane": "moto (metadata only)" if ctx.env == "local" else "AWS"}
+                    "control_plane": ctx.services.environment().control_plane}
         return Verification(not issues, "; ".join(issues) or
                             f"collection {params.collection} ACTIVE at {evidence['endpoint']}", evidence)

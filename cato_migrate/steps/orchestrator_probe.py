@@ -20,7 +20,8 @@ class OrchestratorProbe(StepKind):
     mutating = False
 
     def plan(self, step, params, ctx) -> str:
-        extra = " (plants a Sonnet fault at the model simulator, then clears it)" if params.probe == "circuit_breaker" else ""
+        extra = (f" (plants a Sonnet fault {ctx.services.environment().breaker_fault}, then clears it)"
+                 if params.probe == "circuit_breaker" else "")
         return f"probe the orchestrator's {params.probe.replace('_', ' ')} through its API{extra}"
 
     def apply(self, step, params, ctx) -> dict:

@@ -11,11 +11,11 @@ from typing import Literal
 
 from pydantic import Field
 
+from cato_migrate.core.environment import EnvironmentProfile
 from cato_migrate.core.kinds import StepKind, Verification, register_step
 from cato_migrate.core.model import CoreModel
 from cato_migrate.errors import BadInput, ExternalError
 
-SANDBOX_ROLE = "arn:aws:iam::123456789012:role/cato-sagemaker-sandbox"
 NLI_SMOKE = {"premise": "The user lives in Paris and works at a bakery.", "hypothesis": "The user lives in Paris."}
 
 
@@ -35,23 +35,23 @@ class SageMakerModelParams(CoreModel):
     sandbox: SandboxOverrides = Field(default_factory=SandboxOverrides, description="What differs on --env local, and why.")
 
 
-def _settings_for(params: SageMakerModelParams, env: str) -> tuple[str, dict[str, str]]:
-    if env != "local":
+def _settings_for(params: SageMakerModelParams, profile: EnvironmentProfile) -> tuple[str, dict[str, str]]:
+    if not profile.sandbox_overrides:
         return params.instance_type, dict(params.environment)
     return params.sandbox.instance_type or params.instance_type, {**params.environment, **params.sandbox.environment}
 
 
-def fallback_for(settings) -> str:
+def fallback_for(settings, profile: EnvironmentProfile) -> str:
     mode = settings.sagemaker_update_fallback
-    return ("recreate" if settings.env == "local" else "none") if mode == "auto" else mode
+    return profile.sagemaker_fallback if mode == "auto" else mode
 
 
 def build_spec(params: SageMakerModelParams, ctx):
     """The desired ModelSpec: the image pinned by digest (I/O: reads ECR)."""
     from cato_migrate.core.endpoint_rollout import ModelSpec
 
-    s = ctx.settings
-    role = s.sagemaker_execution_role_arn or (SANDBOX_ROLE if ctx.env == "local" else "")
+    s, profile = ctx.settings, ctx.services.environment()
+    role = s.sagemaker_execution_role_arn or profile.default_sagemaker_role
     if not role:
         raise BadInput("no SageMaker execution role is configured; nothing was changed",
                        hint="set sagemaker_execution_role_arn in cato-migrate.toml or CATO_SAGEMAKER_EXECUTION_ROLE_ARN")
@@ -59,7 +59,7 @@ def build_spec(params: SageMakerModelParams, ctx):
     if image is None:
         raise BadInput(f"image {params.image}:{params.tag} is not in ECR; nothing was changed",
                        hint="run the container_image step that builds it first (cato-migrate phase run 1)")
-    instance_type, environment = _settings_for(params, ctx.env)
+    instance_type, environment = _settings_for(params, profile)
     return ModelSpec(endpoint=params.endpoint, image=image.pinned, instance_type=instance_type,
                      instance_count=params.instance_count, environment=environment, execution_role_arn=role)
 
@@ -92,11 +92,11 @@ def smoke_for(params: SageMakerModelParams, port, environment: dict[str, str]):
 def make_rollout(params: SageMakerModelParams, ctx, environment: dict[str, str]):
     from cato_migrate.core.endpoint_rollout import Rollout
 
-    s = ctx.settings
+    s, profile = ctx.settings, ctx.services.environment()
     port = ctx.services.model_endpoints()
     return Rollout(port=port, clock=ctx.clock, smoke=smoke_for(params, port, environment),
-                   fallback=fallback_for(s), timeout_s=s.sagemaker_wait_timeout_seconds,
-                   poll_s=s.sagemaker_poll_seconds if ctx.env != "local" else min(s.sagemaker_poll_seconds, 0.2),
+                   fallback=fallback_for(s, profile), timeout_s=s.sagemaker_wait_timeout_seconds,
+                   poll_s=profile.poll_seconds(s.sagemaker_poll_seconds),
                    progress=ctx.progress, heartbeat=ctx.ensure_held)
 
 
@@ -106,9 +106,10 @@ class SageMakerModel(StepKind):
     Params = SageMakerModelParams
 
     def plan(self, step, params, ctx) -> str:
-        instance_type, environment = _settings_for(params, ctx.env)
-        fallback = fallback_for(ctx.settings)
-        local = " (sandbox: control plane = moto, invocations = model simulator)" if ctx.env == "local" else ""
+        profile = ctx.services.environment()
+        instance_type, environment = _settings_for(params, profile)
+        fallback = fallback_for(ctx.settings, profile)
+        local = f" ({profile.model_stand_ins})" if profile.model_stand_ins else ""
         smoke = ("text + hidden states of size HIDDEN_STATE_SIZE=" + environment.get("HIDDEN_STATE_SIZE", "?")
                  if params.model == "shadow-self" else "a valid entailment/neutral/contradiction label")
         return (f"deploy {params.model} to endpoint {params.endpoint}{local}: pin ECR image {params.image}:{params.tag} "

@@ -12,6 +12,8 @@ from cato_migrate.adapters.orchestrator_http import SimulatorFaults
 from cato_migrate.checks.consolidation_facts import ConsolidationFacts, ConsolidationParams
 from cato_migrate.checks.dax_read_latency import DaxParams, DaxReadLatency
 from cato_migrate.checks.opensearch_episodic import EpisodicParams, OpenSearchEpisodic
+from cato_migrate.settings import Settings
+from cato_migrate.wiring import environment_profile
 from cato_sandbox.manager import SandboxSettings, load_sandbox_state, sandbox_down, sandbox_up
 from cato_migrate.steps.consolidation_pipeline import ConsolidationPipelineStep, ConsolidationStepParams
 from cato_sandbox.orchestrator_config import sandbox_config
@@ -39,7 +41,9 @@ def make_ctx(sandbox, monkeypatch):
     def make(env="local", **overrides):
         api = InProcessApi(CatoOrchestrator(sandbox_config(sandbox, **overrides)))
         apis.append(api)
-        return SimpleNamespace(env=env, services=SimpleNamespace(orchestrator_api=lambda: api)), api
+        profile = environment_profile(Settings(env=env))  # what wiring picks for `env`
+        return SimpleNamespace(env=env, services=SimpleNamespace(orchestrator_api=lambda: api,
+                                                                 environment=lambda: profile)), api
 
     yield make
     for a in apis:
