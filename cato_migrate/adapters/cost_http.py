@@ -11,6 +11,7 @@ Errors are ExternalError (exit 4): unreachable, an HTTP error, an answer of the 
 """
 from __future__ import annotations
 
+from cato_migrate.adapters import http
 from cato_migrate.core.cost import Answer
 from cato_migrate.core.cost_mix import MAX_TOKENS, MixRequest
 from cato_migrate.errors import ExternalError
@@ -24,36 +25,25 @@ class _Chat:
     health_path = "/health"
 
     def __init__(self, base_url: str, api_key: str, timeout: float = 60.0):
-        import httpx
-
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, trust_env=False,
-                                  headers={"Authorization": f"Bearer {api_key}"} if api_key else {})
+        self._http = http.client(self.base_url, timeout=timeout,
+                                 headers={"Authorization": f"Bearer {api_key}"} if api_key else {})
 
     def check(self) -> None:
         """A quick answer from the stack, before anything is sent or journaled."""
-        import httpx
-
-        try:
+        then = "nothing was measured or journaled"
+        with http.transport_errors(f"{self.what} at {self.base_url}", hint=self.hint, then=then,
+                                   failed="is not running"):
             r = self._http.get(self.health_path, timeout=5.0)
-        except httpx.HTTPError as exc:
-            raise ExternalError(f"{self.what} at {self.base_url} is not running ({type(exc).__name__}: {exc}); "
-                                "nothing was measured or journaled", hint=self.hint) from exc
-        if r.status_code >= 500:
-            raise ExternalError(f"{self.what} at {self.base_url} is not ready: GET {self.health_path} answered "
-                                f"{r.status_code}; nothing was measured or journaled", hint=self.hint)
+        http.answered(r, f"{self.what} at {self.base_url} is not ready: GET {self.health_path}", hint=self.hint,
+                      then=then, above=500, body=False)
 
     def _post(self, body: dict):
-        import httpx
-
-        try:
+        then = "nothing was journaled"
+        with http.transport_errors(f"{self.what} at {self.base_url}", hint=self.hint, then=then,
+                                   failed="failed mid-measurement"):
             r = self._http.post("/v1/chat/completions", json=body)
-        except httpx.HTTPError as exc:
-            raise ExternalError(f"{self.what} at {self.base_url} failed mid-measurement ({type(exc).__name__}: "
-                                f"{exc}); nothing was journaled", hint=self.hint) from exc
-        if r.status_code >= 400:
-            raise ExternalError(f"{self.what} answered {r.status_code} to a chat request: {r.text[:300]}; "
-                                "nothing was journaled", hint=self.hint)
+        http.answered(r, f"{self.what} (a chat request)", hint=self.hint, then=then)
         try:
             return r, r.json()
         except ValueError:
@@ -103,17 +93,13 @@ class OrchestratorChat(_Chat):
 
 def orchestrator_spend(base_url: str, timeout: float = 5.0) -> tuple[float | None, dict]:
     """(USD since the orchestrator started, by tier) from its /metrics; None: no cost series exported."""
-    import httpx
-
     from cato_migrate.adapters.gateway_metrics import parse_samples
     from cato_migrate.core.cost import spend_from_samples
 
-    try:
-        r = httpx.get(base_url.rstrip("/") + "/metrics", timeout=timeout, trust_env=False)
-        r.raise_for_status()
-    except httpx.HTTPError as exc:
-        raise ExternalError(f"the orchestrator's /metrics at {base_url} could not be read: {exc}") from exc
-    return spend_from_samples(parse_samples(r.text))
+    what = f"the orchestrator's /metrics at {base_url}"
+    with http.transport_errors(what), http.client(base_url, timeout=timeout) as c:
+        r = c.get("/metrics")
+    return spend_from_samples(parse_samples(http.answered(r, what, body=False).text))
 
 
 def prometheus_spend(url: str) -> float | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 
+from cato_migrate.adapters import http
 from cato_migrate.errors import ExternalError
 from cato_migrate.ports import StackTraffic
 
@@ -92,22 +93,12 @@ class GatewayScrape:
         self.timeout = timeout
 
     def text(self) -> str:
-        import urllib.error
-        import urllib.request
-
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        try:
-            with opener.open(self.url, timeout=self.timeout) as resp:
-                return resp.read().decode("utf-8", "replace")
-        except urllib.error.HTTPError as exc:
-            raise ExternalError(f"gateway metrics at {self.url} answered HTTP {exc.code}",
-                                hint="check the gateway's logs; on --env local see "
-                                     "`cato-migrate sandbox status`") from exc
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise ExternalError(f"gateway metrics at {self.url} unreachable: {reason}",
-                                hint="is the gateway running? on --env local run `cato-migrate "
-                                     "sandbox up`; otherwise check CATO_GATEWAY_URL") from exc
+        what = f"gateway metrics at {self.url}"
+        answer = http.open_url(self.url, timeout=self.timeout, what=what,
+                               hint="is the gateway running? on --env local run `cato-migrate sandbox up`; "
+                                    "otherwise check CATO_GATEWAY_URL")
+        return http.answered(answer, what, body=False, hint="check the gateway's logs; on --env local see "
+                                                           "`cato-migrate sandbox status`").text
 
     def traffic(self) -> StackTraffic:
         return traffic_from_text(self.text(), source=f"gateway metrics at {self.url}")
@@ -118,7 +109,6 @@ class GatewayScrape:
     def probe(self, user: str, model: str = "claude-3-haiku") -> tuple[str, int]:
         """Send one real chat completion as `user`; (the stack that served it, HTTP status)."""
         import json
-        import urllib.error
         import urllib.request
 
         base = self.url.removesuffix("/metrics")
@@ -126,12 +116,6 @@ class GatewayScrape:
                            "messages": [{"role": "user", "content": "cato-migrate traffic probe: reply OK"}]}).encode()
         req = urllib.request.Request(base + "/v1/chat/completions", data=body, method="POST",
                                      headers={"Content-Type": "application/json"})
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        try:
-            with opener.open(req, timeout=max(self.timeout, 30.0)) as resp:
-                return resp.headers.get("x-cato-stack", "unknown"), resp.status
-        except urllib.error.HTTPError as exc:
-            return exc.headers.get("x-cato-stack", "unknown"), exc.code
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            raise ExternalError(f"the gateway at {base} did not answer a probe request: {getattr(exc, 'reason', exc)}",
-                                hint="is the gateway running? on --env local run `cato-migrate sandbox up`") from exc
+        answer = http.open_url(req, timeout=max(self.timeout, 30.0), what=f"the gateway at {base} (a probe request)",
+                               hint="is the gateway running? on --env local run `cato-migrate sandbox up`")
+        return answer.headers.get("x-cato-stack", "unknown"), answer.status_code

@@ -1,4 +1,4 @@
-"""Notification channels: a Slack-compatible incoming webhook and a generic JSON webhook (stdlib urllib).
+"""Notification channels: a Slack-compatible incoming webhook and a generic JSON webhook (stdlib urllib, adapters/http.open_url).
 
 The URL is a secret (whoever has it can post to the channel). It is read from the secret file
 (`notify_*_url_file`) or the setting, only when a delivery is made, and leaves this module only
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from cato_migrate.adapters import http
 from cato_migrate.core.notify import PAYLOADS, redact_url
 from cato_migrate.core.notify_events import NotifyEvent
 from cato_migrate.errors import ExternalError
@@ -65,20 +66,14 @@ def describe(cfg: ChannelConfig) -> dict:
 
 def post_json(url: str, body: dict, timeout: float) -> None:
     """POST one JSON document; any non-2xx or network error is an ExternalError without the URL."""
-    import urllib.error
     import urllib.request
 
     data = json.dumps(body, default=str).encode()
     req = urllib.request.Request(url, data=data, method="POST",
                                  headers={"Content-Type": "application/json", "User-Agent": "cato-migrate"})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            resp.read(1024)
-    except urllib.error.HTTPError as exc:
-        raise ExternalError(f"{redact_url(url)} answered HTTP {exc.code}") from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise ExternalError(f"{redact_url(url)} unreachable: {str(reason).replace(url, redact_url(url))}") from None
+    # the environment's proxy is honoured: webhooks are outside, often reached through one
+    answer = http.open_url(req, timeout=timeout, what=redact_url(url), proxy=True, secret=url)
+    http.answered(answer, redact_url(url), body=False, above=300)
 
 
 def sender(cfg: ChannelConfig, timeout: float, post: Callable[[str, dict, float], None] = post_json):

@@ -1,30 +1,23 @@
 """The orchestrator's public HTTP API (OpenAI-compatible + /admin) and the simulator's fault knob."""
 from __future__ import annotations
 
-from cato_migrate.errors import ExternalError
+from cato_migrate.adapters import http
+
+_HINT = "is it installed? `cato-migrate orchestrator install --env local`"
 
 
 class OrchestratorHttp:
     def __init__(self, base_url: str, admin_token: str = "", timeout: float = 60.0, api_key: str = ""):
-        import httpx
-
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, trust_env=False)
+        self._http = http.client(self.base_url, timeout=timeout)
         self._admin = {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
         self.api_key = api_key
         self._client = {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
     def _req(self, method: str, path: str, **kw) -> dict:
-        import httpx
-
-        try:
+        with http.transport_errors(f"orchestrator at {self.base_url}", hint=_HINT):
             r = self._http.request(method, path, **kw)
-        except httpx.HTTPError as exc:
-            raise ExternalError(f"orchestrator at {self.base_url} unreachable: {exc}",
-                                hint="is it installed? `cato-migrate orchestrator install --env local`") from exc
-        if r.status_code >= 400:
-            raise ExternalError(f"orchestrator {method} {path} answered {r.status_code}: {r.text[:300]}")
-        return r.json()
+        return http.answered(r, f"orchestrator {method} {path}").json()
 
     def health(self) -> dict:
         return self._req("GET", "/healthz")
@@ -82,51 +75,43 @@ class OrchestratorHttp:
         """A streamed completion: the parsed SSE chunks, the content deltas and whether [DONE] came."""
         import json
 
-        import httpx
-
         headers = {**self._client, **({"x-session-id": session_id} if session_id else {})}
         body = {"model": "cato", "stream": True, "messages": [{"role": "user", "content": query}],
                 "metadata": {"domain": domain}}
         chunks, done = [], False
-        try:
+        with http.transport_errors(f"orchestrator at {self.base_url}", then="while streaming"):
             with self._http.stream("POST", "/v1/chat/completions", json=body, headers=headers) as r:
                 if r.status_code >= 400:
-                    raise ExternalError(f"orchestrator streaming POST answered {r.status_code}: {r.read()[:300]!r}")
+                    r.read()  # a streamed body is there only once read
+                    http.answered(r, "orchestrator streaming POST")
                 for line in r.iter_lines():
                     data = line.removeprefix("data: ").strip() if line.startswith("data:") else ""
                     if data == "[DONE]":
                         done = True
                     elif data:
                         chunks.append(json.loads(data))
-        except httpx.HTTPError as exc:
-            raise ExternalError(f"orchestrator at {self.base_url} unreachable while streaming: {exc}") from exc
         deltas = [c["choices"][0]["delta"].get("content", "") for c in chunks if c.get("choices")]
         return {"chunks": chunks, "deltas": [d for d in deltas if d], "done": done,
                 "model": chunks[0].get("model") if chunks else None, "cato": chunks[0].get("cato") if chunks else None}
 
     def status_without_token(self, path: str = "/admin/breakers") -> int:
         """The HTTP status of an admin call made with no credentials (the admin API must refuse it)."""
-        import httpx
-
-        try:
+        with http.transport_errors(f"orchestrator at {self.base_url}"):
             return self._http.get(path).status_code
-        except httpx.HTTPError as exc:
-            raise ExternalError(f"orchestrator at {self.base_url} unreachable: {exc}") from exc
 
 
 class SimulatorFaults:
     """Plants backend faults through the model simulator's admin API (sandbox only)."""
 
     def __init__(self, base_url: str):
-        import httpx
-
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.base_url, timeout=10.0, trust_env=False)
+        self._http = http.client(self.base_url, timeout=10.0)
 
     def fail_tier(self, tier: str, error_rate: float) -> None:
-        r = self._http.put("/admin/config", json={"tiers": {tier: {"error_rate": error_rate}}})
-        if r.status_code >= 400:
-            raise ExternalError(f"simulator admin refused the fault: {r.status_code} {r.text[:200]}")
+        with http.transport_errors(f"simulator admin at {self.base_url}"):
+            r = self._http.put("/admin/config", json={"tiers": {tier: {"error_rate": error_rate}}})
+        http.answered(r, "simulator admin (planting a fault)")
 
     def clear(self) -> None:
-        self._http.post("/admin/reset")
+        with http.transport_errors(f"simulator admin at {self.base_url}"):
+            self._http.post("/admin/reset")

@@ -15,7 +15,7 @@ so counts come back fractional; they are rounded to whole requests.
 
 Errors: Prometheus unreachable, an HTTP error, an `"status": "error"` answer (bad PromQL, a query
 timeout) or an answer of the wrong shape is an ExternalError with a hint. Plain HTTP(S) with stdlib
-urllib, no proxy (Prometheus is addressed directly) and no authentication: a Prometheus behind an
+urllib (adapters/http.open_url), no proxy (Prometheus is addressed directly) and no authentication: a Prometheus behind an
 auth proxy needs that added here.
 """
 from __future__ import annotations
@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 
+from cato_migrate.adapters import http
 from cato_migrate.core.histogram import normalize_buckets, quantile_ms
 from cato_migrate.core.runbook import MetricsQueries
 from cato_migrate.errors import BadInput, ExternalError
@@ -107,34 +108,24 @@ class PrometheusMetrics:
         return f"prometheus {self.url}"
 
     def _get(self, query: str, at: float | None = None) -> object:
-        import urllib.error
         import urllib.parse
-        import urllib.request
 
         params = {"query": query}
         if at is not None:
             params["time"] = repr(at)
         url = f"{self.url}/api/v1/query?{urllib.parse.urlencode(params)}"
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        try:
-            with opener.open(url, timeout=self.timeout) as resp:
-                body = resp.read()
-        except urllib.error.HTTPError as exc:
+        answer = http.open_url(url, timeout=self.timeout, what=f"Prometheus at {self.url}", hint=_HINT.format(url=self.url))
+        if answer.status_code >= 400:
             # Prometheus answers bad PromQL with 400 and a JSON error body: show its reason.
             try:
-                answer = json.loads(exc.read())
-            except (OSError, ValueError):
-                answer = None
-            if isinstance(answer, dict) and answer.get("status") == "error":
-                answer_result(answer, query)  # raises, with Prometheus' own reason
-            raise ExternalError(f"Prometheus at {self.url} answered HTTP {exc.code} to {query!r}",
-                                hint=_HINT.format(url=self.url)) from exc
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise ExternalError(f"Prometheus at {self.url} unreachable: {reason}",
-                                hint=_HINT.format(url=self.url)) from exc
+                refusal = json.loads(answer.body)
+            except ValueError:
+                refusal = None
+            if isinstance(refusal, dict) and refusal.get("status") == "error":
+                answer_result(refusal, query)  # raises, with Prometheus' own reason
+            http.answered(answer, f"Prometheus at {self.url} (to {query!r})", body=False, hint=_HINT.format(url=self.url))
         try:
-            return json.loads(body)
+            return json.loads(answer.body)
         except ValueError as exc:
             raise ExternalError(f"Prometheus at {self.url} answered {query!r} with something that is not JSON",
                                 hint=_HINT.format(url=self.url)) from exc
