@@ -145,28 +145,28 @@ def compare_latency(new: StackWindow, legacy: StackWindow, spec: AnalysisSpec) -
 
 def compare_errors(new: StackWindow, legacy: StackWindow, spec: AnalysisSpec) -> MetricComparison:
     need = spec.min_requests["error_rate"]
-    if None in (new.requests, new.errors, legacy.requests, legacy.errors):
-        return MetricComparison(metric="error_rate", verdict="unmeasured", n_new=new.requests, n_legacy=legacy.requests,
+    n, m, new_errors, legacy_errors = new.requests, legacy.requests, new.errors, legacy.errors
+    if n is None or m is None or new_errors is None or legacy_errors is None:
+        return MetricComparison(metric="error_rate", verdict="unmeasured", n_new=n, n_legacy=m,
                                 message="no request/error counts from the source")
-    n, m = new.requests, legacy.requests
     if n < need or m < need:
         return MetricComparison(metric="error_rate", verdict="waiting", n_new=n, n_legacy=m,
                                 message=f"{n} new / {m} legacy requests; need {need} each")
-    t = two_proportions(new.errors, n, legacy.errors, m)
+    t = two_proportions(new_errors, n, legacy_errors, m)
     worse = t.difference > 0 and t.p_value < spec.alpha
     verdict: MetricVerdict = ("fail" if worse and t.difference >= spec.error_rate_fail_diff
                               else "marginal" if worse and t.difference >= spec.error_rate_marginal_diff else "pass")
     return MetricComparison(
         metric="error_rate", verdict=verdict, n_new=n, n_legacy=m, p_value=t.p_value, effect=t.difference,
-        detail={"z": t.z, "new_rate": new.errors / n, "legacy_rate": legacy.errors / m},
-        message=f"errors {new.errors / n:.2%} new vs {legacy.errors / m:.2%} legacy "
+        detail={"z": t.z, "new_rate": new_errors / n, "legacy_rate": legacy_errors / m},
+        message=f"errors {new_errors / n:.2%} new vs {legacy_errors / m:.2%} legacy "
                 f"({t.difference:+.2%}), two-proportion p = {t.p_value:.3g}")
 
 
 def combine(verdicts: list[MetricVerdict]) -> MetricVerdict:
     for v in ("fail", "unmeasured", "waiting", "marginal"):
         if v in verdicts:
-            return v  # type: ignore[return-value]
+            return v
     return "pass"
 
 

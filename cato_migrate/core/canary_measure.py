@@ -5,6 +5,8 @@ that fails for a stack becomes that stack's `error` (unmeasured downstream), nev
 """
 from __future__ import annotations
 
+from typing import Any
+
 from cato_migrate.core.canary_analysis import ANALYSIS_KEY, AnalysisResult, analyze
 from cato_migrate.core.canary_watch import StackReading
 from cato_migrate.core.context import RunContext
@@ -27,7 +29,7 @@ def require_source(ctx: RunContext) -> MetricsSource:
 
 
 def read_stacks(source: MetricsSource, seconds: float) -> dict[str, StackReading]:
-    out = {}
+    out: dict[str, StackReading] = {}
     for stack in STACK_NAMES:
         try:
             out[stack] = StackReading(stack=stack, window=source.window(stack, seconds))
@@ -36,7 +38,7 @@ def read_stacks(source: MetricsSource, seconds: float) -> dict[str, StackReading
     return out
 
 
-def run_analysis(ctx: RunContext, source: MetricsSource, *, journal: bool = True) -> tuple[AnalysisResult, dict]:
+def run_analysis(ctx: RunContext, source: MetricsSource, *, journal: bool = True) -> tuple[AnalysisResult, dict[str, Any]]:
     """Analyse the last `analysis.window_seconds` now; journaled as a `canary.analysis` check."""
     spec = ctx.runbook.meta.canary_analysis.analysis
     readings = read_stacks(source, spec.window_seconds)

@@ -17,7 +17,7 @@ follow the runbook's policy: `hold` (never a rollback, never clear) or `rollback
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -76,6 +76,8 @@ def _figure(trigger: RollbackTrigger, w: StackWindow) -> tuple[float | None, str
     if trigger.check == "complaints":
         if w.complaints is None:
             return None, "no complaints counter"
+        if w.requests is None:  # evaluate_trigger never asks without a request count
+            return None, "no request count"
         return 1000.0 * w.complaints / w.requests, ""
     return None, f"no per-stack figure for check kind {trigger.check!r}"
 
@@ -90,7 +92,7 @@ def _fmt(trigger: RollbackTrigger, value: float) -> str:
 
 def evaluate_trigger(trigger: RollbackTrigger, reading: StackReading, min_requests: int,
                      legacy: StackReading | None = None) -> TriggerReading:
-    base = {"trigger": trigger.id, "title": trigger.title, "stack": reading.stack}
+    base: dict[str, Any] = {"trigger": trigger.id, "title": trigger.title, "stack": reading.stack}
     w = reading.window
     if w is None:
         return TriggerReading(**base, state="unmeasured", message=f"metrics could not be read: {reading.error}")
@@ -147,7 +149,8 @@ def step(state: WatchState, ev: Evaluation, spec: CanaryAnalysisSpec) -> WatchSt
             breaches[r.trigger] = 0
         # waiting / unmeasured: neither a breach nor evidence of health; the count stands
     unmeasured_run = state.unmeasured_run + 1 if ev.verdict == "unmeasured" else 0
-    decision, reason = "continue", ""
+    decision: Literal["continue", "rollback"] = "continue"
+    reason = ""
     n = spec.consecutive_breaches
     due = [t for t, c in breaches.items() if c >= n]
     if due:

@@ -7,16 +7,17 @@ watches never holds.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 from cato_migrate.core.canary_measure import read_stacks
 from cato_migrate.core.canary_watch import Evaluation, StackReading, WatchState, evaluate, step
 from cato_migrate.core.context import RunContext
+from cato_migrate.core.runbook import CanaryAnalysisSpec
 from cato_migrate.errors import CatoError
 from cato_migrate.ports import MetricsSource
 
 
-def flag_now(ctx: RunContext) -> dict:
+def flag_now(ctx: RunContext) -> dict[str, Any]:
     from cato_migrate.core.traffic import flag_status
 
     try:
@@ -27,10 +28,10 @@ def flag_now(ctx: RunContext) -> dict:
             "deployment_state": st.deployment_state, "error": ""}
 
 
-def stack_figures(readings: dict[str, StackReading]) -> dict[str, dict]:
+def stack_figures(readings: dict[str, StackReading]) -> dict[str, dict[str, Any]]:
     """What the view shows per stack; `share` is the stack's part of the requests both served."""
     total = sum((r.window.requests or 0) for r in readings.values() if r.window is not None)
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for stack, r in readings.items():
         w = r.window
         if w is None:
@@ -43,8 +44,8 @@ def stack_figures(readings: dict[str, StackReading]) -> dict[str, dict]:
     return out
 
 
-def snapshot(ctx: RunContext, flag: dict, readings: dict[str, StackReading], ev: Evaluation,
-             state: WatchState, spec=None) -> dict:
+def snapshot(ctx: RunContext, flag: dict[str, Any], readings: dict[str, StackReading], ev: Evaluation,
+             state: WatchState, spec: CanaryAnalysisSpec | None = None) -> dict[str, Any]:
     """One interval as data: the JSON line, and what the live view draws."""
     spec = spec or ctx.runbook.meta.canary_analysis
     return {"at": ctx.clock.now(), "evaluation": state.evaluations, "env": ctx.env,
@@ -57,8 +58,8 @@ def snapshot(ctx: RunContext, flag: dict, readings: dict[str, StackReading], ev:
 
 
 def watch(ctx: RunContext, source: MetricsSource, *, interval: float, duration: float | None,
-          on_interval: Callable[[dict], None], auto_rollback: bool = False,
-          on_rollback: Callable[[dict], dict] | None = None, window: float | None = None) -> dict:
+          on_interval: Callable[[dict[str, Any]], None], auto_rollback: bool = False,
+          on_rollback: Callable[[dict[str, Any]], dict[str, Any]] | None = None, window: float | None = None) -> dict[str, Any]:
     """Evaluate now and every `interval` s until `duration` s have passed (None: until interrupted),
     or until a rollback is decided with `auto_rollback` (then `on_rollback(snapshot)` runs it).
 

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from cato_migrate.core.lock import LeaseKeeper
 from cato_migrate.core.runbook import RunbookSpec
-from cato_migrate.core.state import AuditEntry, JournalEntry
+from cato_migrate.core.state import AuditEntry, JournalEntry, JournalEvent
 from cato_migrate.ports import Clock, Services, StateStore
 
 if TYPE_CHECKING:  # settings.py reads the environment and TOML: only the checker needs it here
@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # settings.py reads the environment and TOML: only the checke
 _SECRETISH = re.compile(r"secret|password|passwd|token|credential|api_?key|authorization", re.I)
 
 
-def redact(details: dict) -> dict:
+def redact(details: dict[str, Any]) -> dict[str, Any]:
     """The audit log never holds a secret, whatever a caller passes."""
     return {k: ("***" if _SECRETISH.search(k) else redact(v) if isinstance(v, dict) else v)
             for k, v in details.items()}
@@ -41,7 +41,7 @@ class RunContext:
     # ones the on-call channel hears about (core.notify.NotifyHook). Never raises; None: no channel.
     notify: Callable[[object], None] | None = None
 
-    def journal(self, key: str, event: str, **kw) -> JournalEntry:
+    def journal(self, key: str, event: JournalEvent, **kw: Any) -> JournalEntry:
         entry = self.store.append_journal(JournalEntry(
             env=self.env, key=key, event=event, actor=self.actor, at=self.clock.now(),
             run_id=self.run_id, **kw))
@@ -49,7 +49,7 @@ class RunContext:
             self.notify(entry)
         return entry
 
-    def audit(self, action: str, target: str = "", reason: str = "", **details) -> AuditEntry:
+    def audit(self, action: str, target: str = "", reason: str = "", **details: Any) -> AuditEntry:
         entry = self.store.append_audit(AuditEntry(
             env=self.env, at=self.clock.now(), actor=self.actor, action=action, target=target,
             reason=reason, details=redact(details)))

@@ -15,7 +15,7 @@ cost_http.py) turns answers into `Answer`s and counters into numbers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # imported where used: `status` reads BUDGET_KEY (via notify_events) and must stay light
     from orchestrator.pricing import PriceTable
@@ -37,7 +37,7 @@ class Answer:
     completion_tokens: int = 0
     cached: bool = False
     usd: float | None = None
-    saved_usage: dict | None = None  # new, cache hit: the usage the stored answer cost (cato.cache.usage_saved)
+    saved_usage: dict[str, Any] | None = None  # new, cache hit: the usage the stored answer cost (cato.cache.usage_saved)
 
 
 def price_request(table: PriceTable, name: str, prompt_tokens: int, completion_tokens: int) -> float:
@@ -71,10 +71,10 @@ def _r(x: float | None) -> float | None:
     return None if x is None else round(x, 8)
 
 
-def legacy_totals(answers: list[Answer]) -> dict:
+def legacy_totals(answers: list[Answer]) -> dict[str, Any]:
     """The legacy stack from LiteLLM's own figures. An answer without one is counted in
     `unpriced`, never as free."""
-    by_model: dict[str, dict] = {}
+    by_model: dict[str, dict[str, Any]] = {}
     total, unpriced = 0.0, 0
     for a in answers:
         row = by_model.setdefault(a.name, {"requests": 0, "usd": 0.0, "input_tokens": 0, "output_tokens": 0})
@@ -92,11 +92,11 @@ def legacy_totals(answers: list[Answer]) -> dict:
             "unpriced": unpriced, "source": LEGACY_SOURCE}
 
 
-def new_totals(answers: list[Answer], table: PriceTable) -> dict:
+def new_totals(answers: list[Answer], table: PriceTable) -> dict[str, Any]:
     """The new stack: each answer's usage x its tier's price; cache hits cost 0 and count as saved."""
     from orchestrator.pricing import answer_cost
 
-    by_tier: dict[str, dict] = {}
+    by_tier: dict[str, dict[str, Any]] = {}
     total = saved = 0.0
     hits = unpriced = 0
     for a in answers:
@@ -125,8 +125,8 @@ def new_totals(answers: list[Answer], table: PriceTable) -> dict:
             "cache_hits": hits, "saved_usd": _r(saved), "unpriced": unpriced, "source": NEW_SOURCE}
 
 
-def comparison(*, measured_at: float, requests: int, mix: dict, table: PriceTable, legacy: list[Answer],
-               new: list[Answer]) -> dict:
+def comparison(*, measured_at: float, requests: int, mix: dict[str, Any], table: PriceTable, legacy: list[Answer],
+               new: list[Answer]) -> dict[str, Any]:
     """The `cost.comparison` evidence (the report reads exactly these keys)."""
     lg, nw = legacy_totals(legacy), new_totals(new, table)
     eff = efficiency(nw["total_usd"], lg["total_usd"]) if not (lg["unpriced"] or nw["unpriced"]) else None
@@ -135,7 +135,7 @@ def comparison(*, measured_at: float, requests: int, mix: dict, table: PriceTabl
             "legacy": lg, "new": nw, "efficiency": None if eff is None else round(eff, 6)}
 
 
-def comparison_message(ev: dict) -> str:
+def comparison_message(ev: dict[str, Any]) -> str:
     lg, nw, eff = ev["legacy"], ev["new"], ev["efficiency"]
     if eff is None:
         why = (f"{lg['unpriced']} legacy and {nw['unpriced']} new answers had no price"
@@ -155,7 +155,7 @@ class BudgetVerdict:
     source: str
     message: str
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"status": self.status, "spend_usd": self.spend_usd, "budget_usd": self.budget_usd,
                 "source": self.source, "message": self.message}
 
@@ -177,7 +177,7 @@ def judge_budget(spend_usd: float | None, budget_usd: float | None, source: str,
                          f"spent ${spend:.4f} of the daily budget of ${budget_usd:.2f} ({spend_usd / budget_usd:.0%})")
 
 
-def spend_from_samples(samples: list[tuple[str, dict, float]]) -> tuple[float | None, dict]:
+def spend_from_samples(samples: list[tuple[str, dict[str, Any], float]]) -> tuple[float | None, dict[str, Any]]:
     """Sum of `cato_cost_usd_total` over tiers from parsed /metrics samples (name, labels, value), and the
     per-tier figures; None when the orchestrator exports no cost series (prices not configured)."""
     by_tier = {lbl.get("tier", ""): v for name, lbl, v in samples if name == "cato_cost_usd_total"}

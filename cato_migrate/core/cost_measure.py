@@ -7,7 +7,7 @@
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 from orchestrator.pricing import PriceTable
 
@@ -19,7 +19,7 @@ from cato_migrate.ports import ChatStack
 
 
 def measure(ctx: RunContext, legacy: ChatStack, new: ChatStack, table: PriceTable, requests: int,
-            *, progress: Callable[[str], None] = lambda m: None) -> dict:
+            *, progress: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
     """Both stacks answer the same `requests` of the mix; the comparison is journaled and returned.
     A stack that fails raises (ExternalError) before anything is journaled."""
     run = int(ctx.clock.now())  # tags this run's prompts: an earlier run's cached answers must not count

@@ -21,6 +21,7 @@ Both stacks get the same requests in the same order, so their costs compare like
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 MIX_NAME = "cato-cost-mix-v1"
 MAX_TOKENS = 256
@@ -83,7 +84,7 @@ def build_mix(n: int, run: int = 0) -> list[MixRequest]:
     return out
 
 
-def describe(n: int, run: int = 0) -> dict:
+def describe(n: int, run: int = 0) -> dict[str, Any]:
     """The `mix` object journaled with a comparison."""
     reqs = build_mix(n, run)
     repeats = sum(1 for r in reqs if r.repeat_of is not None)

@@ -8,8 +8,10 @@ not deleted.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from cato_migrate.core.context import RunContext
+from cato_migrate.core.runbook import RunbookSpec
 from cato_migrate.errors import CheckFailed, NotFound, Unverified
 
 ZERO_KEY = "decommission.legacy-zero"
@@ -17,7 +19,7 @@ DELETE_KEY = "decommission.delete"
 DAY = 86400.0
 
 
-def runbook_monitoring_days(runbook) -> float:
+def runbook_monitoring_days(runbook: RunbookSpec) -> float:
     """The runbook's monitoring period: the `workload_delete` step's after_monitoring_days."""
     for p in runbook.phases:
         for _, s in p.steps():
@@ -39,7 +41,7 @@ def monitoring_started(ctx: RunContext) -> float | None:
     return found
 
 
-def monitoring_status(ctx: RunContext) -> dict:
+def monitoring_status(ctx: RunContext) -> dict[str, Any]:
     days = monitoring_days(ctx)
     started = monitoring_started(ctx)
     ends = started + days * DAY if started is not None else None
@@ -51,7 +53,7 @@ def _fmt(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
 
 
-def scale_legacy_to_zero(ctx: RunContext) -> dict:
+def scale_legacy_to_zero(ctx: RunContext) -> dict[str, Any]:
     """LiteLLM to 0 replicas, verified; refused while the flag serves less than 100% (unless forced)."""
     from cato_migrate.core.traffic import flag_status
 
@@ -90,7 +92,7 @@ def scale_legacy_to_zero(ctx: RunContext) -> dict:
             "message": f"{st.name} scaled to 0 (was {st.desired}); delete allowed after {_fmt(mon['ends_at'])}"}
 
 
-def delete_legacy(ctx: RunContext) -> dict:
+def delete_legacy(ctx: RunContext) -> dict[str, Any]:
     """Delete LiteLLM after the monitoring period (or forced with a reason, audited)."""
     s = ctx.settings
     wl = ctx.services.workloads()
@@ -119,7 +121,7 @@ def delete_legacy(ctx: RunContext) -> dict:
     return {"changed": True, "forced": not mon["passed"], **mon, "message": f"{st.name} deleted"}
 
 
-def plan_decommission(ctx: RunContext, *, delete: bool) -> dict:
+def plan_decommission(ctx: RunContext, *, delete: bool) -> dict[str, Any]:
     """What `decommission [--delete]` would do now, and what would refuse it (reads only)."""
     from cato_migrate.core.traffic import flag_status
 

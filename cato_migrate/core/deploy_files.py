@@ -10,6 +10,7 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Iterator
 
 from cato_migrate.errors import BadInput
 
@@ -36,7 +37,7 @@ def _archived(rel: Path) -> bool:
     return any(part in SKIP_DIRS for part in rel.parts[:-1]) or rel.name.endswith(".deprecated")
 
 
-def _files(root: Path):
+def _files(root: Path) -> Iterator[tuple[Path, Path]]:
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
         if path.is_file() and not _archived(rel):
@@ -77,7 +78,7 @@ def scan_litellm(root: Path) -> list[Finding]:
     return findings
 
 
-def archive(root: Path, path: str, archive_to: str) -> dict:
+def archive(root: Path, path: str, archive_to: str) -> dict[str, Any]:
     """Move `path` to `archive_to` (both under root). Idempotent; never overwrites a different archive."""
     root = Path(root)
     src, dst = (root / path), (root / archive_to)

@@ -18,11 +18,18 @@ as ok. `--for` picks the checks that matter before an action (PURPOSES).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from cato_migrate.core.doctor_model import STATUSES, CheckResult, Expectations, Facts, Reading
 from cato_migrate.core.doctor_prereqs import (unreadable, judge_appconfig, judge_dynamodb, judge_identity, judge_kubernetes,
                                               judge_legacy, judge_ray_serve, judge_redis, judge_sagemaker)
+
+if TYPE_CHECKING:  # annotations only: doctor's judges stay importable without a context or settings
+    from cato_migrate.core.context import RunContext
+    from cato_migrate.core.rollback_hold import Hold
+    from cato_migrate.core.runbook import RunbookSpec
+    from cato_migrate.core.state import JournalEntry, LockLease
+    from cato_migrate.settings import Settings
 
 SHARE_TOLERANCE_PCT = 15  # observed gateway share vs served percentage, in points, before a warning
 
@@ -50,9 +57,9 @@ def judge_lock(facts: Facts, purpose: str | None) -> tuple[str, str]:
     return ("fail" if purpose in ("raise", "decommission") else "warn"), text
 
 
-def observed_share(before: dict, after: dict) -> dict:
+def observed_share(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     """Requests each stack served between two gateway scrapes; share_new_pct None when none."""
-    def n(d: dict, stack: str) -> int:
+    def n(d: dict[str, Any], stack: str) -> int:
         return int(d.get(f"served_{stack}", 0)) + int(d.get(f"errors_{stack}", 0))
 
     new = max(n(after, "new") - n(before, "new"), 0)
@@ -156,7 +163,7 @@ def judge_budget(r: Reading) -> tuple[str, str]:
     if r.error:
         return "unknown", f"not measured: {r.error}"
     v = r.value or {}
-    status = {"exceeded": "warn", "within": "pass"}.get(v.get("status"), "unknown")
+    status = {"exceeded": "warn", "within": "pass"}.get(str(v.get("status")), "unknown")
     return status, v.get("message") or "not measured: no verdict"
 
 
@@ -167,10 +174,10 @@ class CheckDef:
     id: str
     title: str
     needs: tuple[str, ...]  # readings the check judges (the probes to run)
-    judge: Callable[[dict, Facts, Expectations, str | None], tuple[str, str]]
+    judge: Callable[[dict[str, Any], Facts, Expectations, str | None], tuple[str, str]]
 
 
-def _r(readings: dict, key: str) -> Reading:
+def _r(readings: dict[str, Any], key: str) -> Reading:
     return readings.get(key) or Reading(source="-", unconfigured="not probed")
 
 
@@ -204,7 +211,7 @@ CHECKS: tuple[CheckDef, ...] = (
 )
 
 
-def _drift(rd: dict, f: Facts) -> tuple[str, str]:
+def _drift(rd: dict[str, Any], f: Facts) -> tuple[str, str]:
     status, findings = drift_findings(f, _r(rd, "flag"), rd.get("gateway"), rd.get("legacy"), rd.get("orchestrator"))
     return status, "; ".join(findings)
 
@@ -234,7 +241,7 @@ def evaluate(checks: list[CheckDef], readings: dict[str, Reading | None], facts:
     out = []
     for c in checks:
         status, message = c.judge(readings, facts, exp, purpose)
-        evidence = {n: _evidence(readings.get(n)) for n in c.needs}
+        evidence: dict[str, Any] = {n: _evidence(readings.get(n)) for n in c.needs}
         if not c.needs:
             evidence = {"journal": facts.hold if c.id == "hold" else facts.lock, "source": "state store"}
         elif c.id in ("drift", "flag_full"):
@@ -243,10 +250,10 @@ def evaluate(checks: list[CheckDef], readings: dict[str, Reading | None], facts:
     return out
 
 
-def _evidence(r: Reading | None) -> dict:
+def _evidence(r: Reading | None) -> dict[str, Any]:
     if r is None:
         return {"source": None, "read": None, "note": "not configured"}
-    out: dict = {"source": r.source}
+    out: dict[str, Any] = {"source": r.source}
     if r.error:
         out["error"] = r.error
     elif r.unconfigured:
@@ -256,7 +263,7 @@ def _evidence(r: Reading | None) -> dict:
     return out
 
 
-def summary(results: list[CheckResult]) -> dict:
+def summary(results: list[CheckResult]) -> dict[str, Any]:
     counts = {s: sum(1 for r in results if r.status == s) for s in STATUSES}
     return {"ok": counts["fail"] == 0, "counts": counts,
             "failed": [r.id for r in results if r.status == "fail"]}
@@ -264,7 +271,7 @@ def summary(results: list[CheckResult]) -> dict:
 
 # --- inputs from the runbook, settings and journal (pure) ------------------------------------
 
-def expectations(runbook, settings) -> Expectations:
+def expectations(runbook: RunbookSpec, settings: Settings) -> Expectations:
     """The endpoints and tables the runbook's steps deploy, the strategies cato-migrate uses."""
     from cato_migrate.core.table_specs import KNOWN_TABLES, replica_regions
 
@@ -286,7 +293,7 @@ def expectations(runbook, settings) -> Expectations:
                         orchestrator=settings.orchestrator_workload)
 
 
-def last_traffic(entries) -> dict | None:
+def last_traffic(entries: list[JournalEntry]) -> dict[str, Any] | None:
     """The journal's last traffic outcome: the served value read back, and whether it was verified."""
     from cato_migrate.core.traffic import TRAFFIC_KEY
 
@@ -297,20 +304,21 @@ def last_traffic(entries) -> dict | None:
             "by": e.actor, "deployment_state": e.evidence.get("deployment_state")}
 
 
-def pending_intent(entries) -> dict | None:
+def pending_intent(entries: list[JournalEntry]) -> dict[str, Any] | None:
     from cato_migrate.core import traffic
 
     fn = getattr(traffic, "pending_traffic_intent", None)
     return fn(entries) if fn else None
 
 
-def facts_from(entries, hold, lock, now: float) -> Facts:
+def facts_from(entries: list[JournalEntry], hold: Hold | None, lock: LockLease | None, now: float) -> Facts:
     return Facts(last_traffic=last_traffic(entries), pending_intent=pending_intent(entries),
                  hold=hold.model_dump() if hold is not None else None,
                  lock={**lock.model_dump(), "expired": lock.expires < now} if lock is not None else None)
 
 
-def diagnose(ctx, purpose: str | None, read: Callable[[set[str], Expectations], dict]) -> dict:
+def diagnose(ctx: RunContext, purpose: str | None,
+             read: Callable[[set[str], Expectations], dict[str, Any]]) -> dict[str, Any]:
     """Read what the selected checks need (through `read`), judge it, and summarise."""
     from cato_migrate.core.rollback_hold import hold_from_journal
 

@@ -29,9 +29,9 @@ class CheckResult:
     title: str
     status: str  # pass | warn | unknown | fail
     message: str
-    evidence: dict = field(default_factory=dict)
+    evidence: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -53,7 +53,7 @@ class Expectations:
 class Facts:
     """What the journal and the lock say (read once, no I/O here)."""
 
-    last_traffic: dict | None = None     # {"value", "verified", "at", "by"}: the journal's last outcome
-    pending_intent: dict | None = None   # a traffic change started but never finished/failed
-    hold: dict | None = None             # the rollback hold in force
-    lock: dict | None = None             # the lease, with "expired"
+    last_traffic: dict[str, Any] | None = None     # {"value", "verified", "at", "by"}: the journal's last outcome
+    pending_intent: dict[str, Any] | None = None   # a traffic change started but never finished/failed
+    hold: dict[str, Any] | None = None             # the rollback hold in force
+    lock: dict[str, Any] | None = None             # the lease, with "expired"

@@ -4,6 +4,8 @@ alarm monitors, the AWS identity, and LiteLLM ready to take traffic back. One re
 (status, message) out, by the rule in core/doctor.py's docstring."""
 from __future__ import annotations
 
+from typing import Any
+
 from cato_migrate.core.doctor_model import Expectations, Reading
 
 REDIS_WARN_RATIO = 0.80   # used/maxmemory at which eviction pressure is near
@@ -132,7 +134,7 @@ def judge_appconfig(r: Reading, exp: Expectations) -> tuple[str, str]:
     return "pass", f"present, {len(v['monitors'])} alarm monitor(s), strategies present"
 
 
-def _alarm_gaps(names: list[str], alarms: dict) -> str:
+def _alarm_gaps(names: list[str], alarms: dict[str, Any]) -> str:
     """What to do about configured alarms the environment does not monitor (None in `alarms`: no such alarm)."""
     gone = [n for n in names if n in alarms and alarms[n] is None]
     idle = [n for n in names if n not in gone]

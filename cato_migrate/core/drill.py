@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Any
 
 from pydantic import Field
 
@@ -127,8 +128,8 @@ def validate_fault(stack: str | None, error_rate: float | None, latency_ms: floa
         raise BadInput(f"--latency-ms must be 0 or more, got {latency_ms}; nothing was changed")
 
 
-def plan_route_faults(current: dict[str, dict], selectors: dict[str, list[str]], stack: str | None,
-                      error_rate: float | None, latency_ms: float | None, clear: bool) -> dict[str, dict]:
+def plan_route_faults(current: dict[str, dict[str, Any]], selectors: dict[str, list[str]], stack: str | None,
+                      error_rate: float | None, latency_ms: float | None, clear: bool) -> dict[str, dict[str, Any]]:
     """The simulator's new route_faults: the named stack's routes replaced (or removed with
     `clear`; `clear` without a stack removes every route fault); other routes are kept."""
     overlap = set(selectors.get("legacy", [])) & set(selectors.get("new", []))

@@ -6,10 +6,10 @@ first and only re-applied if its verify fails. No step moves on until its verify
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from cato_migrate.core.context import RunContext
-from cato_migrate.core.kinds import CheckResult, check_kind, step_kind
+from cato_migrate.core.kinds import CheckResult, CheckStatus, check_kind, step_kind
 from cato_migrate.core.progress import step_state
 from cato_migrate.core.runbook import CriterionSpec, PhaseSpec, StepSpec, WeekSpec
 from cato_migrate.errors import BadInput, CatoError, Unverified
@@ -29,7 +29,7 @@ class StepOutcome:
     message: str
     evidence: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -55,7 +55,7 @@ def plan_phase(ctx: RunContext, phase: PhaseSpec, week: int | None = None, step_
         kind = step_kind(s.kind)
         params = kind.Params.model_validate(s.params)
         state, last = step_state(entries, s.id)
-        if state == "done":
+        if state == "done" and last is not None:
             out.append(StepOutcome(s.id, w.week, s.title, s.kind, "skipped", f"done (by {last.actor}); would skip"))
         elif not kind.implemented:
             out.append(StepOutcome(s.id, w.week, s.title, s.kind, "not_implemented",
@@ -67,7 +67,7 @@ def plan_phase(ctx: RunContext, phase: PhaseSpec, week: int | None = None, step_
 
 
 def run_phase(ctx: RunContext, phase: PhaseSpec, week: int | None = None, step_id: str | None = None,
-              on_outcome=lambda o: None) -> list[StepOutcome]:
+              on_outcome: Callable[[StepOutcome], None] = lambda o: None) -> list[StepOutcome]:
     """Execute; stops at the first step that does not finish. Returns every outcome so far."""
     outcomes: list[StepOutcome] = []
     for w, s in select_steps(phase, week, step_id):
@@ -85,10 +85,10 @@ def _run_step(ctx: RunContext, w: WeekSpec, s: StepSpec) -> StepOutcome:
     params = kind.Params.model_validate(s.params)
     state, last = step_state(ctx.store.journal(ctx.env, s.id), s.id)
 
-    def out(outcome: str, message: str, evidence: dict | None = None) -> StepOutcome:
+    def out(outcome: str, message: str, evidence: dict[str, Any] | None = None) -> StepOutcome:
         return StepOutcome(s.id, w.week, s.title, s.kind, outcome, message, evidence or {})
 
-    if state == "done":
+    if state == "done" and last is not None:
         return out("skipped", f"already done (by {last.actor})")
     if not kind.implemented:
         return out("not_implemented", f"not implemented yet: {kind.planned_for}; nothing was changed")
@@ -129,7 +129,7 @@ class CriterionOutcome:
     measured: float | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -159,7 +159,7 @@ def apply_threshold(crit: CriterionSpec, res: CheckResult) -> CheckResult:
     ok = crit.threshold.passes(res.measured)
     verdict = "meets" if ok else "does not meet"
     # A check's own fail (a fault beyond the number) is never overridden by a met threshold.
-    status = "pass" if ok and res.status == "pass" else "fail"
+    status: CheckStatus = "pass" if ok and res.status == "pass" else "fail"
     lead = f"{res.message}; " if res.message else ""
     return CheckResult(status, f"{lead}measured {res.measured:g} {verdict} {crit.threshold.describe()}",
                        res.measured, res.evidence)

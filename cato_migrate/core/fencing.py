@@ -8,7 +8,12 @@ next write instead of undoing the rollback; reads pass straight through.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, cast
+
+if TYPE_CHECKING:
+    from cato_migrate.core.context import RunContext
+    from cato_migrate.core.lock import LeaseKeeper
+    from cato_migrate.ports import Services
 
 # Method names of the ports' adapters that change something outside this process.
 WRITE = re.compile(r"^(create|start|stop|update|delete|scale|apply|install|put|ensure|archive|"
@@ -27,7 +32,7 @@ class Fenced:
             return attr
         what = f"{type(self._inner).__name__}.{name}"
 
-        def fenced(*args, **kwargs):
+        def fenced(*args: Any, **kwargs: Any) -> Any:
             self._fence(what)
             return attr(*args, **kwargs)
 
@@ -46,15 +51,16 @@ class FencedServices:
         if not callable(factory) or name.startswith("_"):
             return factory
 
-        def build(*args, **kwargs):
+        def build(*args: Any, **kwargs: Any) -> Any:
             adapter = factory(*args, **kwargs)
             return None if adapter is None else Fenced(adapter, self._fence)
 
         return build
 
 
-def attach_lease(ctx, keeper) -> None:
+def attach_lease(ctx: RunContext, keeper: LeaseKeeper) -> None:
     """Give a RunContext its lease and fence every adapter it hands out from now on."""
     ctx.lease = keeper
     if not isinstance(ctx.services, FencedServices):
-        ctx.services = FencedServices(ctx.services, keeper.fence)
+        # FencedServices answers every Services method through __getattr__, which a Protocol cannot see.
+        ctx.services = cast("Services", FencedServices(ctx.services, keeper.fence))

@@ -13,9 +13,10 @@ checks each stage's state and only does what is still missing. Stages are journa
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 from cato_migrate.core.context import RunContext
+from cato_migrate.core.state import JournalEntry
 from cato_migrate.errors import CatoError, CheckFailed, Unverified
 from cato_migrate.ports import GatewayMetrics, StackTraffic, Workloads
 
@@ -29,10 +30,10 @@ class StageResult:
     outcome: str  # done | already | failed
     message: str
     seconds: float
-    evidence: dict = field(default_factory=dict)
+    evidence: dict[str, Any] = field(default_factory=dict)
 
 
-def _legacy_up(ctx: RunContext, wl: Workloads) -> tuple[str, str, dict]:
+def _legacy_up(ctx: RunContext, wl: Workloads) -> tuple[str, str, dict[str, Any]]:
     s = ctx.settings
     st = wl.status(s.legacy_workload, s.workload_namespace)
     if not st.exists:
@@ -57,7 +58,7 @@ def _legacy_up(ctx: RunContext, wl: Workloads) -> tuple[str, str, dict]:
     return "done", f"{st.name} ready ({after.ready}/{after.desired})", after.model_dump()
 
 
-def _flag_zero(ctx: RunContext) -> tuple[str, str, dict]:
+def _flag_zero(ctx: RunContext) -> tuple[str, str, dict[str, Any]]:
     from cato_migrate.core.quick_rollback import quick_rollback
     from cato_migrate.core.traffic import IN_FLIGHT, flag_status
 
@@ -69,7 +70,7 @@ def _flag_zero(ctx: RunContext) -> tuple[str, str, dict]:
                                        "stopped_deployments": result["stopped_deployments"]}
 
 
-def _drain(ctx: RunContext, gw: GatewayMetrics | None) -> tuple[str, str, dict]:
+def _drain(ctx: RunContext, gw: GatewayMetrics | None) -> tuple[str, str, dict[str, Any]]:
     """Quiet = nothing in flight to the new stack and its served counter unchanged for the quiet window."""
     s = ctx.settings
     if gw is None:
@@ -104,7 +105,7 @@ def _drain(ctx: RunContext, gw: GatewayMetrics | None) -> tuple[str, str, dict]:
         {"measured": True, "finished_while_draining": drained, **last.model_dump()}
 
 
-def _orchestrator_down(ctx: RunContext, wl: Workloads) -> tuple[str, str, dict]:
+def _orchestrator_down(ctx: RunContext, wl: Workloads) -> tuple[str, str, dict[str, Any]]:
     s = ctx.settings
     st = wl.status(s.orchestrator_workload, s.workload_namespace)
     if not st.exists or (st.desired == 0 and st.ready == 0):
@@ -121,11 +122,11 @@ def _orchestrator_down(ctx: RunContext, wl: Workloads) -> tuple[str, str, dict]:
     return "done", f"{st.name} scaled to 0", after.model_dump()
 
 
-def full_rollback(ctx: RunContext) -> dict:
+def full_rollback(ctx: RunContext) -> dict[str, Any]:
     """Run the four stages in order, each verified and timed; stop at the first that fails."""
     wl = ctx.services.workloads()
     gw = ctx.services.gateway_metrics()
-    runners: dict[str, Callable[[], tuple[str, str, dict]]] = {
+    runners: dict[str, Callable[[], tuple[str, str, dict[str, Any]]]] = {
         "legacy-up": lambda: _legacy_up(ctx, wl),
         "flag-zero": lambda: _flag_zero(ctx),
         "drain": lambda: _drain(ctx, gw),
@@ -164,7 +165,7 @@ def full_rollback(ctx: RunContext) -> dict:
             "message": f"LiteLLM serving all traffic; flag 0% verified; orchestrator at 0 in {total:.1f}s (budget {budget}s)"}
 
 
-def interrupted_full_rollback(entries) -> str | None:
+def interrupted_full_rollback(entries: list[JournalEntry]) -> str | None:
     """The stage an unfinished full rollback stopped at, or None when the last one finished (or none ran)."""
     runs = [e for e in entries if e.key == KEY]
     if not runs or runs[-1].event == "finished":
@@ -180,7 +181,7 @@ def interrupted_full_rollback(entries) -> str | None:
     return STAGES[-1]
 
 
-def plan_full_rollback(ctx: RunContext) -> list[dict]:
+def plan_full_rollback(ctx: RunContext) -> list[dict[str, Any]]:
     """What each stage would do now (reads only; changes nothing): `rollback --full --dry-run`."""
     from cato_migrate.core.traffic import IN_FLIGHT, flag_status
 

@@ -7,9 +7,11 @@ hand-over fits MAX_LINES lines of plain text: every list is capped, with "(+N mo
 from __future__ import annotations
 
 import re
+from typing import Any, Callable
 
 from cato_migrate.core.lock import fmt_time
-from cato_migrate.core.runbook import STEP_ID
+from cato_migrate.core.runbook import STEP_ID, RunbookSpec
+from cato_migrate.core.state import AuditEntry, JournalEntry
 
 MAX_LINES = 40
 IN_FLIGHT = ("DEPLOYING", "BAKING", "VALIDATING", "ROLLING_BACK")
@@ -17,7 +19,7 @@ OVERRIDE_ACTIONS = ("guardrail.override", "phase.run.force")
 SHOWN = {"overrides": 3, "forced_steps": 3, "attestations": 4, "failing_criteria": 3}
 
 
-def served_view(live: dict | None, live_error: str | None, last: dict | None) -> dict:
+def served_view(live: dict[str, Any] | None, live_error: str | None, last: dict[str, Any] | None) -> dict[str, Any]:
     """What clients are served: live (flag_status dump) or the journal's last value, labelled."""
     if live is not None:
         state = live.get("deployment_state", "NONE")
@@ -40,7 +42,7 @@ def served_view(live: dict | None, live_error: str | None, last: dict | None) ->
                      f"live read failed: {why})"}
 
 
-def last_triggers(entries) -> dict | None:
+def last_triggers(entries: list[JournalEntry]) -> dict[str, Any] | None:
     """The rollback triggers as last measured before a raise (journaled with the traffic intent)."""
     from cato_migrate.core.traffic import TRAFFIC_KEY
 
@@ -50,7 +52,7 @@ def last_triggers(entries) -> dict | None:
                                    "triggers": dict(e.inputs["triggers"])}
 
 
-def criteria_summary(entries) -> dict:
+def criteria_summary(entries: list[JournalEntry]) -> dict[str, Any]:
     from cato_migrate.core.progress import latest_checks
 
     latest = latest_checks(entries)
@@ -60,17 +62,17 @@ def criteria_summary(entries) -> dict:
     return {"counts": counts, "not_passing": [k for k, e in latest.items() if e.status != "pass"]}
 
 
-def overrides(audit) -> list[dict]:
+def overrides(audit: list[AuditEntry]) -> list[dict[str, Any]]:
     return [{"at": a.at, "actor": a.actor, "action": a.action, "target": a.target, "reason": a.reason}
             for a in audit if a.action in OVERRIDE_ACTIONS]
 
 
-def forced_steps(entries) -> list[dict]:
+def forced_steps(entries: list[JournalEntry]) -> list[dict[str, Any]]:
     return [{"step": e.key, "at": e.at, "actor": e.actor, "reason": e.inputs.get("reason", "")}
             for e in entries if e.event == "started" and e.inputs.get("forced") is True and re.match(STEP_ID, e.key)]
 
 
-def pending_attestations(runbook, entries, upto_week: int) -> list[dict]:
+def pending_attestations(runbook: RunbookSpec, entries: list[JournalEntry], upto_week: int) -> list[dict[str, Any]]:
     """Manual sign-offs (attest steps) not done, up to the current week."""
     from cato_migrate.core.progress import step_state
 
@@ -82,8 +84,10 @@ def pending_attestations(runbook, entries, upto_week: int) -> list[dict]:
     return out
 
 
-def build_handoff(*, env: str, where: dict, served: dict, observed: dict | None, entries, audit, lock,
-                  hold, intent: dict | None, runbook, interrupted: str | None) -> dict:
+def build_handoff(*, env: str, where: dict[str, Any], served: dict[str, Any], observed: dict[str, Any] | None,
+                  entries: list[JournalEntry], audit: list[AuditEntry], lock: dict[str, Any] | None,
+                  hold: dict[str, Any] | None, intent: dict[str, Any] | None, runbook: RunbookSpec,
+                  interrupted: str | None) -> dict[str, Any]:
     rb = runbook.meta.rollback
     return {
         "env": env, "phase": where["phase"], "week": where["week"],
@@ -103,7 +107,7 @@ def build_handoff(*, env: str, where: dict, served: dict, observed: dict | None,
     }
 
 
-def _capped(items: list, n: int, fmt) -> list[str]:
+def _capped(items: list[dict[str, Any]], n: int, fmt: Callable[[dict[str, Any]], str]) -> list[str]:
     lines = [fmt(i) for i in items[-n:]]
     if len(items) > n:
         lines.insert(0, f"  (+{len(items) - n} earlier; `cato-migrate history` lists them)")
@@ -116,7 +120,7 @@ def _one_line(text: object, width: int = 110) -> str:
     return s if len(s) <= width else s[:width - 1] + "…"
 
 
-def handoff_lines(h: dict) -> list[str]:
+def handoff_lines(h: dict[str, Any]) -> list[str]:
     """The paste-ready hand-over: plain text, at most MAX_LINES lines."""
     L = [f"HAND-OVER {h['env']}: phase {h['phase']}, week {h['week']}, {h['steps_done']}/{h['steps_total']} steps done"]
     L.append(_one_line(f"Served: {h['served']['label']}"))

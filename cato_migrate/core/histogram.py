@@ -13,7 +13,7 @@ panel agree on what "p99" means:
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from typing import Iterable, Sequence
 
 __all__ = ["normalize_buckets", "quantile", "quantile_ms"]
 
@@ -40,7 +40,7 @@ def normalize_buckets(pairs: Iterable[tuple[float, float]]) -> list[tuple[float,
     return out
 
 
-def quantile(q: float, buckets: list[tuple[float, int | float]]) -> float | None:
+def quantile(q: float, buckets: Sequence[tuple[float, int | float]]) -> float | None:
     """The q-quantile (0 <= q <= 1) in the buckets' unit, or None when it cannot be measured.
 
     `buckets` are (upper bound, cumulative count) sorted by bound with +Inf last, as
@@ -70,7 +70,7 @@ def quantile(q: float, buckets: list[tuple[float, int | float]]) -> float | None
     return lower + (float(upper) - lower) * (rank - below) / inside
 
 
-def quantile_ms(q: float, buckets: list[tuple[float, int | float]]) -> float | None:
+def quantile_ms(q: float, buckets: Sequence[tuple[float, int | float]]) -> float | None:
     """`quantile` of a histogram in seconds, in milliseconds rounded to 0.1 ms."""
     value = quantile(q, buckets)
     return None if value is None else round(value * 1000.0, 1)

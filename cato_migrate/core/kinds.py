@@ -9,9 +9,13 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from cato_migrate.core.model import CoreModel
+
+if TYPE_CHECKING:  # annotations only: kinds stays a leaf that the loader and every step import
+    from cato_migrate.core.context import RunContext
+    from cato_migrate.core.runbook import CriterionSpec, RollbackTrigger, StepSpec
 
 CheckStatus = Literal["pass", "fail", "waiting", "not_implemented"]
 
@@ -44,13 +48,14 @@ class StepKind:
     planned_for: ClassVar[str] = ""
     mutating: ClassVar[bool] = True
 
-    def plan(self, step, params, ctx) -> str:
+    # `params` is an instance of the kind's own `Params` model (each kind narrows it).
+    def plan(self, step: StepSpec, params: Any, ctx: RunContext) -> str:
         raise NotImplementedError
 
-    def apply(self, step, params, ctx) -> dict[str, Any]:
+    def apply(self, step: StepSpec, params: Any, ctx: RunContext) -> dict[str, Any]:
         raise NotImplementedError
 
-    def verify(self, step, params, ctx) -> Verification:
+    def verify(self, step: StepSpec, params: Any, ctx: RunContext) -> Verification:
         raise NotImplementedError
 
 
@@ -60,7 +65,7 @@ class CheckKind:
     implemented: ClassVar[bool] = True
     planned_for: ClassVar[str] = ""
 
-    def evaluate(self, criterion, params, ctx) -> CheckResult:
+    def evaluate(self, criterion: CriterionSpec | RollbackTrigger, params: Any, ctx: RunContext) -> CheckResult:
         raise NotImplementedError
 
 
@@ -68,7 +73,10 @@ STEP_KINDS: dict[str, type[StepKind]] = {}
 CHECK_KINDS: dict[str, type[CheckKind]] = {}
 
 
-def _register(registry: dict, cls, what: str):
+Kind = TypeVar("Kind", type[StepKind], type[CheckKind])
+
+
+def _register(registry: dict[str, Kind], cls: Kind, what: str) -> Kind:
     """An implemented kind replaces a planned placeholder of the same name (in either import
     order); two implementations of one name are a programming error."""
     old = registry.get(cls.name)

@@ -15,7 +15,10 @@ DEFAULT_RUNBOOK_DIR = Path(__file__).resolve().parents[2] / "runbook"
 META_FILE = "runbook.yaml"
 
 
-def _line_of(src, loc: tuple) -> int:
+Loc = tuple[str | int, ...]  # a path into the YAML: keys and list indexes
+
+
+def _line_of(src: _Source | yaml.Node | None, loc: Loc) -> int:
     """1-based line of the deepest YAML node that `loc` reaches."""
     node = src.node if isinstance(src, _Source) else src
     line = (node.start_mark.line + 1) if node is not None else 1
@@ -70,7 +73,7 @@ def _read(path: Path) -> tuple[Any, _Source]:
         raise RunbookError(f"{path}{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
 
 
-def _validate(model: type[BaseModel], data: Any, path: Path, node, prefix: tuple = ()) -> Any:
+def _validate(model: type[BaseModel], data: Any, path: Path, node: _Source, prefix: Loc = ()) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -83,7 +86,8 @@ def _validate(model: type[BaseModel], data: Any, path: Path, node, prefix: tuple
                            details={"problems": problems}) from exc
 
 
-def _check_kinds(phase: PhaseSpec, raw: dict, path: Path, node) -> None:
+def _check_kinds(phase: PhaseSpec, raw: dict[str, Any], path: Path, node: _Source) -> None:
+    loc: Loc
     for wi, week in enumerate(phase.weeks):
         for si, step in enumerate(week.steps):
             loc = ("weeks", wi, "steps", si)

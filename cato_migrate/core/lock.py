@@ -155,20 +155,21 @@ class LeaseKeeper:
                 details={"previous_holder": prev.holder, "previous_command": prev.command,
                          "previous_host": prev.host, "previous_pid": prev.pid,
                          "previous_lease": lease_id(prev), "why": why, "by_command": self.command}))
-        self._start_heartbeat()
+        self._start_heartbeat(lease)
         return lease
 
     # ---- holding -------------------------------------------------------------------------
 
-    def _start_heartbeat(self) -> None:
+    def _start_heartbeat(self, held: LockLease) -> None:
         interval = self.ttl / 3
 
         def beat() -> None:
+            lease = held
             while not self._stop.wait(interval):
                 sent = self.clock.monotonic()
                 now, rvn = self.clock.now(), uuid.uuid4().hex
                 try:
-                    renewed = self.store.renew_lock(self.env, self.lease.token, rvn=rvn, heartbeat=now,
+                    renewed = self.store.renew_lock(self.env, lease.token, rvn=rvn, heartbeat=now,
                                                     expires=now + self.ttl)
                 except Exception:  # a store hiccup: keep trying while no contender can have taken over
                     if self.clock.monotonic() < self._valid_until:
@@ -178,7 +179,8 @@ class LeaseKeeper:
                     self.lost.set()
                     return
                 self._valid_until = sent + self.ttl * 0.9
-                self.lease = self.lease.model_copy(update={"heartbeat": now, "expires": now + self.ttl, "rvn": rvn})
+                lease = lease.model_copy(update={"heartbeat": now, "expires": now + self.ttl, "rvn": rvn})
+                self.lease = lease
 
         self._thread = threading.Thread(target=beat, name="cato-lock-heartbeat", daemon=True)
         self._thread.start()
@@ -219,7 +221,7 @@ class LeaseKeeper:
     def __enter__(self) -> "LeaseKeeper":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.release()
 
 

@@ -6,6 +6,7 @@ the API allows. Unique words keep one run from being satisfied by an earlier run
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from cato_migrate.core.probes import ProbeResult
 from cato_migrate.errors import ExternalError
@@ -34,7 +35,7 @@ def probe_episodic(api: MemoryApi, min_score: float = 0.5) -> ProbeResult:
                            evidence={"user_id": user})
     found = api.search_episodes(f"what colour was the {word} garden fence", k=3, user_id=user)
     hits = found.get("hits", [])
-    top = hits[0] if hits else None
+    top: dict[str, Any] = hits[0] if hits else {}  # every use below asks `top` for truth first
     ok = bool(top) and top["id"] == added["id"] and top["score"] >= min_score
     evidence = {"episode_id": added["id"], "index": added.get("index"), "user_id": user, "hits": hits}
     if ok:

@@ -14,14 +14,18 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import urlsplit
 
-from cato_migrate.core.notify_events import FULL_KEY, NotifyEvent, cancels_for, events_for, unverified
+from cato_migrate.core.full_rollback import KEY as FULL_KEY
+from cato_migrate.core.notify_events import NotifyEvent, cancels_for, events_for, unverified
 from cato_migrate.core.rollback_hold import HOLD_KEY
 from cato_migrate.core.state import AuditEntry, JournalEntry, LockLease
 from cato_migrate.errors import CatoError, ExternalError
 from cato_migrate.ports import Enqueuer, Outbox
+
+if TYPE_CHECKING:  # annotations only: wiring builds the hook after the context
+    from cato_migrate.core.context import RunContext
 
 MAX_ATTEMPTS = 12          # 30 s doubling to 1 h: about 6 hours of a receiver being down
 BACKOFF_BASE_SECONDS = 30.0
@@ -30,7 +34,7 @@ BACKOFF_CAP_SECONDS = 3600.0
 
 def backoff_seconds(attempts: int) -> float:
     """Wait after the `attempts`-th failed try (1-based)."""
-    return min(BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0), BACKOFF_CAP_SECONDS)
+    return min(BACKOFF_BASE_SECONDS * 2.0 ** max(attempts - 1, 0), BACKOFF_CAP_SECONDS)
 
 
 def redact_url(url: str) -> str:
@@ -72,10 +76,10 @@ def fact_lines(ev: NotifyEvent, limit: int = 12) -> list[str]:
     return [f"{k}: {_short(v)}" for k, v in facts[:limit]]
 
 
-def slack_payload(ev: NotifyEvent) -> dict:
+def slack_payload(ev: NotifyEvent) -> dict[str, Any]:
     """An incoming-webhook message: `text` (the notification line) plus blocks for the detail."""
     head = f"{_ICON.get(ev.severity, '')} *[{_mrkdwn(ev.env)}]* {_mrkdwn(ev.summary)}".strip()
-    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": head[:2900]}}]
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": head[:2900]}}]
     body = ev.details.get("text") if ev.event == "announce" else "\n".join(fact_lines(ev))
     if body:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _mrkdwn(body)[:2900]}})
@@ -84,13 +88,13 @@ def slack_payload(ev: NotifyEvent) -> dict:
     return {"text": _mrkdwn(f"[{ev.env}] {ev.summary}")[:3000], "blocks": blocks}
 
 
-def webhook_payload(ev: NotifyEvent) -> dict:
+def webhook_payload(ev: NotifyEvent) -> dict[str, Any]:
     """The generic JSON event document."""
     return {"id": ev.id, "event": ev.event, "env": ev.env, "at": iso(ev.at), "actor": ev.actor,
             "summary": ev.summary, "severity": ev.severity, "details": ev.details}
 
 
-PAYLOADS: dict[str, Callable[[NotifyEvent], dict]] = {"slack": slack_payload, "webhook": webhook_payload}
+PAYLOADS: dict[str, Callable[[NotifyEvent], dict[str, Any]]] = {"slack": slack_payload, "webhook": webhook_payload}
 
 
 # ---- the hook --------------------------------------------------------------------------------
@@ -103,7 +107,7 @@ class NotifyHook:
     """What `RunContext.notify` is: one per command. Remembers this run's `started` entries so a
     finish can be told apart (a quick rollback's 0% from a canary's N%), and never raises."""
 
-    def __init__(self, ctx, outbox: Enqueuer, channels: list[str], *, command: str = "",
+    def __init__(self, ctx: RunContext, outbox: Enqueuer, channels: list[str], *, command: str = "",
                  on_error: Callable[[str], None] = _stderr, after_enqueue: Callable[[], None] | None = None):
         self.ctx, self.outbox, self.channels = ctx, outbox, list(channels)
         self.command, self.on_error = command, on_error
@@ -190,7 +194,7 @@ def row_state(row: OutboxRow, now: float) -> str:
     return "retrying" if row.attempts else "pending"
 
 
-def row_view(row: OutboxRow, now: float) -> dict:
+def row_view(row: OutboxRow, now: float) -> dict[str, Any]:
     return {"id": row.id, "event": row.event.event, "channel": row.channel, "state": row_state(row, now),
             "attempts": row.attempts, "at": row.event.at, "next_attempt_at": row.next_attempt_at,
             "delivered_at": row.delivered_at, "last_error": row.last_error, "summary": row.event.summary}
@@ -202,10 +206,10 @@ class FlushReport:
     delivered: int = 0
     retried: int = 0
     gave_up: int = 0
-    errors: list[dict] = field(default_factory=list)
-    counts: dict = field(default_factory=dict)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    counts: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"env": self.env, "delivered_now": self.delivered, "retry_later_now": self.retried,
                 "gave_up_now": self.gave_up, "errors": self.errors, **self.counts}
 

@@ -50,7 +50,7 @@ class NotifyEvent(Record):
 
 
 def _event(kind: str, env: str, at: float, actor: str, summary: str, severity: str = "info",
-           event_id: str | None = None, not_before: float | None = None, **details) -> NotifyEvent:
+           event_id: str | None = None, not_before: float | None = None, **details: Any) -> NotifyEvent:
     return NotifyEvent(id=event_id or uuid.uuid4().hex[:16], event=kind, env=env, at=at, actor=actor,
                        summary=summary, severity=severity, not_before=not_before,
                        details={k: v for k, v in details.items() if v not in (None, "", [], {})})
@@ -113,7 +113,8 @@ def _budget_exceeded(entry: JournalEntry) -> NotifyEvent:
                   event_id=f"{BUDGET_EXCEEDED}:{entry.env}:{day}", **entry.evidence)
 
 
-def _traffic(entry, runbook, reason, started, in_full_rollback, began) -> list[NotifyEvent]:
+def _traffic(entry: JournalEntry, runbook: RunbookSpec, reason: str, started: JournalEntry | None,
+             in_full_rollback: bool, began: float | None) -> list[NotifyEvent]:
     inputs = started.inputs if started is not None else {}
     is_rollback = inputs.get("rollback") == "quick"
     if is_rollback and in_full_rollback:
@@ -123,7 +124,7 @@ def _traffic(entry, runbook, reason, started, in_full_rollback, began) -> list[N
         # closed without a start in this run: an interrupted change reconciled from AppConfig
         return [_event("traffic.reconciled", entry.env, entry.at, entry.actor, f"traffic in {entry.env}: {entry.message}",
                        "info" if entry.event == "finished" else "warning", reason=reason, **ev)]
-    if is_rollback:
+    if is_rollback and started is not None:  # is_rollback is read from `started`
         if entry.event == "started":
             return []  # the audit entry `rollback.quick` already said so, with the reason
         budget = runbook.meta.rollback.quick_budget_seconds
@@ -156,7 +157,7 @@ def _traffic(entry, runbook, reason, started, in_full_rollback, began) -> list[N
     return []
 
 
-def _full_rollback(entry, runbook, reason, started) -> NotifyEvent:
+def _full_rollback(entry: JournalEntry, runbook: RunbookSpec, reason: str, started: JournalEntry | None) -> NotifyEvent:
     budget = runbook.meta.rollback.full_budget_seconds
     elapsed = entry.evidence.get("seconds")
     if elapsed is None and started is not None:
@@ -179,7 +180,7 @@ def monitoring_days(runbook: RunbookSpec) -> float:
     return runbook_monitoring_days(runbook)
 
 
-def _monitoring(entry, runbook) -> list[NotifyEvent]:
+def _monitoring(entry: JournalEntry, runbook: RunbookSpec) -> list[NotifyEvent]:
     days = monitoring_days(runbook)
     ends = entry.at + days * DAY
     started = _event("monitoring.started", entry.env, entry.at, entry.actor,
@@ -209,7 +210,7 @@ def unverified(message: str, hint: str | None, *, env: str, actor: str, at: floa
                   "critical", command=command, message=message, next=hint)
 
 
-def announcement_status(runbook: RunbookSpec, entries: list[JournalEntry]) -> dict:
+def announcement_status(runbook: RunbookSpec, entries: list[JournalEntry]) -> dict[str, Any]:
     """Where the migration stands, from the journal only (the same reading as `status`)."""
     from cato_migrate.core.progress import where_are_we
 
@@ -223,7 +224,7 @@ def announcement_status(runbook: RunbookSpec, entries: list[JournalEntry]) -> di
     return out
 
 
-def announcement_text(step: CommunicationStep, runbook: RunbookSpec, status: dict) -> tuple[str, list[str]]:
+def announcement_text(step: CommunicationStep, runbook: RunbookSpec, status: dict[str, Any]) -> tuple[str, list[str]]:
     """(headline, lines) of a communication-plan message."""
     head = f"Cato migration, week {step.week}: {step.title}"
     lines = [f"- {a}" for a in step.actions]
@@ -240,7 +241,7 @@ def announcement_text(step: CommunicationStep, runbook: RunbookSpec, status: dic
     return head, lines
 
 
-def announcement(step: CommunicationStep, runbook: RunbookSpec, status: dict, *, env: str, actor: str,
+def announcement(step: CommunicationStep, runbook: RunbookSpec, status: dict[str, Any], *, env: str, actor: str,
                  at: float) -> NotifyEvent:
     head, lines = announcement_text(step, runbook, status)
     return _event("announce", env, at, actor, head, step=step.id, week=step.week,
@@ -248,7 +249,7 @@ def announcement(step: CommunicationStep, runbook: RunbookSpec, status: dict, *,
                   status={k: v for k, v in status.items() if v is not None})
 
 
-def events_for(entry, runbook: RunbookSpec, *, reason: str = "", started: JournalEntry | None = None,
+def events_for(entry: object, runbook: RunbookSpec, *, reason: str = "", started: JournalEntry | None = None,
                in_full_rollback: bool = False, began: float | None = None) -> list[NotifyEvent]:
     if isinstance(entry, AuditEntry):
         return from_audit(entry, runbook, in_full_rollback=in_full_rollback)

@@ -27,7 +27,8 @@ def _nonce() -> str:
 
 
 def _text(resp: dict[str, Any]) -> str:
-    return resp["choices"][0]["message"]["content"]
+    content: str = resp["choices"][0]["message"]["content"]
+    return content
 
 
 def probe_health(api: OrchestratorApi) -> ProbeResult:

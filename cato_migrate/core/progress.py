@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from cato_migrate.core.runbook import PhaseSpec, RunbookSpec, StepSpec
 from cato_migrate.core.state import JournalEntry
@@ -25,7 +25,8 @@ def step_state(entries: list[JournalEntry], step_id: str) -> tuple[StepState, Jo
             last = e
     if last is None:
         return "pending", None
-    return {"started": "running", "finished": "done", "attested": "done", "failed": "failed"}[last.event], last
+    states: dict[str, StepState] = {"started": "running", "finished": "done", "attested": "done", "failed": "failed"}
+    return states[last.event], last
 
 
 def phase_progress(phase: PhaseSpec, entries: list[JournalEntry]) -> list[StepProgress]:
@@ -54,7 +55,7 @@ def attestation(entries: list[JournalEntry], step_id: str) -> JournalEntry | Non
     return found
 
 
-def where_are_we(runbook: RunbookSpec, entries: list[JournalEntry]) -> dict:
+def where_are_we(runbook: RunbookSpec, entries: list[JournalEntry]) -> dict[str, Any]:
     """Current phase/week = the first step not done; counts of done steps."""
     total = done = 0
     next_step = None

@@ -17,6 +17,8 @@ audits as `guardrail.override` with these problems. Forced, the analysis is not 
 """
 from __future__ import annotations
 
+from typing import Any
+
 from cato_migrate.core.context import RunContext
 from cato_migrate.core.progress import attestation
 from cato_migrate.core.state import JournalEntry
@@ -45,7 +47,7 @@ def stage_since(entries: list[JournalEntry], served: int) -> float | None:
     return since
 
 
-def soak_problem(ctx: RunContext, current: int, entries: list[JournalEntry]) -> tuple[str | None, dict]:
+def soak_problem(ctx: RunContext, current: int, entries: list[JournalEntry]) -> tuple[str | None, dict[str, Any]]:
     spec = ctx.runbook.meta.canary_analysis
     minutes = spec.min_soak_minutes.get(current, 0.0)
     need_s = minutes * minute_seconds(ctx)
@@ -62,7 +64,7 @@ def soak_problem(ctx: RunContext, current: int, entries: list[JournalEntry]) -> 
     return None, info
 
 
-def gate_problems(ctx: RunContext, current: int, *, measure: bool = True, journal: bool = True) -> tuple[list[str], dict]:
+def gate_problems(ctx: RunContext, current: int, *, measure: bool = True, journal: bool = True) -> tuple[list[str], dict[str, Any]]:
     """Why the gate refuses a raise from `current`% now (empty: allowed), and what it read.
 
     `measure` False (forced, or something cheaper already refuses): the analysis is not run.
@@ -70,7 +72,7 @@ def gate_problems(ctx: RunContext, current: int, *, measure: bool = True, journa
     spec = ctx.runbook.meta.canary_analysis
     entries = ctx.store.journal(ctx.env)
     problems: list[str] = []
-    evidence: dict = {"from": current}
+    evidence: dict[str, Any] = {"from": current}
     if current == 0:
         signed = attestation(entries, spec.first_raise_attestation)
         evidence["attestation"] = {"step": spec.first_raise_attestation,

@@ -8,6 +8,8 @@ bake -> served 0% verified through appconfigdata.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from cato_migrate.core.context import RunContext
 from cato_migrate.core.rollback_hold import set_hold
 from cato_migrate.core.traffic import IN_FLIGHT, TRAFFIC_KEY, verify_served, flag_status, reconcile_traffic, wait_for
@@ -15,7 +17,7 @@ from cato_migrate.errors import CatoError, CheckFailed, Conflict, Unverified
 from cato_migrate.ports import Deployment, FlagSpec, TrafficFlag
 
 
-def legacy_readiness(ctx: RunContext) -> dict:
+def legacy_readiness(ctx: RunContext) -> dict[str, Any]:
     """Whether LiteLLM has the configured ready replicas to take all traffic (read, never assumed)."""
     s = ctx.settings
     need = s.legacy_min_ready
@@ -29,7 +31,7 @@ def legacy_readiness(ctx: RunContext) -> dict:
     return {"ok": ok, "ready": st.ready, "desired": st.desired, "need": need, "why": why}
 
 
-def _require_legacy(ctx: RunContext) -> dict:
+def _require_legacy(ctx: RunContext) -> dict[str, Any]:
     ready = legacy_readiness(ctx)
     if ready["ok"]:
         return ready
@@ -52,7 +54,7 @@ def _is_zero(flag: TrafficFlag, dep: Deployment) -> bool:
         return False
 
 
-def quick_rollback(ctx: RunContext, *, attempts: int = 5, check_legacy: bool = True) -> dict:
+def quick_rollback(ctx: RunContext, *, attempts: int = 5, check_legacy: bool = True) -> dict[str, Any]:
     t0 = ctx.clock.now()
     budget = ctx.runbook.meta.rollback.quick_budget_seconds
     legacy = _require_legacy(ctx) if check_legacy else None
@@ -91,16 +93,17 @@ def quick_rollback(ctx: RunContext, *, attempts: int = 5, check_legacy: bool = T
         ctx.journal(TRAFFIC_KEY, "started", inputs={"target": 0, "rollback": "quick", "version": version})
         ctx.audit("rollback.quick", TRAFFIC_KEY, ctx.reason, stopped_deployments=stopped, version=version,
                   legacy=legacy)
-        dep = None
+        started = None
         for _ in range(attempts):
             try:
-                dep = flag.start_deployment(version, strategy, "rollback --quick: 0%")
+                started = flag.start_deployment(version, strategy, "rollback --quick: 0%")
                 break
             except Conflict:
                 ctx.clock.sleep(0.2)
-        if dep is None:
+        if started is None:
             raise Unverified("could not start the 0% deployment: another deployment kept starting",
                              hint="run `cato-migrate rollback --quick` again; check who else deploys the flag")
+        dep = started
     dep = wait_for(ctx, flag, dep, timeout=max(60.0, budget))
     result = verify_served(ctx, flag, dep, 0, previous=before.served_percentage)
     elapsed = ctx.clock.now() - t0
@@ -111,7 +114,7 @@ def quick_rollback(ctx: RunContext, *, attempts: int = 5, check_legacy: bool = T
     return result
 
 
-def plan_quick_rollback(ctx: RunContext) -> dict:
+def plan_quick_rollback(ctx: RunContext) -> dict[str, Any]:
     """What `rollback --quick` would do now (reads only)."""
     flag = ctx.services.traffic_flag()
     st = flag_status(flag)

@@ -10,11 +10,16 @@ the page: core/report_html.py.
 from __future__ import annotations
 
 import time
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
 from cato_migrate.core.model import Record
+from cato_migrate.core.runbook import RunbookSpec
+from cato_migrate.core.state import AuditEntry, JournalEntry
+
+if TYPE_CHECKING:  # report_rows imports this module's rows
+    from cato_migrate.core.report_rows import Lookup
 
 MetricState = Literal["met", "not_met", "stale", "not_measured"]
 EvidenceState = Literal["ok", "failing", "stale", "not_measured"]
@@ -134,8 +139,9 @@ class Report(Record):
     warnings: list[str] = Field(default_factory=list, description="What needs attention first (a daily budget exceeded).")
 
 
-def build_report(runbook, entries, audit, *, env: str, now: float, max_age_days: float = 7.0,
-                 dual_write: dict | None = None, bench: dict | None = None, bench_name: str = "") -> Report:
+def build_report(runbook: RunbookSpec, entries: list[JournalEntry], audit: list[AuditEntry], *, env: str, now: float,
+                 max_age_days: float = 7.0,
+                 dual_write: dict[str, Any] | None = None, bench: dict[str, Any] | None = None, bench_name: str = "") -> Report:
     """The whole report from what was read. `dual_write`: the edge's counters or {"served": None,
     "why": ...}; `bench`: a bench/results JSON (gateway_compare.py), named `bench_name`."""
     from cato_migrate.core import report_charts as ch
@@ -155,7 +161,7 @@ def build_report(runbook, entries, audit, *, env: str, now: float, max_age_days:
         charts=ch.charts(look, bench, bench_name), warnings=warnings(look))
 
 
-def warnings(look) -> list[str]:
+def warnings(look: Lookup) -> list[str]:
     from cato_migrate.core.report_rows import BUDGET_KEY
 
     e = look.last(BUDGET_KEY, "check")
@@ -164,7 +170,7 @@ def warnings(look) -> list[str]:
     return []
 
 
-def criteria_rows(look) -> list[CriterionRow]:
+def criteria_rows(look: Lookup) -> list[CriterionRow]:
     from cato_migrate.core.progress import latest_checks
 
     latest = latest_checks(look.entries)
@@ -181,7 +187,7 @@ def criteria_rows(look) -> list[CriterionRow]:
     return out
 
 
-def rollback_drills(runbook, entries, audit) -> list[DrillRow]:
+def rollback_drills(runbook: RunbookSpec, entries: list[JournalEntry], audit: list[AuditEntry]) -> list[DrillRow]:
     """Every quick and full rollback in the journal, timed as the notifier times them
     (core/notify_events.py): a quick one from its hold (its first write) to the verified 0%; a full
     one by its own journaled seconds. A quick rollback that a full one ran is part of the full one."""
@@ -192,8 +198,8 @@ def rollback_drills(runbook, entries, audit) -> list[DrillRow]:
     rb = runbook.meta.rollback
     full_runs = {e.run_id for e in entries if e.key == FULL_KEY and e.event == "started"}
     out: list[DrillRow] = []
-    open_quick: dict[str, tuple] = {}
-    open_full: dict[str, object] = {}
+    open_quick: dict[str, tuple[JournalEntry, float]] = {}
+    open_full: dict[str, JournalEntry] = {}
     holds: dict[str, float] = {}
     for e in entries:
         if e.key == HOLD_KEY and e.event == "started":
@@ -217,9 +223,11 @@ def rollback_drills(runbook, entries, audit) -> list[DrillRow]:
             ok = e.event == "finished"
             secs = e.evidence.get("seconds") if ok else None
             secs = float(secs) if isinstance(secs, (int, float)) else (round(e.at - began, 3) if ok else None)
-            stages = e.evidence.get("stages") if isinstance(e.evidence.get("stages"), dict) else {}
+            raw_stages = e.evidence.get("stages")
+            stages: dict[Any, Any] = raw_stages if isinstance(raw_stages, dict) else {}
             out.append(DrillRow(kind="full", started_at=began, outcome=e.event, budget_seconds=rb.full_budget_seconds,
-                                elapsed_seconds=secs, within_budget=(secs <= rb.full_budget_seconds) if ok else None,
+                                elapsed_seconds=secs,
+                                within_budget=(secs <= rb.full_budget_seconds) if ok and secs is not None else None,
                                 by=start.actor, reason=_reason(audit, ("rollback.full",), began, e.at),
                                 stages={str(k): float(v) for k, v in stages.items() if isinstance(v, (int, float))}))
     for start, began in open_quick.values():
@@ -231,7 +239,7 @@ def rollback_drills(runbook, entries, audit) -> list[DrillRow]:
     return sorted(out, key=lambda d: d.started_at)
 
 
-def _reason(audit, actions, since: float, until: float | None) -> str:
+def _reason(audit: list[AuditEntry], actions: tuple[str, ...], since: float, until: float | None) -> str:
     """The audit record a rollback wrote right after its journaled start carries the reason."""
     for a in audit:
         if a.action in actions and a.at >= since - 1e-6 and (until is None or a.at <= until + 1e-6):
@@ -239,14 +247,15 @@ def _reason(audit, actions, since: float, until: float | None) -> str:
     return ""
 
 
-def overrides(entries, audit) -> list[OverrideRow]:
+def overrides(entries: list[JournalEntry], audit: list[AuditEntry]) -> list[OverrideRow]:
     from cato_migrate.core.handoff import OVERRIDE_ACTIONS, forced_steps
 
     out = []
     for a in audit:
         if a.action in OVERRIDE_ACTIONS:
             d = a.details
-            what = d.get("problems") if isinstance(d.get("problems"), list) else [d["override"]] if d.get("override") else []
+            problems = d.get("problems")
+            what: list[Any] = problems if isinstance(problems, list) else [d["override"]] if d.get("override") else []
             out.append(OverrideRow(at=a.at, actor=a.actor, action=a.action, target=a.target, reason=a.reason,
                                    overrode=[str(w) for w in what]))
     for f in forced_steps(entries):

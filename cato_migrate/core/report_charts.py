@@ -4,8 +4,13 @@ with nothing to draw carries the reason instead."""
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING, Any
 
 from cato_migrate.core.report import Charts, CostBar, Series
+from cato_migrate.ports import Stack
+
+if TYPE_CHECKING:  # report_rows is imported where used, as the report builds
+    from cato_migrate.core.report_rows import Lookup
 
 BENCH_STACKS = {"litellm": "legacy", "orchestrator": "new"}
 
@@ -14,7 +19,7 @@ def _date(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
 
 
-def charts(look, bench: dict | None, bench_name: str = "") -> Charts:
+def charts(look: Lookup, bench: dict[str, Any] | None, bench_name: str = "") -> Charts:
     from cato_migrate.core.report_rows import COST_KEY
 
     latency, note = latency_series(look, bench, bench_name)
@@ -26,7 +31,7 @@ def charts(look, bench: dict | None, bench_name: str = "") -> Charts:
                   cost=bars, cost_totals=totals, cost_note=cnote)
 
 
-def latency_series(look, bench: dict | None, bench_name: str) -> tuple[list[Series], str]:
+def latency_series(look: Lookup, bench: dict[str, Any] | None, bench_name: str) -> tuple[list[Series], str]:
     out: list[Series] = []
     step = next((m.measure.key for m in look.runbook.meta.success_metrics if m.measure.source.startswith("load_test")),
                 None)
@@ -34,9 +39,9 @@ def latency_series(look, bench: dict | None, bench_name: str) -> tuple[list[Seri
     ramp = (e.evidence.get("ramp") or {}) if e is not None else {}
     pts = sorted((float(lv["concurrency"]), float(lv["p99_ms"])) for lv in ramp.get("levels", [])
                  if isinstance(lv.get("p99_ms"), (int, float)) and isinstance(lv.get("concurrency"), int))
-    if isinstance(e and e.evidence.get("p99_ms"), (int, float)) and isinstance(e.evidence.get("concurrency"), int):
+    if e is not None and isinstance(e.evidence.get("p99_ms"), (int, float)) and isinstance(e.evidence.get("concurrency"), int):
         pts = sorted(set(pts) | {(float(e.evidence["concurrency"]), float(e.evidence["p99_ms"]))})
-    if pts:
+    if pts and e is not None:  # the points come from `e`
         out.append(Series(name="new (week-4 load test)", source=f"journal {step}, {look.env}, {_date(e.at)}", points=pts))
     out += bench_series(bench, bench_name)
     missing = [s for s in ("new", "legacy") if not any(x.name.startswith(s) for x in out)]
@@ -46,7 +51,7 @@ def latency_series(look, bench: dict | None, bench_name: str) -> tuple[list[Seri
     return out, "; ".join(why[s] for s in missing)
 
 
-def bench_series(bench: dict | None, name: str) -> list[Series]:
+def bench_series(bench: dict[str, Any] | None, name: str) -> list[Series]:
     """p99 per concurrency per stack from a bench/results JSON (bench/gateway_compare.py): the first
     scenario and model latency it ran, the worst p99 over its rounds."""
     if not isinstance(bench, dict) or not isinstance(bench.get("cells"), list):
@@ -71,7 +76,7 @@ def bench_series(bench: dict | None, name: str) -> list[Series]:
     return out
 
 
-def traffic_series(look) -> tuple[Series | None, str]:
+def traffic_series(look: Lookup) -> tuple[Series | None, str]:
     from cato_migrate.core.traffic import TRAFFIC_KEY
 
     pts = []
@@ -85,7 +90,7 @@ def traffic_series(look) -> tuple[Series | None, str]:
                   f"each change, {look.env}, {_date(pts[0][0])} to {_date(pts[-1][0])}", points=pts), ""
 
 
-def cost_bars(look, key: str) -> tuple[list[CostBar], dict[str, float], str]:
+def cost_bars(look: Lookup, key: str) -> tuple[list[CostBar], dict[str, float], str]:
     from cato_migrate.core.report_rows import cost_entry
 
     found, why = cost_entry(look, key)
@@ -93,7 +98,8 @@ def cost_bars(look, key: str) -> tuple[list[CostBar], dict[str, float], str]:
         return [], {}, why
     ev = found[0].evidence
     bars = []
-    for stack, group in (("legacy", "by_model"), ("new", "by_tier")):
+    groups: tuple[tuple[Stack, str], ...] = (("legacy", "by_model"), ("new", "by_tier"))
+    for stack, group in groups:
         for name, v in sorted(((ev[stack].get(group) or {})).items()):
             n, usd = v.get("requests") if isinstance(v, dict) else None, v.get("usd") if isinstance(v, dict) else None
             if isinstance(n, int) and n > 0 and isinstance(usd, (int, float)):

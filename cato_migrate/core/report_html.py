@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from cato_migrate.core.report import Report
+from cato_migrate.core.report import Provenance, Report
 from cato_migrate.core.report_svg import bar_chart, esc, line_chart
 
 STATE_LABEL = {"met": "met", "not_met": "NOT met", "stale": "stale", "not_measured": "not measured",
@@ -45,7 +45,7 @@ def _table(head: list[str], rows: list[list[str]], cls: str) -> str:
     return f'<table class="{cls}"><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def _provenance(p) -> str:
+def _provenance(p: Provenance) -> str:
     bits = [f"{esc(p.stack + ': ') if p.stack else ''}<b>{esc(p.figure)}</b> &mdash; {esc(p.what)}",
             f"where: {esc(p.env)}, {esc(p.source)}; when: {esc(_t(p.at))}" + (f" by {esc(p.by)}" if p.by else ""),
             f"sample: {esc(p.sample_size if p.sample_size is not None else 'not recorded')}; concurrency: "

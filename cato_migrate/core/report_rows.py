@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any, Iterable
 
-from cato_migrate.core.report import DAY, EvidenceItem, MetricRow, Provenance, RiskRow
+from cato_migrate.core.report import (DAY, DrillRow, EvidenceItem, EvidenceState, MetricRow, MetricState, Provenance,
+                                      RiskRow, RiskState)
+from cato_migrate.core.runbook import Risk, RiskEvidence, RunbookSpec, SuccessMetric
+from cato_migrate.core.state import AuditEntry, JournalEntry
 
 COST_KEY = "cost.comparison"
 BUDGET_KEY = "cost.budget"
@@ -18,14 +22,14 @@ NO_COST = "not measured: run `cato-migrate cost measure`"
 class Lookup:
     """The journal of one environment and the clock the report judges age by."""
 
-    runbook: object
-    entries: list
+    runbook: RunbookSpec
+    entries: list[JournalEntry]
     env: str
     now: float
     max_age_s: float
-    audit: tuple = ()
+    audit: tuple[AuditEntry, ...] = ()
 
-    def last(self, key: str, *events: str):
+    def last(self, key: str, *events: str) -> JournalEntry | None:
         return next((e for e in reversed(self.entries) if e.key == key and (not events or e.event in events)), None)
 
     def is_stale(self, at: float | None) -> bool:
@@ -37,21 +41,22 @@ class Lookup:
                f"{self.max_age_s / DAY:g} days: measure again"
 
 
-def _num(v) -> float | None:
+def _num(v: object) -> float | None:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
 
-def _row(m, actual: str, state: str, why: str = "", value: float | None = None, prov=()) -> MetricRow:
+def _row(m: SuccessMetric, actual: str, state: MetricState, why: str = "", value: float | None = None,
+         prov: Iterable[Provenance] = ()) -> MetricRow:
     return MetricRow(id=m.id, title=m.title, before=m.before, target=m.target, actual=actual, value=value,
                      state=state, why=why, provenance=list(prov))
 
 
-def _not_measured(m, why: str, prov=()) -> MetricRow:
+def _not_measured(m: SuccessMetric, why: str, prov: Iterable[Provenance] = ()) -> MetricRow:
     text = why if why.startswith("not measured") else f"not measured: {why}"
     return _row(m, text, "not_measured", text, None, prov)
 
 
-def _judged(m, look: Lookup, value: float, actual: str, at: float, prov) -> MetricRow:
+def _judged(m: SuccessMetric, look: Lookup, value: float, actual: str, at: float, prov: Iterable[Provenance]) -> MetricRow:
     if look.is_stale(at):
         return _row(m, actual, "stale", look.age(at), value, prov)
     if m.threshold is None or m.threshold.passes(value):
@@ -67,18 +72,18 @@ def _step_missing(look: Lookup, key: str) -> str:
     return f"step {key} has not finished ({last.event}: {last.message or 'no message'})"
 
 
-def metric_row(m, look: Lookup) -> MetricRow:
+def metric_row(m: SuccessMetric, look: Lookup) -> MetricRow:
     return {"load_test_ramp": _max_concurrency, "load_test_p99": _p99, "exit_check": _exit_check,
             "cost_comparison": _cost}[m.measure.source](m, look)
 
 
-def _max_concurrency(m, look: Lookup) -> MetricRow:
+def _max_concurrency(m: SuccessMetric, look: Lookup) -> MetricRow:
     e = look.last(m.measure.key, "finished")
     if e is None:
         return _not_measured(m, _step_missing(look, m.measure.key))
     ramp = e.evidence.get("ramp")
     levels = ramp.get("levels") if isinstance(ramp, dict) else None
-    if not levels:
+    if not levels or not isinstance(ramp, dict):
         return _not_measured(m, f"step {m.measure.key} ran without a ramp (set `ramp` in its params)")
     sustained = ramp.get("sustained_concurrency")
     tried = [lv.get("concurrency") for lv in levels]
@@ -106,7 +111,7 @@ def _legacy_p99(look: Lookup) -> Provenance:
     e = look.last(ANALYSIS_KEY, "check")
     stack = (e.evidence.get("stacks") or {}).get("legacy") if e is not None else None
     p99 = _num(stack.get("p99_ms")) if isinstance(stack, dict) else None
-    if p99 is None:
+    if p99 is None or e is None or not isinstance(stack, dict):  # a p99 comes only from an analysis' dict
         watched = _legacy_p99_watched(look)
         if watched is not None:
             return watched
@@ -127,7 +132,7 @@ def _legacy_p99_watched(look: Lookup) -> Provenance | None:
     a = next((a for a in reversed(look.audit) if a.action == "canary.watch.rollback"), None)
     stack = ((a.details.get("stacks") or {}).get("legacy") if a is not None else None) or {}
     p99 = _num(stack.get("p99_ms"))
-    if p99 is None:
+    if p99 is None or a is None:  # no audit entry: no figures
         return None
     return Provenance(
         stack="legacy", figure=f"p99 {p99:g} ms", what="p99 of LiteLLM over canary watch's window of live traffic "
@@ -137,11 +142,11 @@ def _legacy_p99_watched(look: Lookup) -> Provenance | None:
         note="concurrency not recorded: live traffic, not a fixed load")
 
 
-def _p99(m, look: Lookup) -> MetricRow:
+def _p99(m: SuccessMetric, look: Lookup) -> MetricRow:
     legacy = _legacy_p99(look)
     e = look.last(m.measure.key, "finished")
     p99 = _num(e.evidence.get("p99_ms")) if e is not None else None
-    if p99 is None:
+    if p99 is None or e is None:
         why = _step_missing(look, m.measure.key) if e is None else f"step {m.measure.key} recorded no p99"
         return _not_measured(m, why, [legacy])
     conc = e.evidence.get("concurrency")
@@ -155,7 +160,7 @@ def _p99(m, look: Lookup) -> MetricRow:
     return _judged(m, look, p99, lead, e.at, [new, legacy])
 
 
-def _exit_check(m, look: Lookup) -> MetricRow:
+def _exit_check(m: SuccessMetric, look: Lookup) -> MetricRow:
     key = m.measure.key
     e = look.last(key, "check")
     phase = key.split(".")[0][1:]
@@ -173,7 +178,7 @@ def _exit_check(m, look: Lookup) -> MetricRow:
     return _not_measured(m, f"exit criterion {key} is {e.status}: {e.message}", [prov])
 
 
-def cost_entry(look: Lookup, key: str = COST_KEY):
+def cost_entry(look: Lookup, key: str = COST_KEY) -> tuple[tuple[JournalEntry, float] | None, str]:
     """The latest finished cost comparison and its figures, or (None, why)."""
     e = look.last(key, "check", "finished")  # `cost measure` journals a check (status measured|unmeasured)
     if e is None:
@@ -190,7 +195,7 @@ def cost_entry(look: Lookup, key: str = COST_KEY):
     return (e, eff), ""
 
 
-def _cost(m, look: Lookup) -> MetricRow:
+def _cost(m: SuccessMetric, look: Lookup) -> MetricRow:
     found, why = cost_entry(look, m.measure.key)
     if found is None:
         return _not_measured(m, why)
@@ -212,39 +217,43 @@ def _cost(m, look: Lookup) -> MetricRow:
 
 # ---- the risk register --------------------------------------------------------------------------
 
-def _item(kind, key, state, detail, at=None) -> EvidenceItem:
+def _item(kind: str, key: str, state: EvidenceState, detail: str, at: float | None = None) -> EvidenceItem:
     return EvidenceItem(kind=kind, key=key, state=state, detail=detail, at=at)
 
 
+def _state(by_status: dict[str, EvidenceState], status: str) -> EvidenceState:
+    return by_status.get(status, "not_measured")
+
+
 def _aged(look: Lookup, item: EvidenceItem) -> EvidenceItem:
-    if item.state in ("ok", "failing") and look.is_stale(item.at):
+    if item.state in ("ok", "failing") and item.at is not None and look.is_stale(item.at):
         return item.model_copy(update={"state": "stale", "detail": f"{item.detail} ({look.age(item.at)})"})
     return item
 
 
-def evidence_item(ev, look: Lookup, drills, dual_write: dict | None) -> EvidenceItem:
+def evidence_item(ev: RiskEvidence, look: Lookup, drills: list[DrillRow], dual_write: dict[str, Any] | None) -> EvidenceItem:
     from cato_migrate.core.canary_analysis import ANALYSIS_KEY
     from cato_migrate.core.progress import attestation, step_state
 
     k, key = ev.kind, ev.key
     if k == "step":
         state, last = step_state(look.entries, key)
-        if state == "done":
+        if state == "done" and last is not None:
             return _aged(look, _item(k, key, "ok", f"done: {last.message}", last.at))
-        if state == "failed":
+        if state == "failed" and last is not None:
             return _aged(look, _item(k, key, "failing", f"failed: {last.message}", last.at))
         return _item(k, key, "not_measured", f"not measured: step {key} is {state}")
     if k == "check":
         e = look.last(key, "check")
         if e is None:
             return _item(k, key, "not_measured", "not measured: never checked (`cato-migrate validate`)")
-        st = {"pass": "ok", "fail": "failing"}.get(e.status, "not_measured")
+        st = _state({"pass": "ok", "fail": "failing"}, e.status)
         return _aged(look, _item(k, key, st, f"{e.status}: {e.message}", e.at))
     if k == "analysis":
         e = look.last(key or ANALYSIS_KEY, "check")
         if e is None:
             return _item(k, key, "not_measured", "not measured: no canary analysis (`cato-migrate canary analyze`)")
-        st = {"pass": "ok", "marginal": "failing", "fail": "failing"}.get(e.status, "not_measured")
+        st = _state({"pass": "ok", "marginal": "failing", "fail": "failing"}, e.status)
         return _aged(look, _item(k, key, st, f"{e.status}: {e.message}", e.at))
     if k == "attestation":
         e = attestation(look.entries, key)
@@ -267,7 +276,7 @@ def evidence_item(ev, look: Lookup, drills, dual_write: dict | None) -> Evidence
         e = look.last(key or BUDGET_KEY, "check")
         if e is None:
             return _item(k, key, "not_measured", "not measured: no budget reading (`cato-migrate cost status`)")
-        st = {"within": "ok", "exceeded": "failing"}.get(e.status, "not_measured")
+        st = _state({"within": "ok", "exceeded": "failing"}, e.status)
         return _aged(look, _item(k, key, st, f"{e.status}: {e.message}", e.at))
     if k == "rollback_drills":
         done = [d for d in drills if d.outcome == "finished"]
@@ -280,7 +289,7 @@ def evidence_item(ev, look: Lookup, drills, dual_write: dict | None) -> Evidence
     return _item(k, key, "not_measured", f"not measured: unknown evidence kind {k}")
 
 
-def _dual_write_item(dw: dict | None, now: float) -> EvidenceItem:
+def _dual_write_item(dw: dict[str, Any] | None, now: float) -> EvidenceItem:
     if not dw or dw.get("served") is None:
         why = (dw or {}).get("why") or "not read"
         return _item("dual_write", "", "not_measured", f"not measured: the edge's dual-write counters: {why}")
@@ -291,10 +300,10 @@ def _dual_write_item(dw: dict | None, now: float) -> EvidenceItem:
     return _item("dual_write", "", "failing" if lost else "ok", detail, now)
 
 
-def risk_row(r, look: Lookup, drills, dual_write: dict | None) -> RiskRow:
+def risk_row(r: Risk, look: Lookup, drills: list[DrillRow], dual_write: dict[str, Any] | None) -> RiskRow:
     items = [evidence_item(ev, look, drills, dual_write) for ev in r.evidence]
     states = [i.state for i in items]
-    state = ("failing" if "failing" in states else "in_place" if all(s == "ok" for s in states)
-             else "not_evidenced" if "ok" not in states else "partial")
+    state: RiskState = ("failing" if "failing" in states else "in_place" if all(s == "ok" for s in states)
+                        else "not_evidenced" if "ok" not in states else "partial")
     return RiskRow(id=r.id, risk=r.risk, likelihood=r.likelihood, impact=r.impact, mitigation=r.mitigation,
                    state=state, evidence=items)

@@ -10,6 +10,10 @@ from __future__ import annotations
 import math
 import time
 from html import escape
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:  # the page (report_html) hands this module the report's series
+    from cato_migrate.core.report import Series
 
 W, H = 640, 300
 PAD_L, PAD_R, PAD_T, PAD_B = 64, 16, 16, 64
@@ -41,7 +45,11 @@ def _fmt(v: float) -> str:
     return f"{v:,.0f}" if abs(v) >= 100 or v == int(v) else f"{v:g}"
 
 
-def _frame(title: str, xt: list[float], yt: list[float], sx, sy, xlabel: str, ylabel: str, xfmt=_fmt) -> list[str]:
+Scale = Callable[[float], float]  # data value -> pixel
+
+
+def _frame(title: str, xt: list[float], yt: list[float], sx: Scale, sy: Scale, xlabel: str, ylabel: str,
+           xfmt: Callable[[float], str] = _fmt) -> list[str]:
     out = [f'<svg viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" '
            f'aria-label="{esc(title)}"><title>{esc(title)}</title>',
            f'<rect x="{PAD_L}" y="{PAD_T}" width="{W - PAD_L - PAD_R}" height="{H - PAD_T - PAD_B}" fill="#fff" stroke="#999"/>']
@@ -60,13 +68,14 @@ def _frame(title: str, xt: list[float], yt: list[float], sx, sy, xlabel: str, yl
     return out
 
 
-def _scale(lo: float, hi: float, a: float, b: float):
+def _scale(lo: float, hi: float, a: float, b: float) -> Scale:
     span = (hi - lo) or 1.0
     return lambda v: a + (v - lo) / span * (b - a)
 
 
 def _legend(names: list[str]) -> list[str]:
-    out, x = [], PAD_L
+    out: list[str] = []
+    x: float = PAD_L
     for i, name in enumerate(names):
         c = COLOURS[i % len(COLOURS)]
         out.append(f'<rect x="{x}" y="{H - 18}" width="10" height="10" fill="{c}"/>'
@@ -75,8 +84,9 @@ def _legend(names: list[str]) -> list[str]:
     return out
 
 
-def line_chart(title: str, series: list, *, xlabel: str, ylabel: str, hline: float | None = None,
-               hline_label: str = "", step: bool = False, time_x: bool = False, y_range=None) -> str:
+def line_chart(title: str, series: list[Series], *, xlabel: str, ylabel: str, hline: float | None = None,
+               hline_label: str = "", step: bool = False, time_x: bool = False,
+               y_range: tuple[float, float] | None = None) -> str:
     """Series of (x, y) points; `step` draws a step line (a value holds until the next change);
     `time_x` reads x as Unix time."""
     xs = [x for s in series for x, _ in s.points]

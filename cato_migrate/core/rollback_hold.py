@@ -6,10 +6,16 @@ HOLD_KEY ("started" = held, "finished" = resumed), so both state stores carry it
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from pydantic import Field
 
 from cato_migrate.core.model import Record
 from cato_migrate.core.state import JournalEntry
+
+if TYPE_CHECKING:  # annotations only: the notifier and doctor import this module without a context
+    from cato_migrate.core.context import RunContext
+    from cato_migrate.ports import StateStore
 
 HOLD_KEY = "traffic.hold"
 
@@ -31,12 +37,13 @@ def hold_from_journal(entries: list[JournalEntry]) -> Hold | None:
                 by_command=str(last.inputs.get("by_command", "")))
 
 
-def current_hold(store, env: str) -> Hold | None:
+def current_hold(store: StateStore, env: str) -> Hold | None:
     return hold_from_journal(store.journal(env, HOLD_KEY))
 
 
-def set_hold(ctx, by_command: str) -> Hold:
-    """Record the hold before a rollback's first write, so a crash mid-rollback still refuses raises."""
+def set_hold(ctx: RunContext, by_command: str) -> Hold | None:
+    """Record the hold before a rollback's first write, so a crash mid-rollback still refuses raises.
+    The hold as the store reads it back (None only if the store lost the write)."""
     held = current_hold(ctx.store, ctx.env)
     if held is not None:
         return held
@@ -51,7 +58,7 @@ def hold_problem(hold: Hold) -> str:
             "`cato-migrate canary resume --reason TEXT` (--force does not bypass a rollback)")
 
 
-def resume(ctx) -> dict:
+def resume(ctx: RunContext) -> dict[str, Any]:
     """Clear the hold (audited). Changes no traffic: the next `canary set` does."""
     held = current_hold(ctx.store, ctx.env)
     if held is None:

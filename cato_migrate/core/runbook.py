@@ -174,7 +174,8 @@ class MetricsQueries(CoreModel):
 
     def render(self, name: str, stack: str, window_seconds: float) -> str:
         """The query `name` for one stack over a trailing window (str.format is no use: PromQL is full of braces)."""
-        return getattr(self, name).replace("{stack}", stack).replace("{window}", promql_duration(window_seconds))
+        query: str = getattr(self, name)
+        return query.replace("{stack}", stack).replace("{window}", promql_duration(window_seconds))
 
 
 def promql_duration(seconds: float) -> str:

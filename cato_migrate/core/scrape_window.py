@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, field
 
 from cato_migrate.core.histogram import normalize_buckets, quantile_ms
-from cato_migrate.ports import STACK_NAMES, StackWindow
+from cato_migrate.ports import STACK_NAMES, Stack, StackWindow
 
 __all__ = ["Reading", "StackCounters", "counter_increase", "pick_base", "prune", "reading_from_samples",
            "window_between", "waiting_window"]
@@ -99,12 +99,12 @@ def pick_base(history: list[Reading], now: float, seconds: float) -> Reading | N
     return next((r for r in history[:-1] if r.at >= now - seconds and r.at < newest.at), None)
 
 
-def waiting_window(stack: str, seconds: float, source: str) -> StackWindow:
+def waiting_window(stack: Stack, seconds: float, source: str) -> StackWindow:
     """Nothing to subtract yet: every figure is None (the trigger says "waiting")."""
     return StackWindow(stack=stack, window_seconds=seconds, source=source)
 
 
-def window_between(base: Reading, newest: Reading, stack: str, source: str) -> StackWindow:
+def window_between(base: Reading, newest: Reading, stack: Stack, source: str) -> StackWindow:
     """The stack's figures between two readings (newest.at > base.at)."""
     old, new = base.stacks[stack], newest.stacks[stack]
     ok = counter_increase(old.ok, new.ok)

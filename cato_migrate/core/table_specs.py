@@ -13,7 +13,7 @@ replicate through the stream and refuse any other view type.
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -32,13 +32,13 @@ class TableSpec(CoreModel):
     replicate: bool = Field(default=True, description="Create global-table replicas in the replica regions.")
     used_by: str = Field(default="", description="The code that reads and writes it.")
 
-    def key_schema(self) -> list[dict]:
+    def key_schema(self) -> list[dict[str, Any]]:
         keys = [{"AttributeName": self.hash_key, "KeyType": "HASH"}]
         if self.range_key:
             keys.append({"AttributeName": self.range_key, "KeyType": "RANGE"})
         return keys
 
-    def attribute_definitions(self) -> list[dict]:
+    def attribute_definitions(self) -> list[dict[str, Any]]:
         return [{"AttributeName": k["AttributeName"], "AttributeType": "S"} for k in self.key_schema()]
 
 

@@ -8,11 +8,16 @@ appconfigdata -> journal. Every write goes through fenced adapters (core/fencing
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING, Any
 
 from cato_migrate.core.context import RunContext
 from cato_migrate.core.progress import phase_passed
+from cato_migrate.core.state import JournalEntry
 from cato_migrate.errors import BadInput, CheckFailed, Unverified
 from cato_migrate.ports import Deployment, FlagSpec, FlagStatus, TrafficFlag
+
+if TYPE_CHECKING:  # core.triggers imports this module; it is imported lazily where measured
+    from cato_migrate.core.triggers import TriggerStatus
 
 IN_FLIGHT = ("DEPLOYING", "BAKING", "VALIDATING", "ROLLING_BACK")
 TRAFFIC_KEY = "traffic.flag"
@@ -73,7 +78,7 @@ def wait_for(ctx: RunContext, flag: TrafficFlag, dep: Deployment, timeout: float
         ctx.clock.sleep(poll)
 
 
-def pending_traffic_intent(entries) -> dict | None:
+def pending_traffic_intent(entries: list[JournalEntry]) -> dict[str, Any] | None:
     """A traffic change whose intent is in the journal but whose outcome is not (the command died)."""
     last = next((e for e in reversed(entries) if e.key == TRAFFIC_KEY), None)
     if last is None or last.event != "started":
@@ -82,7 +87,7 @@ def pending_traffic_intent(entries) -> dict | None:
             "rollback": last.inputs.get("rollback", ""), "at": last.at, "actor": last.actor, "run_id": last.run_id}
 
 
-def reconcile_traffic(ctx: RunContext, flag: TrafficFlag) -> dict | None:
+def reconcile_traffic(ctx: RunContext, flag: TrafficFlag) -> dict[str, Any] | None:
     """Close an interrupted change from what AppConfig shows, so the journal never keeps a stale value.
     A deployment still in flight is left pending (the caller sees it as in flight)."""
     intent = pending_traffic_intent(ctx.store.journal(ctx.env, TRAFFIC_KEY))
@@ -96,17 +101,17 @@ def reconcile_traffic(ctx: RunContext, flag: TrafficFlag) -> dict | None:
                 "served_percentage": st.served_percentage, "served_version": st.served_version,
                 "reconciled": True}
     started = dep is not None and dep.version == str(intent["version"])
-    ok = started and dep.state == "COMPLETE" and st.served_percentage == intent["target"]
-    if ok:
+    ok = started and dep is not None and dep.state == "COMPLETE" and st.served_percentage == intent["target"]
+    if ok and dep is not None:
         msg = f"reconciled: the interrupted change to {intent['target']}% completed (deployment #{dep.number})"
-    elif started:
+    elif started and dep is not None:
         msg = f"reconciled: the interrupted change to {intent['target']}% ended {dep.state}; serving {st.served_percentage}%"
     else:
         msg = (f"reconciled: the interrupted change to {intent['target']}% never started a deployment; "
                f"serving {st.served_percentage}%")
     ctx.journal(TRAFFIC_KEY, "finished" if ok else "failed", evidence=evidence, message=msg)
     ctx.audit("traffic.reconciled", TRAFFIC_KEY, "", interrupted_run=intent["run_id"], to_percentage=intent["target"],
-              version=intent["version"], outcome="completed" if ok else dep.state if started else "never started",
+              version=intent["version"], outcome="completed" if ok else dep.state if started and dep is not None else "never started",
               served_percentage=st.served_percentage)
     ctx.progress(msg)
     return {**intent, "outcome": "completed" if ok else "not completed", "message": msg}
@@ -114,14 +119,14 @@ def reconcile_traffic(ctx: RunContext, flag: TrafficFlag) -> dict | None:
 
 def _blocking_elsewhere(flag: TrafficFlag) -> Deployment | None:
     """An in-flight deployment of another configuration profile: AWS allows one per environment."""
-    blocking = getattr(flag, "blocking_deployment", lambda: None)()
+    blocking: Deployment | None = getattr(flag, "blocking_deployment", lambda: None)()
     latest = flag.latest_deployment()
     if blocking is None or (latest is not None and blocking.number == latest.number):
         return None
     return blocking
 
 
-def set_traffic(ctx: RunContext, target: int, *, timeout: float | None = None, dry_run: bool = False) -> dict:
+def set_traffic(ctx: RunContext, target: int, *, timeout: float | None = None, dry_run: bool = False) -> dict[str, Any]:
     from cato_migrate.core.rollback_hold import current_hold, hold_problem
 
     flag = ctx.services.traffic_flag()
@@ -129,7 +134,7 @@ def set_traffic(ctx: RunContext, target: int, *, timeout: float | None = None, d
         reconcile_traffic(ctx, flag)
     before = flag_status(flag)
     current = before.served_percentage  # what clients get; a rolled-back deployment does not count
-    if before.deployment_state in IN_FLIGHT:
+    if before.deployment is not None and before.deployment_state in IN_FLIGHT:
         raise CheckFailed(
             f"deployment #{before.deployment.number} is {before.deployment_state}; nothing was changed",
             hint="wait for it (`cato-migrate canary status`) or undo it with `cato-migrate rollback --quick`")
@@ -146,13 +151,13 @@ def set_traffic(ctx: RunContext, target: int, *, timeout: float | None = None, d
                           hint="when the cause is fixed: cato-migrate canary resume --reason TEXT",
                           details={"hold": hold.model_dump()})
     problems = guardrail_problems(ctx, current, target)
-    gate: dict = {}
+    gate: dict[str, Any] = {}
     if target > current:  # the promotion gate (soak, analysis, first-raise sign-off): core/promotion_gate.py
         from cato_migrate.core.promotion_gate import gate_problems
 
         gate_issues, gate = gate_problems(ctx, current, measure=not ctx.force and not problems, journal=not dry_run)
         problems += gate_issues
-    triggers = []
+    triggers: list[TriggerStatus] = []
     if target > current and not problems and not ctx.force and not dry_run:
         # measured only when everything cheaper allows the raise, and never when overriding
         from cato_migrate.core.triggers import trigger_problems
@@ -204,7 +209,7 @@ def set_traffic(ctx: RunContext, target: int, *, timeout: float | None = None, d
     return result
 
 
-def verify_served(ctx: RunContext, flag: TrafficFlag, dep: Deployment, target: int, previous: int) -> dict:
+def verify_served(ctx: RunContext, flag: TrafficFlag, dep: Deployment, target: int, previous: int) -> dict[str, Any]:
     after = flag_status(flag)
     evidence = {"deployment": dep.number, "deployment_state": dep.state,
                 "served_percentage": after.served_percentage, "served_version": after.served_version}
@@ -224,7 +229,7 @@ def verify_served(ctx: RunContext, flag: TrafficFlag, dep: Deployment, target: i
             "status": after.model_dump(), "message": f"now serving {target}% (verified through appconfigdata)"}
 
 
-def _alarm_rolled_back(ctx: RunContext, dep: Deployment, target: int, previous: int, evidence: dict) -> None:
+def _alarm_rolled_back(ctx: RunContext, dep: Deployment, target: int, previous: int, evidence: dict[str, Any]) -> None:
     """AppConfig undid the change itself because a monitor's alarm fired: verified (clients get the
     previous value again), so a failed check (exit 1), not an unverified change."""
     alarm = dep.rollback_alarm or "(unnamed)"

@@ -9,6 +9,7 @@ operator sees it on every raise.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from cato_migrate.core.context import RunContext
 from cato_migrate.errors import CatoError
@@ -22,7 +23,7 @@ class TriggerStatus:
     message: str
     measured: float | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
