@@ -16,7 +16,6 @@ from typing import Any, Sequence
 
 from pydantic import ValidationError
 
-from cato_migrate.adapters.aws import AwsClients
 from cato_migrate.errors import CatoError, Conflict, ExternalError
 from cato_migrate.ports import Deployment, FlagSpec
 
@@ -61,6 +60,9 @@ class AppConfigFlag:
         self.region, self.endpoint_url = region, endpoint_url or None
         self.data_endpoint_url = data_endpoint_url or endpoint_url or None
         self._ids: dict[str, str] = {}
+        # imported here: the edge image ships this module for parse_flag alone (images/edge/Dockerfile)
+        from cato_migrate.adapters.aws import AwsClients
+
         self._aws = AwsClients(region=region, endpoint_url=self.endpoint_url, max_attempts=max_attempts,
                                read_timeout=read_timeout)
 
