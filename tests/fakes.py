@@ -210,12 +210,14 @@ class FakeWorkloads:
         return self.status(name, namespace)
 
     def wait_ready(self, name, namespace, timeout_s):
-        from cato_migrate.errors import ExternalError
+        from cato_migrate.errors import ExternalError, NotFound
 
         deadline = self.clock.now() + timeout_s
         while True:
             st = self.status(name, namespace)
-            if st.exists and st.ready == st.desired:
+            if not st.exists:  # as the Kubernetes adapter: nothing to wait for (test_workloads_contract)
+                raise NotFound(f"{namespace}/{name} does not exist: nothing to wait for")
+            if st.ready == st.desired:
                 return st
             if self.clock.now() >= deadline:
                 raise ExternalError(f"{name} not ready after {timeout_s}s ({st.ready}/{st.desired})")
@@ -251,8 +253,16 @@ class FakeEdge(FakeGateway):
         super().__init__()
         self.percentage = percentage
         self.status = status
+        self.probed = {"served_legacy": 0, "served_new": 0, "errors_legacy": 0, "errors_new": 0}
 
     def probe(self, user, model="claude-3-haiku"):
         from cato_migrate.core.bucketing import pick_stack
 
-        return pick_stack(user, self.percentage), self.status
+        stack = pick_stack(user, self.percentage)
+        # counted as the edge counts a request (tests/integration/test_gateway_metrics_contract.py)
+        self.probed[f"{'errors' if self.status >= 500 else 'served'}_{stack}"] += 1
+        return stack, self.status
+
+    def traffic(self):
+        t = super().traffic()
+        return t.model_copy(update={k: getattr(t, k) + n for k, n in self.probed.items()})
