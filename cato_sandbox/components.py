@@ -5,26 +5,23 @@ a name, how to build its command line from a `LaunchContext` (its port, the sett
 of the components already started), how to tell it is healthy, and what it depends on. The
 manager starts components in registry order (dependencies first), on 127.0.0.1 and free ports.
 
-Health checks use raw sockets and urllib so that importing this module stays cheap (no boto3,
-redis or moto imports).
+Health checks (health.py) use raw sockets and urllib so that importing this module stays cheap (no
+boto3, redis or moto imports).
 """
 from __future__ import annotations
 
 import importlib.util
 import os
 import shutil
-import socket
 import sys
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from cato_migrate.errors import BadInput
+from cato_sandbox.health import HOST, http_answers, redis_ping, tcp_open
 from cato_sandbox.ingress import ingress_env
 
-HOST = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -75,49 +72,6 @@ class Component:
     env: dict[str, str] = field(default_factory=dict)
     env_for: Callable[[LaunchContext], dict[str, str]] | None = None  # environment that depends on the launch
     on_demand: bool = False  # started by a later command (`orchestrator install`), not by `sandbox up`
-
-
-# --- health checks --------------------------------------------------------------------------
-
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxies
-
-
-def http_status(url: str, timeout: float = 1.0) -> int | None:
-    """HTTP status of GET `url`, or None if nothing answered."""
-    try:
-        with _OPENER.open(url, timeout=timeout) as resp:
-            return resp.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except (urllib.error.URLError, OSError, ValueError):
-        return None
-
-
-def http_answers(path: str, ok: Callable[[int], bool] = lambda code: code < 500):
-    """A health check: GET url+path answers with a status `ok` accepts."""
-    def check(url: str, port: int) -> bool:
-        code = http_status(url.rstrip("/") + path)
-        return code is not None and ok(code)
-    return check
-
-
-def redis_ping(url: str, port: int, timeout: float = 1.0) -> bool:
-    """True if a RESP PING on 127.0.0.1:port gets +PONG."""
-    try:
-        with socket.create_connection((HOST, port), timeout=timeout) as s:
-            s.sendall(b"*1\r\n$4\r\nPING\r\n")
-            return s.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-def tcp_open(url: str, port: int, timeout: float = 0.5) -> bool:
-    """Fallback health check: something accepts TCP connections on the port."""
-    try:
-        with socket.create_connection((HOST, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 # --- the components -------------------------------------------------------------------------

@@ -31,8 +31,8 @@ from cato_migrate.errors import BadInput, ExternalError, Locked
 from cato_sandbox import procs
 from cato_sandbox.state import STATE_FILE, STATE_VERSION, as_record, read_state, read_workloads, remove_state
 from cato_sandbox.state import write_state as write_sandbox_state
-from cato_sandbox.components import (REGISTRY, Component, LaunchContext,
-                                             order_components, tcp_open)
+from cato_sandbox.components import REGISTRY, Component, LaunchContext, order_components
+from cato_sandbox.health import tcp_open
 
 __all__ = ["SandboxSettings", "sandbox_up", "sandbox_down", "sandbox_status",
            "load_sandbox_state", "state_file_path"]

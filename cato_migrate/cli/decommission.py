@@ -32,10 +32,10 @@ def decommission(
         return
     with _common.mutating(what, force=force, reason=why) as ctx:
         if delete:
-            from cato_migrate.core.decommission import delete_legacy
+            from cato_migrate.core.decommission import archive_legacy_config, delete_legacy
 
             result = delete_legacy(ctx)
-            result["archived"] = _archive(ctx)
+            result["archived"] = archive_legacy_config(ctx)
         else:
             from cato_migrate.core.decommission import scale_legacy_to_zero
 
@@ -47,22 +47,3 @@ def decommission(
             c.print(f"archived: {_render.esc(path)}")
 
     _render.emit(_common.output(), result, human)
-
-
-def _archive(ctx) -> list[str]:
-    """Archive what the runbook's archive_config step names (the same core, so re-running is harmless)."""
-    from cato_migrate.core.deploy_files import archive
-    from cato_migrate.steps.archive_config import ArchiveParams
-    from cato_migrate.wiring import deploy_root
-
-    root = deploy_root(ctx.settings)
-    done = []
-    for p in ctx.runbook.phases:
-        for _, s in p.steps():
-            if s.kind == "archive_config":
-                for item in ArchiveParams.model_validate(s.params).items():
-                    ctx.fence(f"archive {item.path}")
-                    done.append(archive(root, item.path, item.archive)["archived"])
-    if done:
-        ctx.audit("config.archive", str(root), ctx.reason, moved=done)
-    return done

@@ -17,24 +17,24 @@ def install() -> None:
 
     Example: cato-migrate orchestrator install --env local
     """
-    from cato_migrate.steps.k8s_apply import resolve_manifest
+    from cato_migrate.core.engine import find_step, run_step_again
     from cato_migrate.wiring import sandbox_url
 
     s = _common.settings()
-    manifest = resolve_manifest(ORCHESTRATOR_MANIFEST, s)
     t0 = time.monotonic()
     with _common.mutating("orchestrator install") as ctx:
+        # The runbook's own deploy step (one install path: same apply, same verify), applied again even
+        # when it is done, so the orchestrator comes back after a full rollback scaled it to 0.
+        _, week, step = find_step(ctx, "k8s_apply", manifest=ORCHESTRATOR_MANIFEST)
         wl = ctx.services.workloads()
         before = wl.status(s.orchestrator_workload, s.workload_namespace)
         already = before.exists and before.desired > 0 and before.is_ready
-        applied = wl.apply(str(manifest), s.workload_namespace)
-        st = wl.wait_ready(s.orchestrator_workload, s.workload_namespace, s.rollout_timeout_seconds)
+        applied = run_step_again(ctx, week, step, key="orchestrator.install").evidence.get("applied", [])
+        st = wl.status(s.orchestrator_workload, s.workload_namespace)
         url = sandbox_url(s, "orchestrator") if s.env == "local" else s.orchestrator_url
         ray = sandbox_url(s, "ray") if s.env == "local" else None
         ctx.audit("orchestrator.install", f"{s.workload_namespace}/{s.orchestrator_workload}", "", url=url,
-                  applied=applied, already_up=already)
-        ctx.journal("orchestrator.install", "finished", evidence={"url": url, "ray": ray, "applied": applied,
-                                                                  **st.model_dump()})
+                  applied=applied, already_up=already, step=step.id)
     data = {"url": url, "ray": ray, "already_up": already, "applied": applied, "workload": st.model_dump(),
             "seconds": round(time.monotonic() - t0, 1)}
     where = f" on {_render.esc(url)}" if url else ""

@@ -80,10 +80,32 @@ def run_phase(ctx: RunContext, phase: PhaseSpec, week: int | None = None, step_i
     return outcomes
 
 
-def _run_step(ctx: RunContext, w: WeekSpec, s: StepSpec) -> StepOutcome:
+def find_step(ctx: RunContext, kind: str, **params: Any) -> tuple[PhaseSpec, WeekSpec, StepSpec]:
+    """The runbook step of this kind whose params include these values (e.g. the k8s_apply of
+    the orchestrator's manifest), for a verb that runs that step rather than a copy of it."""
+    for phase in ctx.runbook.phases:
+        for w, s in phase.steps():
+            if s.kind == kind and all(s.params.get(k) == v for k, v in params.items()):
+                return phase, w, s
+    raise BadInput(f"the runbook has no {kind} step with {params}",
+                   hint="check runbook/ (the step this command runs lives there)")
+
+
+def run_step_again(ctx: RunContext, w: WeekSpec, s: StepSpec, key: str) -> StepOutcome:
+    """Run one (idempotent) runbook step again, whatever the journal says: the same kind, params,
+    apply and verify as `phase run`, journaled under `key` (a verb's own record, so the runbook's
+    progress stays the runbook's). `orchestrator install` brings the orchestrator back this way."""
+    ctx.ensure_held()
+    return _run_step(ctx, w, s, key=key)
+
+
+def _run_step(ctx: RunContext, w: WeekSpec, s: StepSpec, key: str | None = None) -> StepOutcome:
     kind = step_kind(s.kind)
     params = kind.Params.model_validate(s.params)
-    state, last = step_state(ctx.store.journal(ctx.env, s.id), s.id)
+    jkey = key or s.id
+    state, last = step_state(ctx.store.journal(ctx.env, jkey), jkey)
+    if key is not None and state == "done":  # run again: a verb's re-apply of an idempotent step
+        state = "pending"
 
     def out(outcome: str, message: str, evidence: dict[str, Any] | None = None) -> StepOutcome:
         return StepOutcome(s.id, w.week, s.title, s.kind, outcome, message, evidence or {})
@@ -96,25 +118,26 @@ def _run_step(ctx: RunContext, w: WeekSpec, s: StepSpec) -> StepOutcome:
     if state == "running":
         check = kind.verify(s, params, ctx)
         if check.ok:
-            ctx.journal(s.id, "finished", evidence=check.evidence, message="resumed: verified after interruption")
+            ctx.journal(jkey, "finished", evidence=check.evidence, message="resumed: verified after interruption")
             return out("resumed", "interrupted earlier; verified, now done: " + check.message, check.evidence)
     try:
-        ctx.fence(f"step {s.id}")
-        ctx.journal(s.id, "started", inputs=inputs)
+        ctx.fence(f"step {jkey}")
+        ctx.journal(jkey, "started", inputs=inputs)
         evidence = kind.apply(s, params, ctx)
         check = kind.verify(s, params, ctx)
     except StepWaiting as wait:
-        ctx.journal(s.id, "failed", message=f"waiting: {wait}")
+        ctx.journal(jkey, "failed", message=f"waiting: {wait}")
         return out("waiting", str(wait))
     except CatoError as exc:
-        ctx.journal(s.id, "failed", message=exc.message, evidence=exc.details)
+        ctx.journal(jkey, "failed", message=exc.message, evidence=exc.details)
         raise
     if not check.ok:
-        ctx.journal(s.id, "failed", evidence={**evidence, **check.evidence}, message=check.message)
+        ctx.journal(jkey, "failed", evidence={**evidence, **check.evidence}, message=check.message)
         raise Unverified(f"step {s.id} was applied but its verification failed: {check.message}",
-                         hint=f"fix the cause, then re-run `cato-migrate phase run {s.id.split('.')[0][1:]} --step {s.id}`",
+                         hint="fix the cause, then run the same command again" if key else
+                         f"fix the cause, then re-run `cato-migrate phase run {s.id.split('.')[0][1:]} --step {s.id}`",
                          details={"step": s.id, **check.evidence})
-    ctx.journal(s.id, "finished", evidence={**evidence, **check.evidence}, message=check.message)
+    ctx.journal(jkey, "finished", evidence={**evidence, **check.evidence}, message=check.message)
     return out("done", check.message, {**evidence, **check.evidence})
 
 

@@ -32,12 +32,11 @@ class WorkloadScale(StepKind):
 
             r = scale_legacy_to_zero(ctx)
             return {"previous_replicas": r.get("previous_replicas"), "monitoring_ends_at": r["ends_at"]}
+        from cato_migrate.core.workload_scaling import scale
+
         wl = ctx.services.workloads()
         before = wl.status(params.workload, params.namespace)
-        if before.desired != params.replicas:
-            wl.scale(params.workload, params.namespace, params.replicas)
-            ctx.audit("workload.scale", f"{params.namespace}/{params.workload}", ctx.reason,
-                      replicas=params.replicas, previous=before.desired, by=step.id)
+        scale(ctx, wl, before, params.replicas, by=step.id)
         return {"previous_replicas": before.desired}
 
     def verify(self, step, params, ctx) -> Verification:

@@ -1,4 +1,5 @@
-"""The stand-in's objects: CRUD, resourceVersion, generation, field managers, two controllers."""
+"""The stand-in's objects: CRUD, resourceVersion, generation, field managers; the two controllers
+(controllers.py) reconcile Deployment and RayService status."""
 from __future__ import annotations
 
 import copy
@@ -6,26 +7,19 @@ import re
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
 
 from cato_sandbox.kube_api import patch as P
 from cato_sandbox.kube_api import status as S
+from cato_sandbox.kube_api.controllers import (deployment_causes, deployment_status, omit_zero, rayservice_status,
+                                              utc_now)
 from cato_sandbox.kube_api.registry import Registry, ResourceType
+from cato_sandbox.kube_api.selectors import field_match, label_match
 from cato_sandbox.kube_api.status import ApiError
 
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 PATCH_TYPES_BUILTIN = ["application/json-patch+json", "application/merge-patch+json",
                        "application/strategic-merge-patch+json", "application/apply-patch+yaml"]
 PATCH_TYPES_CUSTOM = ["application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"]
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _omit_zero(d: dict) -> dict:
-    """The API omits zero-valued status fields (omitempty): a client reads None, not 0."""
-    return {k: v for k, v in d.items() if v not in (0, None, "", [], {})}
 
 
 class Cluster:
@@ -61,7 +55,7 @@ class Cluster:
             md.pop(k, None)
         if rt.namespaced:
             md["namespace"] = ns
-        md.update(uid=str(uuid.uuid4()), resourceVersion=self._next_rv(), creationTimestamp=_now(), generation=1)
+        md.update(uid=str(uuid.uuid4()), resourceVersion=self._next_rv(), creationTimestamp=utc_now(), generation=1)
         if rt.kind == "Namespace":
             obj.setdefault("spec", {"finalizers": ["kubernetes"]})
             obj["status"] = {"phase": "Active"}
@@ -79,7 +73,7 @@ class Cluster:
         if rt.kind == "CustomResourceDefinition":
             obj["status"] = {"acceptedNames": obj.get("spec", {}).get("names", {}), "storedVersions": [
                 v["name"] for v in obj.get("spec", {}).get("versions", []) if v.get("storage")],
-                "conditions": [{"type": t, "status": "True", "reason": r, "lastTransitionTime": _now(), "message": m}
+                "conditions": [{"type": t, "status": "True", "reason": r, "lastTransitionTime": utc_now(), "message": m}
                                for t, r, m in (("NamesAccepted", "NoConflicts", "no conflicts found"),
                                                ("Established", "InitialNamesAccepted", "the initial names have been accepted"))]}
         if not rt.builtin:
@@ -107,7 +101,7 @@ class Cluster:
                 if warnings and field_validation != "Ignore":
                     return warnings
         elif rt.kind == "Deployment":
-            causes = _deployment_causes(obj)
+            causes = deployment_causes(obj)
         elif rt.kind == "Service":
             if not obj.get("spec", {}).get("ports") and obj.get("spec", {}).get("type") != "ExternalName":
                 causes = [{"reason": "FieldValueRequired", "message": "Required value", "field": "spec.ports"}]
@@ -129,12 +123,12 @@ class Cluster:
         me = (manager, op)
         P.disown(managers, changed, keep=me)
         entry = managers.setdefault(me, {"paths": set()})
-        entry.update(paths=entry["paths"] | changed, time=_now(), apiVersion=api_version)
+        entry.update(paths=entry["paths"] | changed, time=utc_now(), apiVersion=api_version)
 
     def _render(self, key: tuple, obj: dict, rt: ResourceType) -> dict:
         out = copy.deepcopy(obj)
         out["apiVersion"] = rt.api_version  # served at the version asked for
-        mf = [{"manager": m, "operation": op, "apiVersion": e.get("apiVersion", rt.api_version), "time": e.get("time", _now()),
+        mf = [{"manager": m, "operation": op, "apiVersion": e.get("apiVersion", rt.api_version), "time": e.get("time", utc_now()),
                "fieldsType": "FieldsV1", "fieldsV1": P.fields_v1(e["paths"]),
                **({"subresource": e["subresource"]} if e.get("subresource") else {})}
               for (m, op), e in self.managers.get(key, {}).items() if e["paths"]]
@@ -168,10 +162,10 @@ class Cluster:
             if since is None:
                 continue
             if key[1] == "deployments" and now - since >= self.deployment_delay:
-                self._set_status(key, _deployment_status(obj))
+                self._set_status(key, deployment_status(obj))
                 self.changed_at.pop(key, None)
             elif key[:2] == ("ray.io", "rayservices") and now - since >= self.rayservice_delay:
-                self._set_status(key, _rayservice_status(obj))
+                self._set_status(key, rayservice_status(obj))
                 self.changed_at.pop(key, None)
 
     def _set_status(self, key: tuple, status: dict) -> None:
@@ -193,7 +187,7 @@ class Cluster:
         for key, obj in sorted(self.objects.items()):
             if key[:2] != (rt.group, rt.plural) or (ns and key[2] != ns):
                 continue
-            if _matches(obj.get("metadata", {}).get("labels") or {}, label_selector) and _field_match(obj, field_selector):
+            if label_match(obj.get("metadata", {}).get("labels") or {}, label_selector) and field_match(obj, field_selector):
                 items.append(self._render(key, obj, rt))
         return {"kind": f"{rt.kind}List", "apiVersion": rt.api_version,
                 "metadata": {"resourceVersion": str(self.rv)}, "items": items}
@@ -304,7 +298,7 @@ class Cluster:
             obj = self._stamp_new(rt, body, ns)
             warnings = self._validate(rt, obj, field_validation)
             if not dry_run:
-                self.managers[key] = {me: {"paths": set(applied), "time": _now(), "apiVersion": rt.api_version}}
+                self.managers[key] = {me: {"paths": set(applied), "time": utc_now(), "apiVersion": rt.api_version}}
                 self._store(rt, key, None, obj)
             return self._render(key, obj, rt), warnings
         before = self.objects[key]
@@ -324,7 +318,7 @@ class Cluster:
         if not dry_run:
             if force:
                 P.disown(managers, [p for _, p in found], keep=me)  # forced: the others lose those fields
-            managers[me] = {"paths": set(applied), "time": _now(), "apiVersion": rt.api_version}
+            managers[me] = {"paths": set(applied), "time": utc_now(), "apiVersion": rt.api_version}
             out = self._render(key, self.objects[key], rt)
         return out, warnings
 
@@ -342,7 +336,7 @@ class Cluster:
                 self.changed_at.pop(k, None)
             gone = copy.deepcopy(obj)
             gone["status"] = {"phase": "Terminating"}
-            gone["metadata"]["deletionTimestamp"] = _now()
+            gone["metadata"]["deletionTimestamp"] = utc_now()
             return gone
         if rt.kind == "CustomResourceDefinition":
             spec = obj.get("spec", {})
@@ -362,7 +356,7 @@ class Cluster:
         sel = ",".join(f"{k}={v}" for k, v in sorted(((obj["spec"].get("selector") or {}).get("matchLabels") or {}).items()))
         return {"kind": "Scale", "apiVersion": "autoscaling/v1",
                 "metadata": {k: md[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")},
-                "spec": _omit_zero({"replicas": obj["spec"].get("replicas", 0)}),
+                "spec": omit_zero({"replicas": obj["spec"].get("replicas", 0)}),
                 # ScaleStatus.replicas has no omitempty in the real API (clients require it); spec's has.
                 "status": {"replicas": (obj.get("status") or {}).get("replicas", 0), **({"selector": sel} if sel else {})}}
 
@@ -403,99 +397,3 @@ def _prune(obj: dict, field: str) -> None:
         node = node[int(p)] if isinstance(node, list) else node.get(p, {})
     if isinstance(node, dict):
         node.pop(parts[-1], None)
-
-
-def _deployment_causes(obj: dict) -> list[dict]:
-    spec = obj.get("spec") or {}
-    causes = []
-    sel = (spec.get("selector") or {}).get("matchLabels")
-    labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
-    if not spec.get("selector"):
-        causes.append({"reason": "FieldValueRequired", "message": "Required value", "field": "spec.selector"})
-    elif sel and any(labels.get(k) != v for k, v in sel.items()):
-        causes.append({"reason": "FieldValueInvalid", "field": "spec.template.metadata.labels",
-                       "message": f"Invalid value: {labels}: `selector` does not match template `labels`"})
-    r = spec.get("replicas")
-    if not isinstance(r, int) or isinstance(r, bool) or r < 0:
-        causes.append({"reason": "FieldValueInvalid", "field": "spec.replicas",
-                       "message": f"Invalid value: {r!r}: must be greater than or equal to 0"})
-    containers = ((spec.get("template") or {}).get("spec") or {}).get("containers")
-    if not containers:
-        causes.append({"reason": "FieldValueRequired", "message": "Required value", "field": "spec.template.spec.containers"})
-    for i, c in enumerate(containers or []):
-        for f in ("name", "image"):
-            if not (isinstance(c, dict) and c.get(f)):
-                causes.append({"reason": "FieldValueRequired", "message": "Required value",
-                               "field": f"spec.template.spec.containers[{i}].{f}"})
-    return causes
-
-
-def _deployment_status(obj: dict) -> dict:
-    n = obj["spec"].get("replicas", 0)
-    cond = lambda t, s, r, m: {"type": t, "status": s, "reason": r, "message": m,  # noqa: E731
-                               "lastUpdateTime": _now(), "lastTransitionTime": _now()}
-    return _omit_zero({"observedGeneration": obj["metadata"]["generation"], "replicas": n, "updatedReplicas": n,
-                       "readyReplicas": n, "availableReplicas": n,
-                       "conditions": [cond("Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability."),
-                                      cond("Progressing", "True", "NewReplicaSetAvailable",
-                                           f'ReplicaSet "{obj["metadata"]["name"]}-5d9c7b8f6" has successfully progressed.')]})
-
-
-def _rayservice_status(obj: dict) -> dict:
-    """What the KubeRay operator reports once the cluster and the Serve apps are up."""
-    spec = obj.get("spec") or {}
-    groups = (spec.get("rayClusterConfig") or {}).get("workerGroupSpecs") or []
-    workers = sum(int(g.get("replicas", g.get("minReplicas", 0)) or 0) for g in groups)
-    apps = []
-    try:
-        import yaml
-
-        apps = [a.get("name", "default") for a in (yaml.safe_load(spec.get("serveConfigV2") or "") or {}).get("applications", [])]
-    except Exception:  # noqa: BLE001 - a bad serve config shows as no applications, as in KubeRay
-        apps = []
-    ready = workers > 0 and bool(apps)
-    now = _now()
-    return _omit_zero({
-        "observedGeneration": obj["metadata"]["generation"],
-        "serviceStatus": "Running" if ready else "",
-        "numServeEndpoints": workers if ready else 0,
-        "conditions": [{"type": "Ready", "status": "True" if ready else "False",
-                        "reason": "NonZeroServeEndpoints" if ready else "ZeroServeEndpoints",
-                        "message": "" if ready else "no Serve endpoints: the worker groups have 0 replicas",
-                        "lastTransitionTime": now, "observedGeneration": obj["metadata"]["generation"]}],
-        "activeServiceStatus": {
-            "rayClusterName": f"{obj['metadata']['name']}-raycluster",
-            "rayClusterStatus": _omit_zero({"state": "ready", "desiredWorkerReplicas": workers,
-                                            "readyWorkerReplicas": workers, "availableWorkerReplicas": workers,
-                                            "minWorkerReplicas": sum(int(g.get("minReplicas", 0) or 0) for g in groups),
-                                            "maxWorkerReplicas": sum(int(g.get("maxReplicas", 0) or 0) for g in groups)}),
-            "applicationStatuses": {a: {"status": "RUNNING" if ready else "DEPLOYING"} for a in apps},
-        },
-    })
-
-
-def _matches(labels: dict, selector: str) -> bool:
-    for term in filter(None, (t.strip() for t in selector.split(","))):
-        if "!=" in term:
-            k, v = term.split("!=", 1)
-            if labels.get(k.strip()) == v.strip():
-                return False
-        elif "=" in term:
-            k, v = term.replace("==", "=").split("=", 1)
-            if labels.get(k.strip()) != v.strip():
-                return False
-        elif term.startswith("!"):
-            if term[1:] in labels:
-                return False
-        elif term not in labels:
-            return False
-    return True
-
-
-def _field_match(obj: dict, selector: str) -> bool:
-    for term in filter(None, (t.strip() for t in selector.split(","))):
-        k, _, v = term.replace("==", "=").partition("=")
-        got = {"metadata.name": obj["metadata"].get("name"), "metadata.namespace": obj["metadata"].get("namespace")}.get(k)
-        if got != v:
-            return False
-    return True

@@ -22,7 +22,8 @@ except ImportError:  # pragma: no cover
 
 from cato_migrate.errors import ExternalError
 from cato_sandbox import procs
-from cato_sandbox.components import REGISTRY, Component, http_answers, http_status
+from cato_sandbox.components import REGISTRY, Component
+from cato_sandbox.health import http_answers, http_status
 from cato_sandbox.manager import (SandboxSettings, load_sandbox_state, sandbox_down,
                                           sandbox_status, sandbox_up, write_state)
 

@@ -70,8 +70,13 @@ def test_interrupted_step_that_did_not_take_is_reapplied(store):
 def test_not_implemented_step_stops_the_phase_and_never_passes(store, monkeypatch):
     from cato_migrate.core.kinds import STEP_KINDS, load_kinds
 
+    from cato_migrate.checks.planned import AnyParams
+    from cato_migrate.core.kinds import StepKind
+
     load_kinds()  # plant: week 1's build step is a placeholder again
-    monkeypatch.setitem(STEP_KINDS, "container_image", STEP_KINDS["orchestrator_install"])
+    placeholder = type("Planned_container_image", (StepKind,), {
+        "name": "container_image", "Params": AnyParams, "implemented": False, "planned_for": "the build (planted)"})
+    monkeypatch.setitem(STEP_KINDS, "container_image", placeholder)
     ctx = make_ctx(store)
     out = run_phase(ctx, ctx.runbook.phase(1))
     assert [o.outcome for o in out] == ["waiting"]
@@ -141,3 +146,42 @@ def test_threshold_without_measurement_is_waiting():
     assert apply_threshold(crit, CheckResult("pass", "", 700.0)).status == "fail"
     # a check's own fail (a fault beyond the number) is never overridden by a met threshold
     assert apply_threshold(crit, CheckResult("fail", "gateway disagrees", 300.0)).status == "fail"
+
+
+def test_run_step_again_applies_a_done_step_again_under_the_verbs_key(store, monkeypatch):
+    # `orchestrator install` re-runs the runbook's own deploy step (one install path): a done step
+    # is skipped by `phase run` but applied and verified again, journaled under the verb's key.
+    from cato_migrate.checks.planned import AnyParams
+    from cato_migrate.core.engine import find_step, run_step_again
+    from cato_migrate.core.kinds import STEP_KINDS, StepKind, Verification, load_kinds
+
+    applied = []
+
+    class Counting(StepKind):
+        name, Params = "k8s_apply", AnyParams
+
+        def plan(self, step, params, ctx):
+            return "count"
+
+        def apply(self, step, params, ctx):
+            applied.append(step.id)
+            return {"applied": [f"RayService/{len(applied)}"]}
+
+        def verify(self, step, params, ctx):
+            return Verification(bool(applied), "counted", {})
+
+    load_kinds()
+    monkeypatch.setitem(STEP_KINDS, "k8s_apply", Counting)
+    ctx = make_ctx(store, force=True, reason="test")
+    phase, week, step = find_step(ctx, "k8s_apply", manifest="k8s/ray-serve/cato-orchestrator.yaml")
+    assert step.id == "p1.w3.deploy-orchestrator"
+    assert run_phase(ctx, phase, step_id=step.id)[0].outcome == "done"
+    assert run_phase(ctx, phase, step_id=step.id)[0].outcome == "skipped"
+    for n in (2, 3):  # again and again: never "already done"
+        again = run_step_again(ctx, week, step, key="orchestrator.install")
+        assert again.outcome == "done" and again.evidence["applied"] == [f"RayService/{n}"]
+    assert applied == [step.id] * 3
+    assert [e.event for e in store.journal("local", step.id)] == ["started", "finished"]
+    assert [e.event for e in store.journal("local", "orchestrator.install")] == ["started", "finished"] * 2
+    with pytest.raises(BadInput, match="no k8s_apply step"):
+        find_step(ctx, "k8s_apply", manifest="k8s/nowhere.yaml")

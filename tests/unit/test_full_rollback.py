@@ -132,3 +132,19 @@ def test_dry_run_says_what_each_stage_would_do_and_changes_nothing(store):
     assert (list(wl.calls), len(ctx.services.flag.deps), len(store.journal("local"))) == before
     del wl.items["litellm"]
     assert plan_full_rollback(ctx)[0]["would"].startswith("STOP")
+
+
+@pytest.mark.parametrize("legacy,orch", [(0, 2), (2, 2), (2, 0), (1, 0)])
+def test_dry_run_and_run_agree_on_what_is_already_done(store, legacy, orch):
+    # The dry run and the run read the same look: a stage the plan calls "nothing" is the one the
+    # run reports "already", and a stage it would change is the one the run does.
+    from cato_migrate.core.full_rollback import plan_full_rollback
+
+    wl = _world(legacy=legacy, orch=orch)
+    ctx = _at_50(store, wl, FakeGateway([0]), rollout_timeout_seconds=60)
+    planned = {s["stage"]: s["would"].startswith("nothing") for s in plan_full_rollback(ctx)}
+    ran = {s["stage"]: s["outcome"] == "already" for s in full_rollback(ctx)["stages"]}
+    assert planned == ran
+    # a second run finds everything done, and so does its dry run
+    assert all(s["would"].startswith("nothing") or s["stage"] == "drain" for s in plan_full_rollback(ctx))
+    assert [s["outcome"] for s in full_rollback(ctx)["stages"]] == ["already", "already", "done", "already"]

@@ -16,6 +16,7 @@ except ImportError:  # pragma: no cover
 
 from cato_migrate.errors import BadInput
 from cato_sandbox import components as comps_mod
+from cato_sandbox import health
 from cato_sandbox import procs
 from cato_sandbox.components import (REGISTRY, Component, LaunchContext,
                                              order_components, register)
@@ -214,16 +215,16 @@ def test_http_health_accepts_any_answer_below_500(tmp_path):
     try:
         url = f"http://127.0.0.1:{srv.server_port}"
         port = srv.server_port
-        assert comps_mod.http_answers("/ok")(url, port)
-        assert comps_mod.http_answers("/missing")(url, port)
-        assert not comps_mod.http_answers("/broken")(url, port)
-        assert not comps_mod.http_answers("/missing", ok=lambda c: c == 200)(url, port)
-        assert comps_mod.tcp_open(url, port)
+        assert health.http_answers("/ok")(url, port)
+        assert health.http_answers("/missing")(url, port)
+        assert not health.http_answers("/broken")(url, port)
+        assert not health.http_answers("/missing", ok=lambda c: c == 200)(url, port)
+        assert health.tcp_open(url, port)
     finally:
         srv.shutdown()
         srv.server_close()
-    assert not comps_mod.http_answers("/ok")(url, port)
-    assert not comps_mod.redis_ping(url, port)
+    assert not health.http_answers("/ok")(url, port)
+    assert not health.redis_ping(url, port)
 
 
 def test_state_file_is_json_with_expected_keys(tmp_path):
