@@ -10,7 +10,7 @@ from __future__ import annotations
 import shlex
 import sys
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
 
@@ -36,13 +36,19 @@ class CliState:
     err: Optional[Console] = None  # stderr console (progress, errors)
     settings: Optional[Settings] = None  # None: load_settings() with the options above
     context: Optional[Callable[..., RunContext]] = None  # None: wiring.make_context
+    _loaded: Optional[tuple[tuple[Any, ...], Settings]] = field(default=None, repr=False)
 
     def load_settings(self) -> Settings:
         if self.settings is not None:
             return self.settings
-        from cato_migrate.settings import load_settings
+        key = (self.env, self.output, self.yes)  # read once per invocation (report changes output first)
+        if self._loaded is None or self._loaded[0] != key:
+            from cato_migrate.settings import load_settings
 
-        return load_settings(env=self.env, output=self.output, yes=self.yes)
+            if self._loaded is None:
+                warn_unknown_variables()
+            self._loaded = (key, load_settings(env=self.env, output=self.output, yes=self.yes))
+        return self._loaded[1]
 
     def make_context(self, settings: Settings, **kw: Any) -> RunContext:
         if self.context is not None:
@@ -50,6 +56,16 @@ class CliState:
         from cato_migrate import wiring  # looked up per call: tests may replace wiring.make_context
 
         return wiring.make_context(settings, **kw)
+
+
+def warn_unknown_variables() -> None:
+    """A mistyped CATO_* variable would otherwise be silently ignored; say so (once), but go on."""
+    from cato_migrate.settings import unknown_env_vars
+
+    unknown = unknown_env_vars()
+    if unknown:
+        sys.stderr.write(f"warning: ignoring unknown variable(s) {', '.join(unknown)} "
+                         "(no cato-migrate setting has that name; see the README's settings)\n")
 
 
 def state() -> CliState:

@@ -85,7 +85,8 @@ def _bench(choice: str) -> tuple[dict | None, str]:
     if choice == "none":
         return None, ""
     if choice == "auto":
-        files = sorted(BENCH_DIR.glob("*.json")) if BENCH_DIR.is_dir() else []
+        # gateway_compare's results are named by UTC timestamp; other benches' (startup.json) are not charted
+        files = sorted(BENCH_DIR.glob("[0-9]*.json")) if BENCH_DIR.is_dir() else []
         if not files:
             return None, ""
         path = files[-1]  # names are UTC timestamps: the last is the newest
