@@ -274,6 +274,10 @@ class OrchestratorClient(OrchestratorApi, MemoryApi, Protocol):
     def status_without_token(self, path: str = "/admin/breakers") -> int:
         """The HTTP status of an admin call made with no credentials (the admin API must refuse it)."""
         ...
+    def set_fault(self, tier: str, seconds: float, error_rate: float = 1.0) -> dict[str, Any]:
+        """The admin fault switch: fail one tier's calls for `seconds` (the breaker probe off the sandbox)."""
+        ...
+    def clear_faults(self, tier: str | None = None) -> dict[str, Any]: ...
 
 
 # --- model endpoints (SageMaker) and the container registry (ECR) -------------------------------

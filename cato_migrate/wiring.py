@@ -8,11 +8,19 @@ import uuid
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
+from typing import TYPE_CHECKING, Callable
+
+from cato_migrate import ports
 from cato_migrate.core.clock import SystemClock
 from cato_migrate.core.context import RunContext
 from cato_migrate.core.loader import load_runbook
 from cato_migrate.errors import BadInput
 from cato_migrate.settings import Settings
+
+if TYPE_CHECKING:
+    from cato_migrate.adapters.gateway_metrics import GatewayScrape
+    from cato_migrate.core.environment import EnvironmentProfile
+    from cato_migrate.ports import StateStore
 
 
 def default_actor() -> str:
@@ -23,7 +31,7 @@ def default_actor() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def make_store(settings: Settings, *, create: bool = False):
+def make_store(settings: Settings, *, create: bool = False) -> StateStore:
     """The state store `state_url` names. `create` (`state init`) makes a DynamoDB table; nothing
     else does, so a mistyped table name is an error, not a new empty journal and a second lock."""
     loc = settings.state_location
@@ -88,7 +96,7 @@ def legacy_url(settings: Settings) -> str | None:
     return sandbox_url(settings, "litellm") if settings.env == "local" else None
 
 
-def environment_profile(settings: Settings):
+def environment_profile(settings: Settings) -> EnvironmentProfile:
     """What differs in this environment (core/environment.py): the sandbox's stand-ins
     on local, real AWS everywhere else. Steps and checks ask it instead of naming an environment."""
     from cato_migrate.core import environment as profiles
@@ -103,9 +111,10 @@ class Services:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self._flag = None
+        self._flag: ports.TrafficFlag | None = None
+        self._metrics_source: ports.MetricsSource | None = None
 
-    def environment(self):
+    def environment(self) -> EnvironmentProfile:
         """This environment's profile (built on each call: the sandbox's litellm may start meanwhile)."""
         return environment_profile(self.settings)
 
@@ -120,7 +129,7 @@ class Services:
                            hint="run `cato-migrate sandbox up` first")
         return url
 
-    def orchestrator_api(self):
+    def orchestrator_api(self) -> ports.OrchestratorClient:
         from cato_migrate.adapters.orchestrator_http import OrchestratorHttp
 
         s = self.settings
@@ -131,7 +140,7 @@ class Services:
                            else "set orchestrator_url in cato-migrate.toml or CATO_ORCHESTRATOR_URL")
         return OrchestratorHttp(url, admin_token=orchestrator_token(s), api_key=orchestrator_api_key(s))
 
-    def fault_injector(self):
+    def fault_injector(self) -> ports.FaultInjector:
         """Plants a tier's backend fault for the breaker probe. On the sandbox: at the model simulator,
         so the backend itself fails. Elsewhere: the orchestrator's admin fault switch (bounded in
         time; no real backend is touched)."""
@@ -147,7 +156,7 @@ class Services:
                            hint="run `cato-migrate sandbox up` first")
         return SimulatorFaults(url)
 
-    def model_endpoints(self):
+    def model_endpoints(self) -> ports.ModelEndpoints:
         """SageMaker: locally the control plane is moto and the runtime is the model simulator."""
         from cato_migrate.adapters.sagemaker_endpoints import SageMakerEndpoints
 
@@ -156,7 +165,7 @@ class Services:
             region=s.region, endpoint_url=self._aws_local(s.sagemaker_endpoint_url, "moto", "moto"),
             runtime_endpoint_url=self._aws_local(s.sagemaker_runtime_endpoint_url, "simulator", "model simulator"))
 
-    def container_registry(self):
+    def container_registry(self) -> ports.ContainerRegistry:
         from cato_migrate.adapters.container_registry import EcrRegistry
 
         s = self.settings
@@ -174,7 +183,7 @@ class Services:
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "sandbox")
         return url
 
-    def tables(self):
+    def tables(self) -> ports.MemoryTables:
         """The memory tables (global tables): the sandbox's DynamoDB layer locally, which adds
         cross-region replication in front of moto."""
         from cato_migrate.adapters.dynamodb_tables import DynamoTables
@@ -182,7 +191,7 @@ class Services:
         s = self.settings
         return DynamoTables(s.region, self._aws_local(s.tables_endpoint_url, "dynamodb", "DynamoDB layer"))
 
-    def replication_admin(self):
+    def replication_admin(self) -> ports.ReplicationControl:
         """The sandbox DynamoDB layer's replication knob (pause = the planted fault); local only."""
         from cato_migrate.adapters.dynamodb_replication_admin import ReplicationAdmin
 
@@ -191,13 +200,13 @@ class Services:
             raise BadInput("pausing replication needs the sandbox's DynamoDB layer (local only)")
         return ReplicationAdmin(url)
 
-    def opensearch_collections(self):
+    def opensearch_collections(self) -> ports.VectorCollections:
         from cato_migrate.adapters.opensearch_serverless import OpenSearchCollections
 
         s = self.settings
         return OpenSearchCollections(s.region, self._aws_local(s.opensearch_endpoint_url, "moto", "moto"))
 
-    def workloads(self):
+    def workloads(self) -> ports.Workloads:
         """Both stacks' workloads: Kubernetes in staging/production, local processes on the sandbox."""
         s = self.settings
         if s.env == "local":
@@ -209,8 +218,11 @@ class Services:
         return KubernetesWorkloads(kubeconfig=s.kubeconfig or None, context=s.kube_context or None,
                                    helm_binary=s.helm_binary or None)
 
-    def gateway_metrics(self):
+    def gateway_metrics(self) -> ports.GatewayMetrics | None:
         """The gateway's per-stack traffic, or None where no gateway URL is known."""
+        return self._gateway_scrape()
+
+    def _gateway_scrape(self) -> GatewayScrape | None:
         from cato_migrate.adapters.gateway_metrics import GatewayScrape
 
         s = self.settings
@@ -226,16 +238,15 @@ class Services:
         orch = s.orchestrator_url or (sandbox_url(s, "orchestrator") if local else None)
         return prom, orch, "run `cato-migrate sandbox up`" if local else ""
 
-    def metrics_source(self):
+    def metrics_source(self) -> ports.MetricsSource | None:
         """Per-stack figures over a window (MetricsSource), or None where nothing can measure them.
 
         Prometheus when prometheus_url is set or (local) the sandbox runs its `prometheus`; else a
         direct scrape of the gateway's /metrics; else None. One instance per Services: the
         gateway-scrape fallback differences scrapes it keeps in memory, so a new instance would
         start every window over ("waiting")."""
-        cached = getattr(self, "_metrics_source", None)
-        if cached is not None:
-            return cached
+        if self._metrics_source is not None:
+            return self._metrics_source
         s = self.settings
         url = s.prometheus_url or (sandbox_url(s, "prometheus") if s.env == "local" else None)
         if url:
@@ -245,9 +256,9 @@ class Services:
             if queries is None:
                 raise BadInput(f"Prometheus is configured ({url}) but the runbook has no `metrics:` queries",
                                hint="add the `metrics:` section to runbook.yaml (see the one shipped in runbook/)")
-            source = PrometheusMetrics(url, queries)
+            source: ports.MetricsSource = PrometheusMetrics(url, queries)
         else:
-            scrape = self.gateway_metrics()
+            scrape = self._gateway_scrape()  # the window differences the raw series the scrape adapter reads
             if scrape is None:
                 return None
             from cato_migrate.adapters.gateway_window import GatewayWindow
@@ -256,7 +267,7 @@ class Services:
         self._metrics_source = source
         return source
 
-    def traffic_flag(self):
+    def traffic_flag(self) -> ports.TrafficFlag:
         if self._flag is None:
             from cato_migrate.adapters.appconfig import AppConfigFlag
 
@@ -282,15 +293,16 @@ class Services:
         s = self.settings
         return s.redis_url or (sandbox_url(s, "redis") if s.env == "local" else None)
 
-    def identity(self):
+    def identity(self) -> ports.CallerIdentity:
         """The caller's AWS identity (STS); on the sandbox its moto serves STS."""
         from cato_migrate.adapters.doctor_probes import CallerIdentity
 
         return CallerIdentity(self.settings.region, self._aws_local("", "moto", "moto"))
 
 
-def make_context(settings: Settings, *, services=None, store=None, clock=None, force: bool = False,
-                 reason: str = "", progress=None) -> RunContext:
+def make_context(settings: Settings, *, services: ports.Services | None = None, store: StateStore | None = None,
+                 clock: ports.Clock | None = None, force: bool = False, reason: str = "",
+                 progress: Callable[[str], None] | None = None) -> RunContext:
     runbook = load_runbook(settings.runbook_dir)
     ctx = RunContext(
         env=settings.env, actor=settings.actor or default_actor(), run_id=uuid.uuid4().hex[:12],
@@ -330,3 +342,8 @@ def deploy_root(settings: Settings, *, create: bool = True) -> Path:
                 shutil.copy2(src, tmp / name)
         tmp.rename(root)
     return root
+
+
+if TYPE_CHECKING:
+    def _services_is_the_port(s: Services) -> ports.Services:
+        return s  # mypy checks wiring.Services against the Services port, method by method
