@@ -6,13 +6,16 @@ first and only re-applied if its verify fails. No step moves on until its verify
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 from cato_migrate.core.context import RunContext
 from cato_migrate.core.kinds import CheckResult, CheckStatus, check_kind, step_kind
 from cato_migrate.core.progress import step_state
 from cato_migrate.core.runbook import CriterionSpec, PhaseSpec, StepSpec, WeekSpec
 from cato_migrate.errors import BadInput, CatoError, Unverified
+
+
+StepOutcomeKind = Literal["planned", "skipped", "done", "resumed", "waiting", "not_implemented", "failed", "unverified"]
 
 
 class StepWaiting(Exception):
@@ -25,7 +28,7 @@ class StepOutcome:
     week: int
     title: str
     kind: str
-    outcome: str  # planned | skipped | done | resumed | waiting | not_implemented | failed | unverified
+    outcome: StepOutcomeKind
     message: str
     evidence: dict[str, Any] = field(default_factory=dict)
 
@@ -107,7 +110,7 @@ def _run_step(ctx: RunContext, w: WeekSpec, s: StepSpec, key: str | None = None)
     if key is not None and state == "done":  # run again: a verb's re-apply of an idempotent step
         state = "pending"
 
-    def out(outcome: str, message: str, evidence: dict[str, Any] | None = None) -> StepOutcome:
+    def out(outcome: StepOutcomeKind, message: str, evidence: dict[str, Any] | None = None) -> StepOutcome:
         return StepOutcome(s.id, w.week, s.title, s.kind, outcome, message, evidence or {})
 
     if state == "done" and last is not None:
@@ -146,7 +149,7 @@ class CriterionOutcome:
     id: str
     title: str
     check: str
-    status: str
+    status: CheckStatus
     message: str
     threshold: str = ""
     measured: float | None = None
