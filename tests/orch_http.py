@@ -91,3 +91,23 @@ class ServeAppServer:
         # own loop above, so garbage collection must not call it again (an un-awaited coroutine).
         cls = type(self.deployment)
         self.deployment.__class__ = type(cls.__name__, (cls,), {"__del__": lambda self: None})
+
+
+def serve_on_a_sandbox(state_dir, **config):
+    """A module fixture's body: a sandbox (moto, redis, simulator) in `state_dir`, the Serve app on
+    it with `config` (admin_token, api_keys, ...) over loopback HTTP; yields the server, then stops
+    both. AWS credentials for moto are set for the session, as the fixtures always have."""
+    import os
+
+    from cato_sandbox.manager import SandboxSettings, load_sandbox_state, sandbox_down, sandbox_up
+    from cato_sandbox.orchestrator_config import sandbox_config
+
+    os.environ["AWS_ACCESS_KEY_ID"] = "testing"
+    os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
+    settings = SandboxSettings(state_dir=state_dir, components=["moto", "redis", "simulator"])
+    sandbox_up(settings)
+    try:
+        with ServeAppServer(sandbox_config(load_sandbox_state(settings.state_dir), **config)) as srv:
+            yield srv
+    finally:
+        sandbox_down(settings)

@@ -15,10 +15,8 @@ from cato_migrate.adapters.orchestrator_faults import OrchestratorFaults
 from cato_migrate.checks.orchestrator_breaker import OrchestratorBreaker
 from cato_migrate.settings import Settings
 from cato_migrate.wiring import Services
-from cato_sandbox.manager import SandboxSettings, load_sandbox_state, sandbox_down, sandbox_up
-from cato_sandbox.orchestrator_config import sandbox_config
 from orchestrator.identity import key_hash
-from tests.orch_http import ServeAppServer
+from tests.orch_http import serve_on_a_sandbox
 
 pytestmark = pytest.mark.integration
 KEY, TOKEN = "sk-fault-switch", "admin-fault-switch"
@@ -27,20 +25,8 @@ COMPLEX = "Explain the implications of quantum computing on cryptography"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("AWS_ACCESS_KEY_ID", "testing")
-    mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    settings = SandboxSettings(state_dir=tmp_path_factory.mktemp("faults") / ".cato-migrate",
-                               components=["moto", "redis", "simulator"])
-    sandbox_up(settings)
-    config = sandbox_config(load_sandbox_state(settings.state_dir), admin_token=TOKEN,
-                            api_keys=[{"principal": "probe", "sha256": key_hash(KEY)}])
-    try:
-        with ServeAppServer(config) as srv:
-            yield srv
-    finally:
-        sandbox_down(settings)
-        mp.undo()
+    yield from serve_on_a_sandbox(
+        tmp_path_factory.mktemp("faults") / ".cato-migrate", admin_token=TOKEN, api_keys=[{"principal": "probe", "sha256": key_hash(KEY)}])
 
 
 @pytest.fixture(autouse=True)

@@ -8,10 +8,8 @@ import json
 import httpx
 import pytest
 
-from cato_sandbox.manager import SandboxSettings, load_sandbox_state, sandbox_down, sandbox_up
-from cato_sandbox.orchestrator_config import sandbox_config
 from orchestrator.identity import key_hash
-from tests.orch_http import ServeAppServer
+from tests.orch_http import serve_on_a_sandbox
 
 pytestmark = pytest.mark.integration
 KEY, OTHER_KEY, TOKEN = "sk-http-acme", "sk-http-zeta", "admin-http"
@@ -19,21 +17,9 @@ KEY, OTHER_KEY, TOKEN = "sk-http-acme", "sk-http-zeta", "admin-http"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("AWS_ACCESS_KEY_ID", "testing")
-    mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    settings = SandboxSettings(state_dir=tmp_path_factory.mktemp("chat-http") / ".cato-migrate",
-                               components=["moto", "redis", "simulator"])
-    sandbox_up(settings)
-    config = sandbox_config(
-        load_sandbox_state(settings.state_dir), admin_token=TOKEN, max_body_bytes=64 * 1024,
+    yield from serve_on_a_sandbox(
+        tmp_path_factory.mktemp("chat-http") / ".cato-migrate", admin_token=TOKEN, max_body_bytes=64 * 1024,
         api_keys=[{"principal": "acme", "sha256": key_hash(KEY)}, {"principal": "zeta", "sha256": key_hash(OTHER_KEY)}])
-    try:
-        with ServeAppServer(config) as srv:
-            yield srv
-    finally:
-        sandbox_down(settings)
-        mp.undo()
 
 
 def post(srv, body, *, key=KEY, headers=None, raw: bytes | None = None):

@@ -8,10 +8,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from cato_sandbox.manager import SandboxSettings, load_sandbox_state, sandbox_down, sandbox_up
-from cato_sandbox.orchestrator_config import sandbox_config
 from orchestrator.identity import key_hash
-from tests.orch_http import ServeAppServer
+from tests.orch_http import serve_on_a_sandbox
 
 pytestmark = pytest.mark.integration
 KEY, OTHER_KEY = "sk-ingest-acme", "sk-ingest-zeta"
@@ -19,21 +17,9 @@ KEY, OTHER_KEY = "sk-ingest-acme", "sk-ingest-zeta"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("AWS_ACCESS_KEY_ID", "testing")
-    mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    settings = SandboxSettings(state_dir=tmp_path_factory.mktemp("ingest-http") / ".cato-migrate",
-                               components=["moto", "redis", "simulator"])
-    sandbox_up(settings)
-    config = sandbox_config(
-        load_sandbox_state(settings.state_dir), cache={"enabled": False},   # no embedding model to load
+    yield from serve_on_a_sandbox(
+        tmp_path_factory.mktemp("ingest-http") / ".cato-migrate", cache={"enabled": False},  # no embedding model to load
         api_keys=[{"principal": "acme", "sha256": key_hash(KEY)}, {"principal": "zeta", "sha256": key_hash(OTHER_KEY)}])
-    try:
-        with ServeAppServer(config) as srv:
-            yield srv
-    finally:
-        sandbox_down(settings)
-        mp.undo()
 
 
 def ingest(srv, doc, key=KEY):

@@ -21,7 +21,7 @@ import pytest
 from cato_migrate.adapters.gateway_metrics import GatewayScrape, parse_samples, traffic_from_text
 from cato_migrate.core.bucketing import on_new_stack
 from cato_migrate.errors import ExternalError
-from tests.integration.conftest import free_port, wait_http
+from tests.integration.conftest import free_port, wait_http, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
@@ -219,12 +219,7 @@ def gateway(tmp_path, stacks, flag):
         wait_http(url + "/healthz", proc=proc)
         yield Gateway(url, state_dir)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 USERS = [f"user-{i}" for i in range(200)]

@@ -23,7 +23,7 @@ import pytest
 from cato_migrate.core.bucketing import on_new_stack
 from cato_migrate.ports import FlagSpec, StackTraffic
 from tests.fakes import FakeEdge
-from tests.integration.conftest import APPCONFIG_MINUTE_SECONDS, free_port, wait_http
+from tests.integration.conftest import APPCONFIG_MINUTE_SECONDS, free_port, wait_http, stop_process
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,12 +105,7 @@ def _real_edge(moto_server: str) -> Iterator[Edge]:
         wait_http(url + "/healthz", proc=proc)
         yield Edge(GatewayScrape(url), set_percentage)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         for s in (*stubs, layer):
             s.shutdown()
             s.server_close()

@@ -24,6 +24,7 @@ from cato_migrate.core.loader import load_runbook
 from cato_migrate.errors import ExternalError
 from cato_sandbox import prometheus_server
 from cato_sandbox.procs import free_port
+from tests.integration.conftest import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "prometheus"
@@ -125,12 +126,7 @@ def prometheus(exposition, tmp_path_factory):
             time.sleep(0.1)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()
 
 
