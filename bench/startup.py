@@ -104,7 +104,8 @@ def main() -> int:
     report = {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "runs": args.runs, "warmup": args.warmup,
               "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
               "root": str(args.root.resolve()), "commands": {name: " ".join(argv[1:]) for name, argv in cases.items()},
-              "results": results, "ratios": ratios, "goals": GOALS, "ok": not over}
+              "results": results, "ratios": ratios, "goals": GOALS, "ok": not over,
+              "reference_ratios": {n: round(results[n]["median_ms"] / base, 2) for n in results if n.startswith("ref_")}}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
