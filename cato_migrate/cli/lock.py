@@ -54,7 +54,8 @@ def release(
 ) -> None:
     """Break a lock whose holder is gone.
     Example: cato-migrate lock release --force --lease 3f9c1a2b --reason "holder's laptop died" """
-    from cato_migrate.core.lock import force_release, lease_id
+    from cato_migrate.core.lock import lease_id
+    from cato_migrate.core.lock_release import release_lock
     from cato_migrate.errors import BadInput
 
     if not force:
@@ -68,11 +69,7 @@ def release(
     s = _common.settings()
     _common.confirm_production(s, "lock release")
     ctx = _common.reading()
-    removed = force_release(ctx.store, ctx.env, lease)
-    if removed:
-        ctx.audit("lock.force_release", f"lock:{ctx.env}", why, previous_holder=removed.holder,
-                  previous_command=removed.command, previous_pid=removed.pid, previous_host=removed.host,
-                  previous_lease=lease_id(removed), previous_boot_id=removed.boot_id)
+    removed = release_lock(ctx, lease, why)
     data = {"env": ctx.env, "released": removed is not None, "previous": removed.model_dump() if removed else None}
     _render.emit(_common.output(), data, lambda c: c.print(
         f"released lease {_render.esc(lease_id(removed))} held by {_render.esc(removed.holder)} "

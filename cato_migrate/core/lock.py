@@ -230,8 +230,7 @@ def force_release(store: StateStore, env: str, wanted: str) -> LockLease | None:
     None when the lock is free. A different lease there is BadInput: nothing is changed."""
     wanted = wanted.strip()
     if len(wanted) < 6:
-        raise BadInput(f"--lease {wanted!r} is too short to name a lease (6 characters at least); nothing was changed",
-                       hint="pass the lease id `cato-migrate lock status` shows")
+        raise lease_id_too_short(wanted)
     current = store.read_lock(env)
     if current is None:
         return None
@@ -240,9 +239,18 @@ def force_release(store: StateStore, env: str, wanted: str) -> LockLease | None:
         now = store.read_lock(env)
         if now is None and current.token.startswith(wanted):
             return None  # released meanwhile by its holder
-        is_now = f"{lease_id(now)} ({describe_holder(now)}, `{now.command}`)" if now else "free"
-        raise BadInput(f"the lease is now {is_now}, not {wanted}; nothing was changed",
-                       hint="run `cato-migrate lock status` and check that process is really gone before "
-                            "passing its lease id",
-                       details={"lease": now.model_dump() if now else None})
+        raise not_that_lease(now, wanted)
     return removed
+
+
+def lease_id_too_short(wanted: str) -> BadInput:
+    return BadInput(f"--lease {wanted!r} is too short to name a lease (6 characters at least); nothing was changed",
+                    hint="pass the lease id `cato-migrate lock status` shows")
+
+
+def not_that_lease(now: LockLease | None, wanted: str) -> BadInput:
+    is_now = f"{lease_id(now)} ({describe_holder(now)}, `{now.command}`)" if now else "free"
+    return BadInput(f"the lease is now {is_now}, not {wanted}; nothing was changed",
+                    hint="run `cato-migrate lock status` and check that process is really gone before "
+                         "passing its lease id",
+                    details={"lease": now.model_dump() if now else None})

@@ -84,7 +84,7 @@ def run_operations(ctx: RunContext, key: str, ops: Sequence[Operation],
         ctx.journal(stage_key, "started")
         started = ctx.clock.now()
         try:
-            outcome, message, evidence = _run_one(ctx, op)
+            outcome, message, evidence = apply_operation(ctx, op)
         except CatoError as exc:
             secs = round(ctx.clock.now() - started, 3)
             ctx.journal(stage_key, "failed", message=exc.message, evidence={"seconds": secs, **exc.details})
@@ -101,7 +101,9 @@ def run_operations(ctx: RunContext, key: str, ops: Sequence[Operation],
     return results
 
 
-def _run_one(ctx: RunContext, op: Operation) -> tuple[Outcome, str, dict[str, Any]]:
+def apply_operation(ctx: RunContext, op: Operation) -> tuple[Outcome, str, dict[str, Any]]:
+    """One operation, unjournaled by the engine (the operation records what it does itself: an
+    attestation is its own journal entry): look, refuse or find it done, else fence, apply, verify."""
     look = op.look(ctx)
     if look.refusal is not None:
         raise look.refusal

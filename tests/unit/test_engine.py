@@ -185,3 +185,17 @@ def test_run_step_again_applies_a_done_step_again_under_the_verbs_key(store, mon
     assert [e.event for e in store.journal("local", "orchestrator.install")] == ["started", "finished"] * 2
     with pytest.raises(BadInput, match="no k8s_apply step"):
         find_step(ctx, "k8s_apply", manifest="k8s/nowhere.yaml")
+
+
+def test_attest_operation_refuses_before_writing_and_reads_the_sign_off_back(store):
+    from cato_migrate.core.attest import Attest, attest_step
+
+    ctx = make_ctx(store)
+    for step, by in (("p9.nowhere", "alice"), ("p1.w1.build-shadow-self-image", "alice"), ("p4.w13.alert-oncall", " ")):
+        with pytest.raises(BadInput):
+            attest_step(ctx, step, by)
+    assert store.journal("local") == [] and store.audit("local", 10) == []
+    assert Attest("p4.w13.alert-oncall", "alice").look(ctx).would == "record p4.w13.alert-oncall as signed off by alice"
+    out = attest_step(ctx, "p4.w13.alert-oncall", " alice ", "paged the on-call")
+    assert out["by"] == "alice" and step_state(store.journal("local"), "p4.w13.alert-oncall")[0] == "done"
+    assert [a.action for a in store.audit("local", 10)] == ["attest"]

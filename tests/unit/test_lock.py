@@ -322,3 +322,24 @@ def test_process_identity_reads_proc():
     assert ME.start > 0 and ME.pid_ns > 0
     assert proc_identity.start_time(os.getpid()) == ME.start
     assert proc_identity.start_time(2 ** 22 + 7) == 0
+
+
+def test_release_lock_operation_looks_first_and_audits_what_it_broke(store):
+    # `lock release` as an operation: the look refuses a wrong lease (nothing changed) and finds a
+    # free lock done; the run breaks that one lease, audits it, and reads the lock back free.
+    from cato_migrate.core.lock_release import ReleaseLock, release_lock
+    from tests.fakes import make_ctx
+
+    ctx = make_ctx(store)
+    assert ReleaseLock("0123456789", "gone").look(ctx).already  # free
+    assert release_lock(ctx, "0123456789", "gone") is None
+    held = keeper(store, FakeClock(), "phase run 2", identity=ELSEWHERE).acquire()
+    refusal = ReleaseLock("0123456789", "gone").look(ctx).refusal
+    assert isinstance(refusal, BadInput) and "nothing was changed" in refusal.message
+    with pytest.raises(BadInput):
+        release_lock(ctx, "0123456789", "gone")
+    assert store.read_lock("local").token == held.token
+    assert release_lock(ctx, lease_id(held), "laptop died").token == held.token
+    assert store.read_lock("local") is None
+    audit = [a for a in store.audit("local", 10) if a.action == "lock.force_release"]
+    assert len(audit) == 1 and audit[0].reason == "laptop died"
