@@ -8,7 +8,7 @@ has it), so a PYTHONDONTWRITEBYTECODE shell does not time the compiler; nothing 
 
 Goals (issue 13): --help <= 1.5x the baseline, status <= 3x. Writes bench/results/startup.json;
 exits 1 when a ratio is over its goal. Two reference rows (no goal) time what status cannot do without:
-loading the settings (pydantic-settings) and making a RunContext (the runbook, every step/check kind, the
+loading the settings and making a RunContext (the runbook, every step/check kind, the
 store), so the CLI's own share of status is status minus ref_context.
 
 Run: .venv/bin/python bench/startup.py [--runs 15] [--warmup 2] [--root OTHER_CHECKOUT --out FILE]

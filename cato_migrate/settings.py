@@ -8,10 +8,9 @@ import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Any, Literal, get_args
 
-from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cato_migrate.errors import BadInput
 
@@ -22,9 +21,26 @@ DEFAULT_ALARM_NAMES = ("cato-new-stack-error-rate", "cato-new-stack-p99-latency"
 _ROLE_ARN = r"^$|^arn:(aws|aws-cn|aws-iso|aws-iso-[a-z]|aws-us-gov|aws-eusc):iam::\d{12}:role/.+$"
 
 
-class Settings(BaseSettings):
+ENV_PREFIX = "CATO_"
+
+
+def env_values(environ: Any = None) -> dict[str, str]:
+    """Each setting's CATO_<NAME> variable (the name case-insensitive), as the raw string."""
+    environ = os.environ if environ is None else environ
+    fields = Settings.model_fields
+    return {k[len(ENV_PREFIX):].lower(): v for k, v in environ.items()
+            if k[:len(ENV_PREFIX)].upper() == ENV_PREFIX and k[len(ENV_PREFIX):].lower() in fields}
+
+
+class Settings(BaseModel):
+    """Built from keyword arguments over CATO_* variables over defaults (what pydantic-settings'
+    BaseSettings did, without its import cost: ~100 ms on every command; see bench/startup.py)."""
+
     # allow_inf_nan=False: `CATO_LOCK_TTL_SECONDS=inf` is a typo to report, not a lease that never ends.
-    model_config = SettingsConfigDict(env_prefix="CATO_", extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_default=True)
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**{**env_values(), **values})
 
     env: Env = Field(default="local", description="Environment: local (sandbox), staging, production.")
     output: Literal["table", "json"] = Field(default="table", description="Output format.")
@@ -37,13 +53,13 @@ class Settings(BaseSettings):
     appconfig_endpoint_url: str = Field(default="", description="AppConfig endpoint override (local: the sandbox's).")
     appconfigdata_endpoint_url: str = Field(default="", description="AppConfig data endpoint override (local: the sandbox's).")
     dynamodb_endpoint_url: str = Field(default="", description="DynamoDB endpoint override for the state store.")
-    replica_regions: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["us-west-2"], description="Regions that hold global-table replicas of the memory tables (besides `region`); as a variable: `us-west-2,eu-west-1` or a JSON list.")
+    replica_regions: list[str] = Field(default_factory=lambda: ["us-west-2"], description="Regions that hold global-table replicas of the memory tables (besides `region`); as a variable: `us-west-2,eu-west-1` or a JSON list.")
     tables_endpoint_url: str = Field(default="", description="DynamoDB endpoint override for the memory tables (local: the sandbox's DynamoDB layer).")
     opensearch_endpoint_url: str = Field(default="", description="OpenSearch Serverless control-plane endpoint override (local: the sandbox's moto).")
     appconfig_application: str = Field(default="cato", description="AppConfig application name.")
     appconfig_environment: str = Field(default="", description="AppConfig environment name; default: the --env name.")
     appconfig_profile: str = Field(default="orchestration", description="AppConfig feature-flag profile name.")
-    appconfig_alarm_names: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_ALARM_NAMES), max_length=5, description="CloudWatch alarms (names, in `region`) attached to the AppConfig environment as monitors: AppConfig rolls a deployment back when one is in ALARM while it deploys or bakes. Your infrastructure creates them (on the sandbox, `sandbox up` does); `canary set` attaches those that exist and `doctor` reports missing ones. As a variable: comma-separated; empty: no monitors.")
+    appconfig_alarm_names: list[str] = Field(default_factory=lambda: list(DEFAULT_ALARM_NAMES), max_length=5, description="CloudWatch alarms (names, in `region`) attached to the AppConfig environment as monitors: AppConfig rolls a deployment back when one is in ALARM while it deploys or bakes. Your infrastructure creates them (on the sandbox, `sandbox up` does); `canary set` attaches those that exist and `doctor` reports missing ones. As a variable: comma-separated; empty: no monitors.")
     appconfig_alarm_role_arn: str = Field(default="", pattern=_ROLE_ARN, description="IAM role AppConfig assumes to read the monitors' alarms (needs cloudwatch:DescribeAlarms), sent as each monitor's AlarmRoleArn; empty: none sent.")
     cloudwatch_endpoint_url: str = Field(default="", description="CloudWatch endpoint override, used to find the monitors' alarms (local: the sandbox's moto server).")
     flag_name: str = Field(default="use_new_orchestrator", description="Feature flag key.")
@@ -228,7 +244,3 @@ def load_settings(cwd: Path | None = None, **overrides) -> Settings:
             problems.append(f"{where}{'.' + rest if rest else ''}: {msg}{got}")
         raise BadInput("invalid settings: " + "; ".join(problems),
                        hint=f"fix {CONFIG_FILE} or the CATO_* variable named; see the README's settings list") from exc
-    except SettingsError as exc:  # a CATO_* value pydantic-settings could not even parse
-        cause = f": {exc.__cause__}" if exc.__cause__ else ""
-        raise BadInput(f"invalid settings: {exc}{cause}",
-                       hint="fix the CATO_* variable named") from exc
