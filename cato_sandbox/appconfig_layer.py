@@ -41,8 +41,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from http.server import BaseHTTPRequestHandler
-from typing import Any, Callable
+from typing import Callable
 
 from cato_sandbox.appconfig_moto import (
     HOP_BY_HOP,
@@ -53,36 +52,20 @@ from cato_sandbox.appconfig_moto import (
     error_reply,
 )
 from cato_sandbox.appconfig_routes import ROUTES, Layer
-from cato_sandbox.layer_http import LayerServer as _LayerServer, write_reply
+from cato_sandbox.layer_http import LayerHandler
+from cato_sandbox.layer_http import LayerServer as _LayerServer
 
 # The moto side and the routing live in appconfig_moto / appconfig_routes; re-exported here.
 __all__ = ["HOP_BY_HOP", "ROUTES", "Handler", "Internal", "Layer", "LayerServer", "MotoForwarder",
            "Reply", "check_moto", "error_reply", "main", "make_server"]
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out in separate writes
-    server: "LayerServer"
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+class Handler(LayerHandler):
+    def answer(self, body: bytes) -> Reply:
         try:
-            reply = self.server.layer.handle(self.command, self.path, self.headers, body)
+            return self.server.layer.handle(self.command, self.path, self.headers, body)
         except Exception as e:  # noqa: BLE001 - turned into an AWS-style 500
-            reply = Reply(500, {"Message": f"{type(e).__name__}: {e}"},
-                          {"x-amzn-ErrorType": "InternalServerException"})
-        try:
-            write_reply(self, reply)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True  # the client gave up (a planted timeout): nobody to tell
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet by default
-        if self.server.verbose:
-            super().log_message(format, *args)
+            return Reply(500, {"Message": f"{type(e).__name__}: {e}"}, {"x-amzn-ErrorType": "InternalServerException"})
 
 
 class LayerServer(_LayerServer):

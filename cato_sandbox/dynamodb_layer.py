@@ -26,12 +26,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from http.server import BaseHTTPRequestHandler
-from typing import Any
 
 from cato_sandbox.appconfig_moto import Reply
 from cato_sandbox.dynamodb_layer_ops import DynamoLayer, json_reply
-from cato_sandbox.layer_http import LayerServer as _LayerServer, write_reply
+from cato_sandbox.layer_http import LayerHandler
+from cato_sandbox.layer_http import LayerServer as _LayerServer
 
 
 def admin(layer: DynamoLayer, method: str, path: str, body: bytes) -> Reply | None:
@@ -59,14 +58,8 @@ def admin(layer: DynamoLayer, method: str, path: str, body: bytes) -> Reply | No
     return None
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    server: "LayerServer"
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+class Handler(LayerHandler):
+    def answer(self, body: bytes) -> Reply:
         layer = self.server.layer
         try:
             reply = admin(layer, self.command, self.path, body) or \
@@ -81,16 +74,7 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as e:  # noqa: BLE001 - an AWS-style 500 the SDK can read
             reply = json_reply(500, {"__type": "com.amazonaws.dynamodb.v20120810#InternalServerError",
                                      "message": f"sandbox DynamoDB layer: {type(e).__name__}: {e}"})
-        try:
-            write_reply(self, reply)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True  # the client gave up (a planted timeout): nobody to tell
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet by default
-        if self.server.verbose:
-            super().log_message(format, *args)
+        return reply
 
 
 class LayerServer(_LayerServer):

@@ -22,6 +22,32 @@ def write_reply(handler: BaseHTTPRequestHandler, reply: Reply) -> None:
         handler.wfile.write(reply.body)
 
 
+class LayerHandler(BaseHTTPRequestHandler):
+    """A layer's request handler: `answer(body)` returns the Reply; sending it (and a client that
+    gave up meanwhile), the verbs and quiet logging are shared."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
+    server: "LayerServer"
+
+    def answer(self, body: bytes) -> Reply:
+        raise NotImplementedError
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        reply = self.answer(self.rfile.read(length) if length else b"")
+        try:
+            write_reply(self, reply)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up (a planted timeout): nobody to tell
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet by default
+        if self.server.verbose:
+            super().log_message(format, *args)
+
+
 class LayerServer(ThreadingHTTPServer):
     """A layer's HTTP server: `layer` is what its handler dispatches to."""
 
