@@ -72,6 +72,16 @@ def sandbox_url(settings: Settings, component: str) -> str | None:
     return None if state is None else state.url_of(component)
 
 
+def orchestrator_url(settings: Settings) -> str | None:
+    """The orchestrator's base URL: the setting, else (local) the sandbox's `orchestrator`."""
+    return settings.orchestrator_url or (sandbox_url(settings, "orchestrator") if settings.env == "local" else None)
+
+
+def ray_url(settings: Settings) -> str | None:
+    """The Ray head's address where the rehearsal runs one (local); None elsewhere."""
+    return sandbox_url(settings, "ray") if settings.env == "local" else None
+
+
 def orchestrator_token(settings: Settings) -> str:
     """The sandbox orchestrator's admin token (written by `orchestrator install`), else the setting."""
     if settings.orchestrator_admin_token:
@@ -133,7 +143,7 @@ class Services:
         from cato_migrate.adapters.orchestrator_http import OrchestratorHttp
 
         s = self.settings
-        url = s.orchestrator_url or (sandbox_url(s, "orchestrator") if s.env == "local" else None)
+        url = orchestrator_url(s)
         if not url:
             raise BadInput("no orchestrator to probe" + (" in the sandbox" if s.env == "local" else ""),
                            hint="run `cato-migrate orchestrator install --env local`" if s.env == "local"
@@ -235,7 +245,7 @@ class Services:
         s = self.settings
         local = s.env == "local"
         prom = s.prometheus_url or (sandbox_url(s, "prometheus") if local else None)
-        orch = s.orchestrator_url or (sandbox_url(s, "orchestrator") if local else None)
+        orch = orchestrator_url(s)
         return prom, orch, "run `cato-migrate sandbox up`" if local else ""
 
     def metrics_source(self) -> ports.MetricsSource | None:

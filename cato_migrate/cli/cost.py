@@ -17,25 +17,25 @@ def _stacks(s):
     """(legacy, new) chat clients: the sandbox's on --env local, else the URLs and key from settings."""
     from cato_migrate.adapters.cost_http import LegacyChat, OrchestratorChat
     from cato_migrate.errors import BadInput
-    from cato_migrate.wiring import legacy_url, orchestrator_api_key, sandbox_url
+    from cato_migrate.wiring import environment_profile, legacy_url, orchestrator_api_key, orchestrator_url
 
     legacy = legacy_url(s)
-    new = s.orchestrator_url or (sandbox_url(s, "orchestrator") if s.env == "local" else None)
+    new = orchestrator_url(s)
     key = orchestrator_api_key(s)
     missing = [n for n, v in (("legacy_url (CATO_LEGACY_URL)", legacy), ("orchestrator_url (CATO_ORCHESTRATOR_URL)", new),
                               ("orchestrator_api_key (CATO_ORCHESTRATOR_API_KEY)", key)) if not v]
     if missing:
         raise BadInput(f"cost measure needs {', '.join(missing)} for {s.env}; nothing was sent",
-                       hint="run `cato-migrate sandbox up` and `cato-migrate orchestrator install`" if s.env == "local"
-                       else f"set them under [environments.{s.env}] in cato-migrate.toml")
+                       hint=environment_profile(s).start_hint or f"set them under [environments.{s.env}] in cato-migrate.toml")
     return LegacyChat(legacy, key), OrchestratorChat(new, key)
 
 
 def _confirm_spend(s, requests: int) -> None:
     """Outside the sandbox the requests reach real Bedrock and SageMaker: they cost money."""
     from cato_migrate.errors import BadInput
+    from cato_migrate.wiring import environment_profile
 
-    if s.env == "local" or s.yes:
+    if not environment_profile(s).model_calls_cost_money or s.yes:
         return
     what = f"cost measure sends {requests} requests to each stack in {s.env} (real model calls, real money)"
     if not sys.stdin.isatty():

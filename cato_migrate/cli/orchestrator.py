@@ -18,7 +18,7 @@ def install() -> None:
     Example: cato-migrate orchestrator install --env local
     """
     from cato_migrate.core.engine import find_step, run_step_again
-    from cato_migrate.wiring import sandbox_url
+    from cato_migrate.wiring import orchestrator_url, ray_url
 
     s = _common.settings()
     t0 = time.monotonic()
@@ -31,8 +31,7 @@ def install() -> None:
         already = before.exists and before.desired > 0 and before.is_ready
         applied = run_step_again(ctx, week, step, key="orchestrator.install").evidence.get("applied", [])
         st = wl.status(s.orchestrator_workload, s.workload_namespace)
-        url = sandbox_url(s, "orchestrator") if s.env == "local" else s.orchestrator_url
-        ray = sandbox_url(s, "ray") if s.env == "local" else None
+        url, ray = orchestrator_url(s), ray_url(s)
         ctx.audit("orchestrator.install", f"{s.workload_namespace}/{s.orchestrator_workload}", "", url=url,
                   applied=applied, already_up=already, step=step.id)
     data = {"url": url, "ray": ray, "already_up": already, "applied": applied, "workload": st.model_dump(),

@@ -39,6 +39,8 @@ class EnvironmentProfile(CoreModel):
     legacy_url: str | None = Field(default=None, description="The legacy LiteLLM proxy's base URL, when known.")
     legacy_hint: str = Field(default=LEGACY_URL_HINT, description="What to do when no legacy URL is known.")
     minute_seconds: float = Field(default=60.0, gt=0, description="Real seconds per strategy minute (soak times).")
+    model_calls_cost_money: bool = Field(default=True, description="Requests reach real Bedrock and SageMaker: a verb that sends many asks first.")
+    start_hint: str = Field(default="", description="What brings this environment's stacks up, for a message that finds none; empty: configure them.")
 
     def poll_seconds(self, configured: float) -> float:
         """The configured poll interval, within this environment's cap."""
@@ -68,4 +70,5 @@ def sandbox(*, minute_seconds: float, legacy_url: str | None = None) -> Environm
         replication_path="sandbox: moto regions joined by the sandbox DynamoDB layer (wire-level replication)",
         breaker_fault="at the model simulator", dax_required=False, legacy_url=legacy_url,
         legacy_hint="the sandbox's litellm is not running (`cato-migrate sandbox up`)",
-        minute_seconds=float(minute_seconds))
+        minute_seconds=float(minute_seconds), model_calls_cost_money=False,
+        start_hint="run `cato-migrate sandbox up` and `cato-migrate orchestrator install`")
