@@ -1,8 +1,9 @@
 """Probes of a running orchestrator, each returning (ok, measured, evidence).
 
-They talk to the orchestrator only through its public API (an `OrchestratorApi` port) and
-to the model simulator's admin API to plant a backend fault for the breaker probe. Unique
-words keep one probe run from being answered by an earlier run's cache.
+They talk to the orchestrator only through its public API (an `OrchestratorApi` port); the
+breaker probe plants its backend fault through a `FaultInjector` (the model simulator on the
+sandbox, the orchestrator's admin fault switch elsewhere). Unique words keep one probe run from
+being answered by an earlier run's cache.
 """
 from __future__ import annotations
 
@@ -73,8 +74,8 @@ def probe_context(api: OrchestratorApi) -> ProbeResult:
 
 
 def probe_breaker(api: OrchestratorApi, faults: FaultInjector, attempts: int = 8) -> ProbeResult:
-    """Fail Sonnet at the simulator; the breaker must open within `attempts` complex queries and
-    traffic must be served by Haiku meanwhile. Restores the simulator and the breakers after."""
+    """Fail Sonnet through the fault injector; the breaker must open within `attempts` complex
+    queries and traffic must be served by Haiku meanwhile. Clears the fault and the breakers after."""
     api.reset_breakers()
     served = []
     try:
