@@ -89,13 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     server = make_server(a.host, a.port, a.moto_url, a.minute_seconds)
     server.verbose = a.verbose
-    print(f"appconfig layer listening on {server.url} (moto {a.moto_url})", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    server.run(f"appconfig layer listening on {server.url} (moto {a.moto_url})")
 
 
 if __name__ == "__main__":

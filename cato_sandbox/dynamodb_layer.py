@@ -102,13 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     server = make_server(a.host, a.port, a.moto_url, a.lag_ms)
     server.verbose = a.verbose
-    print(f"dynamodb layer listening on {server.url} (moto {a.moto_url}, lag {a.lag_ms:g} ms)", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    server.run(f"dynamodb layer listening on {server.url} (moto {a.moto_url}, lag {a.lag_ms:g} ms)")
 
 
 if __name__ == "__main__":

@@ -58,6 +58,16 @@ class LayerServer(ThreadingHTTPServer):
         self.layer, self.verbose = layer, verbose
         super().__init__(addr, handler)
 
+    def run(self, banner: str) -> None:
+        """A layer process's main loop: say where it listens, serve until interrupted, close."""
+        print(banner, flush=True)
+        try:
+            self.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.server_close()
+
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
