@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlparse
 
 from typing import TYPE_CHECKING, Callable
 
-from cato_migrate import ports
+from cato_migrate import backend_ports, ports
 from cato_migrate.core.clock import SystemClock
 from cato_migrate.core.context import RunContext
 from cato_migrate.core.loader import load_runbook
@@ -139,7 +139,7 @@ class Services:
                            hint="run `cato-migrate sandbox up` first")
         return url
 
-    def orchestrator_api(self) -> ports.OrchestratorClient:
+    def orchestrator_api(self) -> backend_ports.OrchestratorClient:
         from cato_migrate.adapters.orchestrator_http import OrchestratorHttp
 
         s = self.settings
@@ -150,7 +150,7 @@ class Services:
                            else "set orchestrator_url in cato-migrate.toml or CATO_ORCHESTRATOR_URL")
         return OrchestratorHttp(url, admin_token=orchestrator_token(s), api_key=orchestrator_api_key(s))
 
-    def fault_injector(self) -> ports.FaultInjector:
+    def fault_injector(self) -> backend_ports.FaultInjector:
         """Plants a tier's backend fault for the breaker probe. On the sandbox: at the model simulator,
         so the backend itself fails. Elsewhere: the orchestrator's admin fault switch (bounded in
         time; no real backend is touched)."""
@@ -166,7 +166,7 @@ class Services:
                            hint="run `cato-migrate sandbox up` first")
         return SimulatorFaults(url)
 
-    def model_endpoints(self) -> ports.ModelEndpoints:
+    def model_endpoints(self) -> backend_ports.ModelEndpoints:
         """SageMaker: locally the control plane is moto and the runtime is the model simulator."""
         from cato_migrate.adapters.sagemaker_endpoints import SageMakerEndpoints
 
@@ -175,7 +175,7 @@ class Services:
             region=s.region, endpoint_url=self._aws_local(s.sagemaker_endpoint_url, "moto", "moto"),
             runtime_endpoint_url=self._aws_local(s.sagemaker_runtime_endpoint_url, "simulator", "model simulator"))
 
-    def container_registry(self) -> ports.ContainerRegistry:
+    def container_registry(self) -> backend_ports.ContainerRegistry:
         from cato_migrate.adapters.container_registry import EcrRegistry
 
         s = self.settings
@@ -193,7 +193,7 @@ class Services:
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "sandbox")
         return url
 
-    def tables(self) -> ports.MemoryTables:
+    def tables(self) -> backend_ports.MemoryTables:
         """The memory tables (global tables): the sandbox's DynamoDB layer locally, which adds
         cross-region replication in front of moto."""
         from cato_migrate.adapters.dynamodb_tables import DynamoTables
@@ -201,7 +201,7 @@ class Services:
         s = self.settings
         return DynamoTables(s.region, self._aws_local(s.tables_endpoint_url, "dynamodb", "DynamoDB layer"))
 
-    def replication_admin(self) -> ports.ReplicationControl:
+    def replication_admin(self) -> backend_ports.ReplicationControl:
         """The sandbox DynamoDB layer's replication knob (pause = the planted fault); local only."""
         from cato_migrate.adapters.dynamodb_replication_admin import ReplicationAdmin
 
@@ -210,7 +210,7 @@ class Services:
             raise BadInput("pausing replication needs the sandbox's DynamoDB layer (local only)")
         return ReplicationAdmin(url)
 
-    def opensearch_collections(self) -> ports.VectorCollections:
+    def opensearch_collections(self) -> backend_ports.VectorCollections:
         from cato_migrate.adapters.opensearch_serverless import OpenSearchCollections
 
         s = self.settings
@@ -303,7 +303,7 @@ class Services:
         s = self.settings
         return s.redis_url or (sandbox_url(s, "redis") if s.env == "local" else None)
 
-    def identity(self) -> ports.CallerIdentity:
+    def identity(self) -> backend_ports.CallerIdentity:
         """The caller's AWS identity (STS); on the sandbox its moto serves STS."""
         from cato_migrate.adapters.doctor_probes import CallerIdentity
 

@@ -13,7 +13,7 @@ import subprocess
 
 from cato_migrate.adapters.aws import AwsClients
 from cato_migrate.errors import ExternalError, NotFound
-from cato_migrate.ports import ImageRecord
+from cato_migrate.backend_ports import ImageRecord
 
 
 class EcrRegistry:

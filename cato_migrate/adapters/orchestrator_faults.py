@@ -1,4 +1,4 @@
-"""A FaultInjector (ports.py) over the orchestrator's admin fault switch (orchestrator/faults.py).
+"""A FaultInjector (backend_ports.py) over the orchestrator's admin fault switch (orchestrator/faults.py).
 
 Works on any environment the orchestrator runs in: while the switch is on, the orchestrator fails
 the tier's calls itself (a counted "server" error), so its breaker opens and traffic falls back

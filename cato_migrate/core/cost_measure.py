@@ -15,7 +15,7 @@ from cato_migrate.core.context import RunContext
 from cato_migrate.core.cost import BUDGET_KEY, COMPARISON_KEY, Answer, BudgetVerdict, comparison, comparison_message, judge_budget
 from cato_migrate.core.cost_mix import build_mix, describe
 from cato_migrate.errors import CatoError
-from cato_migrate.ports import ChatStack
+from cato_migrate.backend_ports import ChatStack
 
 
 def measure(ctx: RunContext, legacy: ChatStack, new: ChatStack, table: PriceTable, requests: int,

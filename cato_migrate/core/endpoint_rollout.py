@@ -26,7 +26,7 @@ from pydantic import Field
 
 from cato_migrate.core.model import CoreModel, Record
 from cato_migrate.errors import ExternalError
-from cato_migrate.ports import ModelEndpoints
+from cato_migrate.backend_ports import ModelEndpoints
 
 TERMINAL = ("InService", "Failed", "OutOfService", "UpdateRollbackFailed")
 NAME_MAX = 63  # SageMaker names: [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}

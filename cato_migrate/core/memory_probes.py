@@ -10,7 +10,7 @@ from typing import Any
 
 from cato_migrate.core.probes import ProbeResult
 from cato_migrate.errors import ExternalError
-from cato_migrate.ports import MemoryApi
+from cato_migrate.backend_ports import MemoryApi
 
 
 def _nonce() -> str:

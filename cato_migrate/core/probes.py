@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from cato_migrate.ports import FaultInjector, OrchestratorApi
+from cato_migrate.backend_ports import FaultInjector, OrchestratorApi
 
 
 @dataclass

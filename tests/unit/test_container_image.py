@@ -10,7 +10,7 @@ import pytest
 
 from cato_migrate.adapters.sqlite_store import SqliteStateStore
 from cato_migrate.errors import BadInput
-from cato_migrate.ports import ImageRecord
+from cato_migrate.backend_ports import ImageRecord
 from cato_migrate.steps import container_image as ci
 from tests.fakes import make_ctx
 
