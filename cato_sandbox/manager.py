@@ -21,7 +21,6 @@ import fcntl
 import os
 import time
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Literal
 
@@ -31,13 +30,13 @@ from cato_migrate.errors import BadInput, ExternalError, Locked
 from cato_sandbox import procs
 from cato_sandbox.state import STATE_FILE, STATE_VERSION, as_record, read_state, read_workloads, remove_state
 from cato_sandbox.state import write_state as write_sandbox_state
-from cato_sandbox.components import REGISTRY, Component, LaunchContext, order_components
+from cato_sandbox.components import REGISTRY, Component, order_components
 from cato_sandbox.health import tcp_open
+from cato_sandbox.launch import start_one, stop_records, utc_now, wait_healthy
 
 __all__ = ["SandboxSettings", "sandbox_up", "sandbox_down", "sandbox_status",
            "load_sandbox_state", "state_file_path"]
 
-_PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # the directory holding cato_migrate/ and cato_sandbox/
 
 
 class SandboxSettings(BaseModel):
@@ -58,10 +57,6 @@ class SandboxSettings(BaseModel):
         "haproxy", description="Ray Serve's ingress for the orchestrator: Ray 2.60's HAProxy ingress, as the "
                                "RayService manifest ships it (kept on loopback: see components.ingress_env), or "
                                "Ray's Python proxy, the fallback")
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _state_dir(state_dir: str | os.PathLike) -> Path:
@@ -146,31 +141,8 @@ def sandbox_status(settings: SandboxSettings, *, registry: list[Component] | Non
 
 # --- stopping -------------------------------------------------------------------------------
 
-def _stop_records(records: list[dict], timeout: float) -> tuple[list[str], list[dict], list[dict]]:
-    """Stop recorded processes in reverse order: (stopped names, skipped, failed records)."""
-    stopped: list[str] = []
-    skipped: list[dict] = []
-    failed: list[dict] = []
-    for rec in reversed(records):
-        name, pid = rec.get("name", "?"), int(rec.get("pid") or 0)
-        try:
-            outcome = procs.stop_process(pid, int(rec.get("pgid") or 0),
-                                         rec.get("start_time"), timeout=timeout)
-        except OSError as exc:
-            failed.append({**rec, "error": str(exc)})
-            continue
-        if outcome == "stopped":
-            stopped.append(name)
-        elif outcome == "recycled":
-            skipped.append({"name": name, "reason": f"pid {pid} now belongs to another process "
-                            "(start time differs); left alone"})
-        else:
-            skipped.append({"name": name, "reason": f"not running (pid {pid} is gone)"})
-    return stopped, skipped, failed
-
-
 def _stop_and_forget(state_dir: Path, state: dict, timeout: float) -> dict:
-    stopped, skipped, failed = _stop_records(state["components"], timeout)
+    stopped, skipped, failed = stop_records(state["components"], timeout)
     if failed:
         write_state(state_dir, {**state, "complete": False,
                                 "components": [{k: v for k, v in r.items() if k != "error"}
@@ -241,59 +213,6 @@ def _reuse_problem(state: dict, comps: list[Component], settings: SandboxSetting
     return None
 
 
-def _child_env(comp: Component, ctx: LaunchContext) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_PACKAGE_ROOT), env.get("PYTHONPATH"))
-                                        if p)
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(comp.env)
-    if comp.env_for is not None:
-        env.update(comp.env_for(ctx))
-    return env
-
-
-def _start_one(comp: Component, settings: SandboxSettings, state_dir: Path,
-               urls: dict[str, str]) -> dict:
-    port = procs.free_port()
-    ctx = LaunchContext(port=port, settings=settings, urls=dict(urls), state_dir=state_dir)
-    argv = [str(a) for a in comp.argv(ctx)]
-    log = state_dir / "logs" / f"{comp.name}.log"
-    try:
-        proc = procs.spawn(argv, log, env=_child_env(comp, ctx), cwd=str(state_dir))
-    except OSError as exc:
-        raise ExternalError(f"sandbox component {comp.name!r} could not be started: {exc}",
-                            hint=f"command: {' '.join(argv)}",
-                            details={"component": comp.name}) from exc
-    start_time = procs.proc_start_time(proc.pid)
-    return {"name": comp.name, "url": comp.url(port), "port": port, "pid": proc.pid,
-            "pgid": proc.pid, "start_time": start_time, "argv": argv, "log": str(log),
-            "started_at": _now()}
-
-
-def _wait_healthy(comp: Component, rec: dict, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        code = procs.child_exit_code(rec["pid"])
-        if code is not None or not procs.pid_alive(rec["pid"]):
-            problem = (f"exited with code {code}" if code is not None else "exited")
-            break
-        try:
-            if comp.health(rec["url"], rec["port"]):
-                return
-        except Exception:
-            pass
-        if time.monotonic() >= deadline:
-            problem = f"was not healthy after {timeout:g} s"
-            break
-        time.sleep(0.1)
-    tail = procs.tail(Path(rec["log"])) or "(log is empty)"
-    raise ExternalError(
-        f"sandbox component {comp.name!r} {problem} before becoming healthy; everything this "
-        f"`sandbox up` started has been stopped.\nLast lines of {rec['log']}:\n{tail}",
-        hint=f"read {rec['log']}, fix the cause, then run `cato-migrate sandbox up` again",
-        details={"component": comp.name, "log": rec["log"]})
-
-
 def sandbox_up(settings: SandboxSettings, *, registry: list[Component] | None = None) -> dict:
     """Start every registered component (or the `settings.components` subset), in order.
 
@@ -319,17 +238,17 @@ def sandbox_up(settings: SandboxSettings, *, registry: list[Component] | None = 
             _stop_and_forget(state_dir, existing, settings.stop_timeout_s)
             message = f"sandbox restarted ({reason})"
         (state_dir / "logs").mkdir(parents=True, exist_ok=True)
-        state = {"version": STATE_VERSION, "complete": False, "started_at": _now(),
+        state = {"version": STATE_VERSION, "complete": False, "started_at": utc_now(),
                  "state_dir": str(state_dir), "minute_seconds": settings.minute_seconds,
                  "components": []}
         write_state(state_dir, state)
         urls: dict[str, str] = {}
         try:
             for comp in comps:
-                rec = _start_one(comp, settings, state_dir, urls)
+                rec = start_one(comp, settings, state_dir, urls)
                 state["components"].append(rec)
                 write_state(state_dir, state)
-                _wait_healthy(comp, rec, comp.health_timeout_s or settings.health_timeout_s)
+                wait_healthy(comp, rec, comp.health_timeout_s or settings.health_timeout_s)
                 urls[comp.name] = rec["url"]
             state["complete"] = True
             write_state(state_dir, state)
@@ -360,20 +279,20 @@ def sandbox_add(settings: SandboxSettings, name: str, *, registry: list[Componen
         if existing is not None:
             if procs.same_process(existing.get("pid", 0), existing.get("start_time")) and _healthy(existing, reg):
                 return {**existing, "healthy": True, "already_up": True}
-            _stop_records([existing], settings.stop_timeout_s)
+            stop_records([existing], settings.stop_timeout_s)
             state["components"] = [r for r in state["components"] if r["name"] != name]
             write_state(state_dir, state)
         urls = {r["name"]: r["url"] for r in state["components"]}
         missing = [d for d in comp.depends_on if d not in urls]
         if missing:
             raise BadInput(f"{name} needs {', '.join(missing)} running in the sandbox first")
-        rec = _start_one(comp, settings, state_dir, urls)
+        rec = start_one(comp, settings, state_dir, urls)
         state["components"].append(rec)
         write_state(state_dir, state)
         try:
-            _wait_healthy(comp, rec, comp.health_timeout_s or settings.health_timeout_s)
+            wait_healthy(comp, rec, comp.health_timeout_s or settings.health_timeout_s)
         except BaseException:
-            _stop_records([rec], settings.stop_timeout_s)
+            stop_records([rec], settings.stop_timeout_s)
             state["components"] = [r for r in state["components"] if r is not rec]
             write_state(state_dir, state)
             raise
@@ -392,7 +311,7 @@ def sandbox_remove(settings: SandboxSettings, name: str, *, timeout_s: float | N
         rec = next((r for r in (state or {}).get("components", []) if r["name"] == name), None)
         if rec is None:
             return {"name": name, "stopped": False, "reason": "not recorded in the sandbox"}
-        stopped, skipped, failed = _stop_records([rec], timeout_s or settings.stop_timeout_s)
+        stopped, skipped, failed = stop_records([rec], timeout_s or settings.stop_timeout_s)
         if failed:
             raise ExternalError(f"could not stop sandbox component {name!r} (pid {rec.get('pid')}): "
                                 f"{failed[0]['error']}",
