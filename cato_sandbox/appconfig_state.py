@@ -8,7 +8,8 @@ Every public method returns plain dicts shaped exactly like the AWS wire members
 ``appconfig`` 2019-10-09 / ``appconfigdata`` 2021-11-11 service JSON) and raises
 :class:`AppConfigError` subclasses carrying the AWS error code and HTTP status.
 
-This module is the facade: the records, errors and helpers live in
+This module is the facade: the appconfigdata sessions live in
+:mod:`cato_sandbox.appconfig_data`, the records, errors and helpers in
 :mod:`cato_sandbox.appconfig_model` and the deployment timeline (DEPLOYING, BAKING,
 COMPLETE, roll-out steps, event log) in :mod:`cato_sandbox.appconfig_timeline`; the
 names below are re-exported so existing imports from here keep working.
@@ -16,13 +17,13 @@ names below are re-exported so existing imports from here keep working.
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 from typing import Any, Callable
 
 from cato_sandbox import appconfig_monitors as monitors
 from cato_sandbox import appconfig_timeline as timeline
+from cato_sandbox.appconfig_data import DataSessions
 from cato_sandbox.appconfig_model import (
     DEFAULT_POLL_INTERVAL_S,
     FEATURE_FLAGS_TYPE,
@@ -48,7 +49,7 @@ __all__ = [
 ]
 
 
-class AppConfigState:
+class AppConfigState(DataSessions):
     def __init__(self, minute_seconds: float = 1.0, clock: Callable[[], float] = time.monotonic,
                  wall_clock: Callable[[], float] = time.time) -> None:
         self.minute_seconds = minute_seconds
@@ -338,73 +339,3 @@ class AppConfigState:
                 d.rolled_back_by, d.rollback_description = "CLOUDWATCH_ALARM", monitors.describe(reading)
             elif read_at >= end:
                 d.settled = True
-
-    def served(self, env_id: str, profile_id: str, session_id: str) -> Deployment | None:
-        """The deployment whose content a session sees right now (None: nothing deployed)."""
-        with self.lock:
-            env = self.envs.get(env_id)
-            for d in reversed(env.deployments if env else []):
-                if d.profile_id != profile_id:
-                    continue
-                state, pct = self.state_of(d)
-                if state in ("COMPLETE", "BAKING") or (
-                        state == "DEPLOYING" and session_bucket(session_id) < pct):
-                    return d
-            return None
-
-    # -- appconfigdata sessions -------------------------------------------------------------
-    def start_session(self, app_id: str, env_ident: str, profile_id: str,
-                      min_poll: int | None = None) -> str:
-        if min_poll is not None and not 15 <= int(min_poll) <= 86400:
-            raise BadRequest("RequiredMinimumPollIntervalInSeconds must be between 15 and 86400",
-                             Reason="InvalidParameters")
-        with self.lock:
-            try:
-                env = self._env(app_id, env_ident, by_name=True)
-            except NotFound as e:
-                e.extra["ResourceType"] = "Environment"
-                raise
-            s = Session(secrets.token_hex(16), app_id, env.id, profile_id, min_poll)
-            self.sessions[s.id] = s
-            token = secrets.token_urlsafe(48)
-            self.tokens[token] = s.id
-            return token
-
-    def get_latest(self, token: str) -> dict[str, Any]:
-        """Body, headers and the next token for GetLatestConfiguration.
-
-        The minimum poll interval, when a session asked for one, is enforced compressed like
-        strategy minutes: ``seconds * minute_seconds / 60`` real seconds.
-        """
-        with self.lock:
-            if token not in self.tokens:
-                raise self._bad_token("Corrupted")
-            sid = self.tokens[token]
-            if sid is None or sid not in self.sessions:
-                raise self._bad_token("Expired")
-            s, now = self.sessions[sid], self.clock()
-            if s.min_poll and s.last_poll is not None and \
-                    now - s.last_poll < s.min_poll * self.minute_seconds / 60.0:
-                raise self._bad_token("PollIntervalNotSatisfied")
-            self.tokens[token] = None
-            s.last_poll = now
-            next_token = secrets.token_urlsafe(48)
-            self.tokens[next_token] = s.id
-            out: dict[str, Any] = {"NextPollConfigurationToken": next_token,
-                                   "NextPollIntervalInSeconds": s.min_poll or DEFAULT_POLL_INTERVAL_S,
-                                   "Configuration": b"", "ContentType": "application/octet-stream",
-                                   "VersionLabel": None}
-            d = self.served(s.env_id, s.profile_id, s.id)
-            if d is None:
-                return out
-            out["ContentType"] = d.content_type
-            key = (d.version, d.content)
-            if key != s.last_key:
-                s.last_key = key
-                out["Configuration"], out["VersionLabel"] = d.content, d.version
-            return out
-
-    @staticmethod
-    def _bad_token(problem: str) -> BadRequest:
-        return BadRequest(f"Invalid ConfigurationToken ({problem})", Reason="InvalidParameters",
-                          Details={"InvalidParameters": {"ConfigurationToken": {"Problem": problem}}})
