@@ -62,6 +62,8 @@ class FaultSwitch:
         return self.snapshot()
 
     def _active(self, tier: ModelTier) -> TierFault | None:
+        if not self._faults:  # every backend call passes here: no lock while no switch is on
+            return None
         with self._lock:
             fault = self._faults.get(tier)
             if fault is not None and self._clock() >= fault.until:

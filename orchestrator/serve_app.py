@@ -104,17 +104,20 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def _json(request: Request, limit: int):
-    """The body as JSON, whatever its type (parse_chat judges a chat body's shape itself)."""
+async def _json(request: Request, limit: int, empty: dict | None = None):
+    """The body as JSON, whatever its type (parse_chat judges a chat body's shape itself); an empty
+    body is `empty` when one is given (else invalid JSON)."""
     raw = await _read_body(request, limit)
+    if empty is not None and not raw.strip():
+        return empty
     try:
         return json.loads(raw)
     except ValueError:  # UnicodeDecodeError included
         raise ApiError(400, "the request body must be JSON (UTF-8)", code="invalid_json") from None
 
 
-async def _json_body(request: Request, limit: int = 1024 * 1024) -> dict:
-    body = await _json(request, limit)
+async def _json_body(request: Request, limit: int = 1024 * 1024, empty: dict | None = None) -> dict:
+    body = await _json(request, limit, empty)
     if not isinstance(body, dict):
         raise ApiError(400, "the request body must be a JSON object", code="invalid_type")
     return body
@@ -285,13 +288,7 @@ class OrchestratorDeployment:
         self._authorise(authorization)
         from orchestrator.faults import parse_clear
 
-        raw = await _read_body(request, 4096)  # no body at all: clear every tier
-        try:
-            body = json.loads(raw) if raw.strip() else {}
-        except ValueError:
-            raise ApiError(400, "the request body must be JSON (UTF-8)", code="invalid_json") from None
-        if not isinstance(body, dict):
-            raise ApiError(400, "the request body must be a JSON object", code="invalid_type")
+        body = await _json_body(request, 4096, empty={})  # no body at all: clear every tier
         return self.orch.faults.clear(parse_clear(body))
 
     @api.get("/admin/cache")
