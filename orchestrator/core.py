@@ -37,6 +37,13 @@ def _single_turn(query, session_id, domain, user_id, max_tokens) -> ChatRequest:
                        user=user_id, domain=domain, session_id=session_id)
 
 
+def _store_key(scope: str, query: str) -> str:
+    """The write-behind key of a cache store: one question in one scope."""
+    from orchestrator.cache.service import normalise
+
+    return f"cache|{scope}|{normalise(query)}"
+
+
 def _usage(prompt: int, completion: int) -> dict:
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
@@ -57,6 +64,7 @@ class CatoOrchestrator:
     def __init__(self, config=None, *, backends=None, router=None, breakers=None, cache=None,
                  working=None, memory=None, metrics=None, startup=()):
         self._startup = list(startup)
+        self._shutdown: list = []
         self._started = False
         if backends is None or working is None:
             from orchestrator.wiring import build_components
@@ -68,6 +76,7 @@ class CatoOrchestrator:
             cache = cache if cache is not None else built.cache
             memory = memory if memory is not None else built.memory
             self._startup += built.startup or []
+            self._shutdown += built.shutdown or []
         self.config = config
         self.backends: dict[ModelTier, Any] = backends
         if router is None:
@@ -209,7 +218,9 @@ class CatoOrchestrator:
             scope = cache_scope_for(request, principal, pinned, history, max_temperature=max_temp)
         hit = None
         if scope is not None:
-            await self.writes.settle("cache|" + scope)  # a store still behind its reply in this scope
+            # the same question's store, still behind its reply, lands first (only that one: waiting for
+            # every pending store of a shared scope queued each lookup behind all of them under load)
+            await self.writes.settle(_store_key(scope, request.query))
             # Private scopes are keyed by the whole context, so a paraphrase hit there is unlikely:
             # exact match only, no embedding (~5 ms of CPU saved on every session turn).
             hit = await self.cache.lookup(request.query, scope=scope, exact_only=not is_shared(scope))
@@ -298,7 +309,7 @@ class CatoOrchestrator:
             await self.cache.store(query, answer, scope=scope, usage=usage, exact_only=not is_shared(scope))
 
         if write_behind:
-            self.writes.submit("cache|" + scope, write, "cache store")
+            self.writes.submit(_store_key(scope, query), write, "cache store")
         else:
             await write()
 
@@ -345,6 +356,8 @@ class CatoOrchestrator:
         await self.writes.flush()  # nothing answered is lost on a graceful shutdown
         for b in self.backends.values():
             await b.close()
+        for hook in self._shutdown:
+            await hook()
 
 
 def new_session_id() -> str:

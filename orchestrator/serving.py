@@ -54,9 +54,9 @@ class WarmUp:
             await self.orch._start()                                     # tables
             if self.orch.cache is not None:                              # the embedding model
                 await asyncio.to_thread(self.orch.cache.embedder.embed, ["warm up"])
-            for backend in self.orch.backends.values():                  # boto3 clients
-                if hasattr(backend, "client") and callable(backend.client):
-                    await asyncio.to_thread(backend.client)
+            for backend in self.orch.backends.values():                  # AWS credentials and signer
+                if callable(getattr(backend, "warm", None)):
+                    await asyncio.to_thread(backend.warm)
             await self.orch.working.history("warm-up/none", 1)           # Redis (and DynamoDB) reachable
             self.seconds = round(time.perf_counter() - t0, 2)
         except Exception as exc:  # noqa: BLE001 — reported by /healthz, retried on its next call

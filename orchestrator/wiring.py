@@ -17,6 +17,7 @@ class Built:
     cache: Any
     memory: Any
     startup: list = None  # async callables run once before the first query (e.g. create tables)
+    shutdown: list = None  # async callables run on close, after the pending writes (connection pools)
 
 
 def make_backend(tier: ModelTier, bc: BackendConfig):
@@ -71,7 +72,7 @@ def build_components(config: OrchestratorConfig | None = None) -> Built:
         episodic, embedder = EmbeddedEpisodicIndex(dim=384), _ThreadedEmbedder(cache.embedder)
     memory = GlobalMemoryService(working, semantic, episodic=episodic, embedder=embedder, consolidation=consolidation)
     return Built(config, backends, working, cache, memory=memory,
-                 startup=[durable.ensure_table, semantic.ensure_table])
+                 startup=[durable.ensure_table, semantic.ensure_table], shutdown=[durable.close, semantic.close])
 
 
 class _ThreadedEmbedder:

@@ -1,24 +1,25 @@
-"""What the boto3 backends (Bedrock, SageMaker) share: a lazily built client with botocore's own
-retries off, blocking calls run on a sized thread pool, and botocore errors -> BackendError.
+"""What the AWS model backends (Bedrock, SageMaker) share: signed requests over one pooled aiohttp
+session (`orchestrator/aws_http.py`), event streams decoded as they arrive, and AWS errors ->
+BackendError.
 
-Why a dedicated pool rather than `asyncio.to_thread`: the default executor has
-min(32, cpus + 4) threads — 6 on a 2-core replica — so six slow model calls would queue every
-other Bedrock call behind them. The pool is sized like botocore's connection pool instead.
-Why botocore retries are off: `RetryingBackend` retries (only counted kinds, with jitter); two
-retry layers would multiply attempts and hide throttling from the circuit breaker.
+Why not boto3: its calls block, so each took a worker thread; a 64-thread pool held 64 model
+calls at once and queued the rest behind them (at 200 concurrent requests, three waits of a
+whole model call), and botocore's per-call machinery cost 2-3 ms of CPU. An aiohttp call waits
+on the event loop and holds only a connection. Retries stay in `RetryingBackend` (counted kinds
+only, with jitter); there is no second retry layer to hide throttling from the circuit breaker.
 """
 from __future__ import annotations
 
-import asyncio
-import functools
-import threading
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, AsyncIterator, Callable, Iterator
+import json
+from typing import Any, AsyncIterator
 
+import aiohttp
+
+from orchestrator.aws_http import AwsHttp, AwsServiceError, AwsTransportError
 from orchestrator.backends.base import RetryingBackend, classify, is_content_filter
 from orchestrator.ports import BackendError, FailureKind, ModelTier
 
-_END = object()
+EVENT_STREAM = "application/vnd.amazon.eventstream"
 
 
 class AwsBackend(RetryingBackend):
@@ -26,98 +27,84 @@ class AwsBackend(RetryingBackend):
 
     def __init__(self, tier: ModelTier, model_id: str, region: str = "us-east-1",
                  endpoint_url: str | None = None, *, max_attempts: int = 3, timeout_s: float = 30.0,
-                 base_delay_s: float = 0.1, max_delay_s: float = 2.0, max_pool_connections: int = 64,
-                 client: Any = None, rng: Any = None):
+                 base_delay_s: float = 0.1, max_delay_s: float = 2.0, max_connections: int = 1024,
+                 http: AwsHttp | None = None, rng: Any = None):
         super().__init__(tier, model_id, max_attempts=max_attempts, timeout_s=timeout_s,
                          base_delay_s=base_delay_s, max_delay_s=max_delay_s, rng=rng)
         self.region, self.endpoint_url = region, endpoint_url
-        self._client, self._client_lock = client, threading.Lock()
-        self._pool_size = max_pool_connections
-        self._executor = ThreadPoolExecutor(max_workers=max_pool_connections,
-                                            thread_name_prefix=f"{self.service}-{tier.value}")
+        self.http = http or AwsHttp(self.service, region, endpoint_url, timeout_s=timeout_s,
+                                    connect_timeout_s=min(timeout_s, 10.0), max_connections=max_connections)
 
-    def client(self) -> Any:
-        """The boto3 client, built on first use (importing boto3 costs ~0.2 s). Thread-safe."""
-        if self._client is None:
-            with self._client_lock:
-                if self._client is None:
-                    import boto3
-                    from botocore.config import Config
+    def warm(self) -> None:
+        """Credentials and signer ready before the first request (the replica's warm-up)."""
+        self.http.warm()
 
-                    config = Config(region_name=self.region, read_timeout=self.timeout_s,
-                                    connect_timeout=min(self.timeout_s, 10.0),
-                                    retries={"total_max_attempts": 1, "mode": "standard"},
-                                    max_pool_connections=self._pool_size)
-                    self._client = boto3.session.Session().client(
-                        self.service, region_name=self.region, endpoint_url=self.endpoint_url,
-                        config=config)
-        return self._client
-
-    async def call(self, method: str, **kwargs: Any) -> Any:
-        """`client.<method>(**kwargs)` on the pool; botocore errors become BackendError."""
-        def run() -> Any:
-            return getattr(self.client(), method)(**kwargs)
-        return await self._in_thread(run)
-
-    async def _in_thread(self, fn: Callable[[], Any]) -> Any:
-        loop = asyncio.get_running_loop()
+    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> bytes:
+        """A signed POST read whole; AWS errors become BackendError."""
         try:
-            return await loop.run_in_executor(self._executor, fn)
-        except Exception as exc:
-            if type(exc).__module__.startswith(("botocore", "urllib3")):
-                raise self.from_botocore(exc) from exc
-            raise  # our own bugs stay visible as what they are
+            return (await self.http.request("POST", path, body, headers)).body
+        except (AwsServiceError, AwsTransportError) as exc:
+            raise self.from_aws(exc) from exc
 
-    async def iterate(self, events: Any) -> AsyncIterator[Any]:
-        """The events of a botocore EventStream, read one at a time on the pool; the stream is
-        closed (its connection released) however the iteration ends."""
-        it: Iterator[Any] = iter(events)
+    async def events(self, path: str, body: bytes, headers: dict[str, str]) -> AsyncIterator[tuple[str, dict | bytes]]:
+        """A signed POST answered with an AWS event stream: (event type, payload) as each event
+        arrives (JSON payloads parsed, blobs as bytes). An exception event raises BackendError.
+        The connection is released however the iteration ends."""
+        from botocore.eventstream import EventStreamBuffer
+
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=min(self.timeout_s, 10.0))
         try:
-            while True:
-                event = await self._in_thread(functools.partial(next, it, _END))
-                if event is _END:
-                    return
-                yield event
-        finally:
-            close = getattr(events, "close", None)
-            if close is not None:
-                await asyncio.get_running_loop().run_in_executor(self._executor, close)
+            async with self.http.open("POST", path, body, {**headers, "Accept": EVENT_STREAM},
+                                      timeout=timeout) as resp:
+                buffer = EventStreamBuffer()
+                async for chunk in resp.content.iter_any():
+                    buffer.add_data(chunk)
+                    for message in buffer:
+                        yield self._event(message.headers, message.payload)
+        except (AwsServiceError, AwsTransportError) as exc:
+            raise self.from_aws(exc) from exc
+        except ValueError as exc:  # botocore's event-stream parser: a corrupt frame
+            raise self.error("server", f"malformed event stream: {exc}") from exc
 
-    def from_botocore(self, exc: Exception) -> BackendError:
-        kind, status, message = classify_botocore(exc)
+    def _event(self, headers: dict, payload: bytes) -> tuple[str, dict | bytes]:
+        if headers.get(":message-type") in ("exception", "error"):
+            code = str(headers.get(":exception-type") or headers.get(":error-code") or "")
+            text = _json_or_empty(payload).get("message") or headers.get(":error-message") or ""
+            code = code[:1].upper() + code[1:]   # in-stream codes are "throttlingException"
+            raise self.from_aws(AwsServiceError(200, code, str(text), {}))
+        kind = str(headers.get(":event-type") or "")
+        if headers.get(":content-type", "application/json") == "application/json":
+            return kind, _json_or_empty(payload)
+        return kind, payload
+
+    def from_aws(self, exc: AwsServiceError | AwsTransportError) -> BackendError:
+        if isinstance(exc, AwsTransportError):
+            return self.error("timeout" if exc.timeout else "server", str(exc))
+        kind, status, message = classify_aws(exc)
         return self.error(kind, message, status)
 
     async def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        await self.http.close()
 
 
-def classify_botocore(exc: Exception) -> tuple[FailureKind, int | None, str]:
-    """(kind, HTTP status, message) of a botocore/boto3 exception."""
-    from botocore.exceptions import (BotoCoreError, ClientError, ConnectTimeoutError,
-                                     NoCredentialsError, NoRegionError, ParamValidationError,
-                                     PartialCredentialsError, ReadTimeoutError)
+def classify_aws(exc: AwsServiceError) -> tuple[FailureKind, int | None, str]:
+    """(kind, HTTP status, message) of an AWS error answer (or an in-stream exception event,
+    whose status is that of the stream, 200)."""
+    status = exc.status if exc.status >= 300 else None
+    code, message = exc.code, exc.message
+    if code == "ModelError" and exc.body.get("OriginalStatusCode"):
+        # SageMaker wraps the container's failure in a 424: judge by what the container said.
+        status = int(exc.body["OriginalStatusCode"])
+        message = str(exc.body.get("OriginalMessage") or message)
+        return classify(status, None, message), status, f"ModelError ({status}): {message}"
+    if code in ("ValidationException", "ValidationError") and is_content_filter(message):
+        return "content_filter", status, f"{code}: {message}"
+    return classify(status, code, message), status, f"{code or 'error'} ({status}): {message}"
 
-    if isinstance(exc, ClientError):
-        resp = exc.response or {}
-        err = resp.get("Error") or {}
-        code = str(err.get("Code") or "")
-        code = code[:1].upper() + code[1:]  # in-stream errors are "throttlingException"
-        message = str(err.get("Message") or exc)
-        status = (resp.get("ResponseMetadata") or {}).get("HTTPStatusCode")
-        if code == "ModelError" and resp.get("OriginalStatusCode"):
-            # SageMaker wraps the container's failure in a 424: judge by what the container said.
-            status = int(resp["OriginalStatusCode"])
-            message = str(resp.get("OriginalMessage") or message)
-            return classify(status, None, message), status, f"ModelError ({status}): {message}"
-        if code in ("ValidationException", "ValidationError") and is_content_filter(message):
-            return "content_filter", status, f"{code}: {message}"
-        return classify(status, code, message), status, f"{code or 'error'} ({status}): {message}"
-    if isinstance(exc, (ReadTimeoutError, ConnectTimeoutError)):
-        return "timeout", None, f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, (NoCredentialsError, PartialCredentialsError, NoRegionError,
-                        ParamValidationError)):
-        return "client", None, f"{type(exc).__name__}: {exc}"  # our setup, not its health
-    if isinstance(exc, BotoCoreError):
-        # Connection refused/closed, cut-off bodies: the endpoint is unwell, which counts.
-        return "server", None, f"{type(exc).__name__}: {exc}"
-    return "client", None, f"{type(exc).__name__}: {exc}"
+
+def _json_or_empty(payload: bytes) -> dict:
+    try:
+        data = json.loads(payload) if payload else {}
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}

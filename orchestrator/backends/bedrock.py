@@ -1,9 +1,12 @@
-"""Amazon Bedrock through the Converse API (`converse`, `converse_stream`) of boto3's
-bedrock-runtime client. boto3 is imported on first use; calls run on the backend's thread pool.
+"""Amazon Bedrock through the Converse API: `POST /model/{modelId}/converse` and
+`/converse-stream` (an AWS event stream), signed requests on the event loop (backends/aws.py).
+The request and answer are Converse's JSON, as boto3's `converse` sends and reads it.
 """
 from __future__ import annotations
 
+import json
 from typing import Any, AsyncIterator
+from urllib.parse import quote
 
 from orchestrator.backends.aws import AwsBackend
 from orchestrator.chat_request import Sampling
@@ -11,6 +14,7 @@ from orchestrator.ports import Completion, Message, ModelTier, StreamUsage
 
 # Converse stop reasons meaning "the model's answer was withheld", not "the backend is unwell".
 _FILTERED = {"guardrail_intervened", "content_filtered"}
+_JSON = {"Content-Type": "application/json"}
 
 
 def converse_request(model_id: str, messages: list[Message], max_tokens: int,
@@ -49,15 +53,24 @@ class BedrockBackend(AwsBackend):
 
     def __init__(self, model_id: str, tier: ModelTier, region: str = "us-east-1",
                  endpoint_url: str | None = None, *, max_attempts: int = 3, timeout_s: float = 30.0,
-                 base_delay_s: float = 0.1, max_delay_s: float = 2.0, max_pool_connections: int = 64,
-                 client: Any = None, rng: Any = None):
+                 base_delay_s: float = 0.1, max_delay_s: float = 2.0, max_connections: int = 1024,
+                 rng: Any = None):
         super().__init__(tier, model_id, region, endpoint_url, max_attempts=max_attempts,
                          timeout_s=timeout_s, base_delay_s=base_delay_s, max_delay_s=max_delay_s,
-                         max_pool_connections=max_pool_connections, client=client, rng=rng)
+                         max_connections=max_connections, rng=rng)
+        self._path = "/model/" + quote(model_id, safe="")
+
+    def _body(self, messages: list[Message], s: Sampling) -> bytes:
+        request = converse_request(self.model_id, messages, s.max_tokens, s.temperature, s.top_p, s.stop)
+        del request["modelId"]  # it is in the path
+        return json.dumps(request, separators=(",", ":"), ensure_ascii=False).encode()
 
     async def _complete_once(self, messages: list[Message], s: Sampling) -> Completion:
-        resp = await self.call("converse", **converse_request(self.model_id, messages, s.max_tokens,
-                                                               s.temperature, s.top_p, s.stop))
+        raw = await self.post(self._path + "/converse", self._body(messages, s), _JSON)
+        try:
+            resp = json.loads(raw)
+        except ValueError:
+            raise self.error("server", f"Converse answered non-JSON: {raw[:200]!r}") from None
         if resp.get("stopReason") in _FILTERED:
             raise self.error("content_filter", f"stopReason {resp['stopReason']}")
         blocks = ((resp.get("output") or {}).get("message") or {}).get("content") or []
@@ -71,20 +84,20 @@ class BedrockBackend(AwsBackend):
                           finish_reason=_finish(resp.get("stopReason")))
 
     async def _stream_once(self, messages: list[Message], s: Sampling) -> AsyncIterator[str | StreamUsage]:
-        resp = await self.call("converse_stream", **converse_request(
-            self.model_id, messages, s.max_tokens, s.temperature, s.top_p, s.stop))
         finish = "stop"
-        async for event in self.iterate(resp["stream"]):
-            if "contentBlockDelta" in event:
-                text = event["contentBlockDelta"].get("delta", {}).get("text")
+        async for kind, event in self.events(self._path + "/converse-stream", self._body(messages, s), _JSON):
+            if not isinstance(event, dict):
+                continue
+            if kind == "contentBlockDelta":
+                text = (event.get("delta") or {}).get("text")
                 if text:
                     yield text
-            elif "messageStop" in event:
-                if event["messageStop"].get("stopReason") in _FILTERED:
-                    raise self.error("content_filter", f"stopReason {event['messageStop']['stopReason']}")
-                finish = _finish(event["messageStop"].get("stopReason"))
-            elif "metadata" in event and isinstance(event["metadata"].get("usage"), dict):
-                usage = event["metadata"]["usage"]
+            elif kind == "messageStop":
+                if event.get("stopReason") in _FILTERED:
+                    raise self.error("content_filter", f"stopReason {event['stopReason']}")
+                finish = _finish(event.get("stopReason"))
+            elif kind == "metadata" and isinstance(event.get("usage"), dict):
+                usage = event["usage"]
                 yield StreamUsage(int(usage.get("inputTokens", 0)), int(usage.get("outputTokens", 0)), finish)
 
 

@@ -1,5 +1,6 @@
-"""A SageMaker real-time endpoint through boto3's sagemaker-runtime `invoke_endpoint` (and
-`invoke_endpoint_with_response_stream` for streaming).
+"""A SageMaker real-time endpoint through the runtime API: `POST /endpoints/{name}/invocations`
+(InvokeEndpoint) and `/invocations-response-stream` (an AWS event stream of PayloadParts), signed
+requests on the event loop (backends/aws.py).
 
 Request: `{"messages": [...], "parameters": {"max_new_tokens", "temperature"}}` — the
 conversation goes as messages so the container sees the whole context. Answers are read in the
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 from typing import Any, AsyncIterator
+from urllib.parse import quote
 
 from orchestrator.backends.aws import AwsBackend
 from orchestrator.chat_request import Sampling
@@ -22,11 +24,12 @@ class SageMakerBackend(AwsBackend):
 
     def __init__(self, endpoint_name: str, tier: ModelTier, region: str = "us-east-1",
                  endpoint_url: str | None = None, *, max_attempts: int = 3, timeout_s: float = 30.0,
-                 base_delay_s: float = 0.1, max_delay_s: float = 2.0, max_pool_connections: int = 64,
-                 client: Any = None, rng: Any = None):
+                 base_delay_s: float = 0.1, max_delay_s: float = 2.0, max_connections: int = 1024,
+                 rng: Any = None):
         super().__init__(tier, endpoint_name, region, endpoint_url, max_attempts=max_attempts,
                          timeout_s=timeout_s, base_delay_s=base_delay_s, max_delay_s=max_delay_s,
-                         max_pool_connections=max_pool_connections, client=client, rng=rng)
+                         max_connections=max_connections, rng=rng)
+        self._path = "/endpoints/" + quote(endpoint_name, safe="")
 
     def _body(self, messages: list[Message], s: Sampling) -> bytes:
         parameters: dict[str, Any] = {"max_new_tokens": s.max_tokens, "temperature": s.temperature}
@@ -38,10 +41,8 @@ class SageMakerBackend(AwsBackend):
                            "parameters": parameters}).encode()
 
     async def _complete_once(self, messages: list[Message], s: Sampling) -> Completion:
-        resp = await self.call("invoke_endpoint", EndpointName=self.model_id,
-                               ContentType="application/json", Accept="application/json",
-                               Body=self._body(messages, s))
-        raw = await self._in_thread(resp["Body"].read)
+        raw = await self.post(self._path + "/invocations", self._body(messages, s),
+                              {"Content-Type": "application/json", "Accept": "application/json"})
         try:
             data = json.loads(raw)
         except ValueError:
@@ -55,16 +56,13 @@ class SageMakerBackend(AwsBackend):
                           hidden_states=[float(x) for x in hidden] if hidden else None)
 
     async def _stream_once(self, messages: list[Message], s: Sampling) -> AsyncIterator[str | StreamUsage]:
-        resp = await self.call("invoke_endpoint_with_response_stream", EndpointName=self.model_id,
-                               ContentType="application/json",
-                               Body=self._body(messages, s))
         buffer = b""
-        async for event in self.iterate(resp["Body"]):
-            part = event.get("PayloadPart")
-            if not part:
+        async for kind, part in self.events(self._path + "/invocations-response-stream", self._body(messages, s),
+                                            {"Content-Type": "application/json"}):
+            if kind != "PayloadPart" or not isinstance(part, bytes):
                 continue
             # PayloadParts split bytes wherever they like: only act on complete lines.
-            buffer += part.get("Bytes", b"")
+            buffer += part
             *lines, buffer = buffer.split(b"\n")
             for line in lines:
                 for item in _stream_items(line):

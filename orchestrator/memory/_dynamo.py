@@ -1,8 +1,9 @@
 """The one seam to DynamoDB shared by the memory stores (sessions, facts, interactions).
 
-boto3 is imported lazily (the orchestrator's import stays cheap) and every call runs in a worker
-thread (`asyncio.to_thread`), so the event loop never blocks on the network. Vendor errors map
-onto one small tree::
+The stores' own client (`make_client`) is `DynamoHttp`: signed requests on the event loop, no
+thread per call (`_dynamo_http.py`). A client passed in instead (the DAX client of the read path,
+a boto3 client) is blocking: its calls run in a worker thread (`asyncio.to_thread`), so the event
+loop never blocks on the network either way. Vendor errors map onto one small tree::
 
     MemoryStoreError            any DynamoDB/botocore failure (`.code` keeps the AWS error code)
      └── ConditionFailed        a conditional write lost a race (ConditionalCheckFailed, or a
@@ -32,12 +33,9 @@ class ConditionFailed(MemoryStoreError):
 
 
 def make_client(region: str, endpoint_url: str | None = None) -> Any:
-    import boto3  # lazy: only the adapters pay for it
-    from botocore.config import Config
+    from ._dynamo_http import DynamoHttp
 
-    return boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url,
-                        config=Config(retries={"max_attempts": 3, "mode": "standard"},
-                                      connect_timeout=3, read_timeout=10))
+    return DynamoHttp(region, endpoint_url, max_attempts=3, connect_timeout_s=3, timeout_s=10)
 
 
 def _map_error(exc: Exception, what: str) -> MemoryStoreError:
@@ -49,7 +47,22 @@ def _map_error(exc: Exception, what: str) -> MemoryStoreError:
 
 
 async def call(client: Any, op: str, **kwargs: Any) -> dict:
-    """Run `client.<op>(**kwargs)` in a thread; botocore errors become MemoryStoreError."""
+    """`client.<op>(**kwargs)`: on the loop for our DynamoHttp, else in a thread; errors become
+    MemoryStoreError."""
+    from ._dynamo_http import DynamoHttp
+
+    if isinstance(client, DynamoHttp):
+        from orchestrator.aws_http import AwsServiceError, AwsTransportError
+
+        try:
+            return await client.call(op, kwargs)
+        except AwsServiceError as exc:
+            cls = ConditionFailed if exc.code in _CONDITION_CODES else MemoryStoreError
+            item = exc.body.get("Item")
+            raise cls(f"DynamoDB {op} failed: {exc}", code=exc.code,
+                      item=item if isinstance(item, dict) else None) from exc
+        except AwsTransportError as exc:
+            raise MemoryStoreError(f"DynamoDB {op} failed: {exc}") from exc
     from botocore.exceptions import BotoCoreError, ClientError
 
     fn: Callable[..., dict] = getattr(client, op)
@@ -57,6 +70,14 @@ async def call(client: Any, op: str, **kwargs: Any) -> dict:
         return await asyncio.to_thread(fn, **kwargs)
     except (ClientError, BotoCoreError) as exc:
         raise _map_error(exc, op) from exc
+
+
+async def close_client(client: Any) -> None:
+    """Close the store's own client (its connection pool); a client passed in is its owner's."""
+    from ._dynamo_http import DynamoHttp
+
+    if isinstance(client, DynamoHttp):
+        await client.close()
 
 
 async def backoff(attempt: int, base_s: float = 0.005, cap_s: float = 0.2) -> None:
@@ -92,14 +113,33 @@ async def ensure_table(client: Any, name: str, hash_key: str, range_key: str | N
     except MemoryStoreError as exc:
         if exc.code != "ResourceInUseException":
             raise
-    waiter = client.get_waiter("table_exists")
-    await asyncio.to_thread(waiter.wait, TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    await _wait_active(client, name)
     if ttl_attribute:
         desc = await call(client, "describe_time_to_live", TableName=name)
         status = desc.get("TimeToLiveDescription", {}).get("TimeToLiveStatus")
         if status not in ("ENABLED", "ENABLING"):
             await call(client, "update_time_to_live", TableName=name,
                        TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl_attribute})
+
+
+async def _wait_active(client: Any, name: str, attempts: int = 60, delay_s: float = 1.0) -> None:
+    """Until the table is ACTIVE (as boto3's `table_exists` waiter: 60 tries, 1 s apart)."""
+    from ._dynamo_http import DynamoHttp
+
+    if not isinstance(client, DynamoHttp):
+        waiter = client.get_waiter("table_exists")
+        await asyncio.to_thread(waiter.wait, TableName=name, WaiterConfig={"Delay": delay_s, "MaxAttempts": attempts})
+        return
+    for _ in range(attempts):
+        try:
+            desc = await call(client, "describe_table", TableName=name)
+            if desc.get("Table", {}).get("TableStatus") == "ACTIVE":
+                return
+        except MemoryStoreError as exc:
+            if exc.code != "ResourceNotFoundException":
+                raise
+        await asyncio.sleep(delay_s)
+    raise MemoryStoreError(f"DynamoDB table {name} not ACTIVE after {attempts * delay_s:.0f} s")
 
 
 def s(value: str) -> dict:

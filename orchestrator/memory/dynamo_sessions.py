@@ -56,7 +56,7 @@ from typing import Any, Callable, Sequence
 
 from orchestrator.ports import Message
 
-from ._dynamo import (ConditionFailed, MemoryStoreError, backoff, call, ensure_table, get_n, get_s,
+from ._dynamo import (ConditionFailed, MemoryStoreError, backoff, call, close_client, ensure_table, get_n, get_s,
                       make_client, n, s)
 
 SEQ_WIDTH = 12
@@ -107,6 +107,10 @@ class DynamoSessions:
         if self._client is None:
             self._client = make_client(self._region, self._endpoint_url)
         return self._client
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await close_client(self._client)
 
     async def ensure_table(self) -> None:
         await ensure_table(self.client, self.table, "session_id", "seq", ttl_attribute="expires_at")

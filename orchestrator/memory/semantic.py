@@ -32,7 +32,7 @@ from typing import Any, Callable
 
 from orchestrator.ports import Fact
 
-from ._dynamo import (ConditionFailed, MemoryStoreError, backoff, call, ensure_table, get_n, get_s,
+from ._dynamo import (ConditionFailed, MemoryStoreError, backoff, call, close_client, ensure_table, get_n, get_s,
                       make_client, n, query_all, s)
 from .contradiction import ContradictionDetector, LexicalContradictionDetector, normalise
 from .item_cache import ReadPath
@@ -83,6 +83,10 @@ class SemanticMemory:
         if self._client is None:
             self._client = make_client(self._region, self._endpoint_url)
         return self._client
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await close_client(self._client)
 
     async def ensure_table(self) -> None:
         await ensure_table(self.client, self.table, "domain", "fact_id")

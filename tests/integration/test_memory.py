@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -17,6 +18,7 @@ import uuid
 import numpy as np
 import pytest
 
+from orchestrator.memory._dynamo_http import DynamoHttp
 from orchestrator.memory.dynamo_sessions import DynamoSessions
 from orchestrator.memory.episodic import EmbeddedEpisodicIndex
 from orchestrator.memory.consolidation import ConsolidationPipeline
@@ -86,6 +88,7 @@ def aws(monkeypatch, moto_server):
         monkeypatch.setenv(name, value)
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CATO_TEST_MOTO_URL", moto_server)
     return moto_server
 
 
@@ -148,8 +151,7 @@ def test_history_round_trip_ttl_and_durable_items(aws, redis_server):
         assert await store.history(session) == msgs
         assert await store.history(session, limit=2) == msgs[1:]
         assert await durable.load(session, 10) == [(1, msgs[0]), (2, msgs[1]), (3, msgs[2])]
-        items = durable.client.query(TableName=durable.table, KeyConditionExpression="session_id = :s",
-                                     ExpressionAttributeValues={":s": {"S": session}})["Items"]
+        items = raw_items(durable, session)
         assert [i["seq"]["S"] for i in items] == ["000000000001", "000000000002", "000000000003"]
         assert all(int(i["expires_at"]["N"]) > time.time() + 29 * 86400 for i in items)
         await store.close()
@@ -265,21 +267,16 @@ def test_redis_only_store_round_trip_and_reads_never_raise(redis_server):
 
 
 # -- one write per exchange ------------------------------------------------------------------------
-class CountingClient:
-    """Wraps a boto3 DynamoDB client and records every operation called through it."""
+class CountingClient(DynamoHttp):
+    """The stores' own DynamoDB client, recording every operation sent through it."""
 
-    def __init__(self, inner):
-        self.inner, self.calls = inner, []
+    def __init__(self, region: str, url: str):
+        super().__init__(region, url)
+        self.calls: list[tuple[str, dict]] = []
 
-    def __getattr__(self, name):
-        attr = getattr(self.inner, name)
-        if not callable(attr) or name == "get_waiter":
-            return attr
-
-        def counted(*args, **kwargs):
-            self.calls.append((name, kwargs))
-            return attr(*args, **kwargs)
-        return counted
+    async def call(self, op, params):
+        self.calls.append((op, params))
+        return await super().call(op, params)
 
     def ops(self) -> list[str]:
         return [("query:consistent" if kw.get("ConsistentRead") else op) if op == "query" else op
@@ -299,9 +296,7 @@ def count_redis(store: WorkingMemoryStore) -> list[str]:
 
 
 async def make_counted(aws_url: str, redis_url: str, name: str | None = None, **kw):
-    from orchestrator.memory._dynamo import make_client
-
-    client = CountingClient(make_client(REGION, aws_url))
+    client = CountingClient(REGION, aws_url)
     durable = DynamoSessions(name or table("sessions"), REGION, client=client)
     await durable.ensure_table()
     client.calls.clear()
@@ -312,9 +307,15 @@ def exchanges(n: int, tag: str = "") -> list[tuple[Message, Message]]:
     return [(Message("user", f"{tag}q{i} — é"), Message("assistant", f"{tag}a{i} — ü")) for i in range(n)]
 
 
+def boto_dynamodb():
+    """A boto3 client of the test's own, to read and plant items behind the store's back."""
+    import boto3
+
+    return boto3.client("dynamodb", region_name=REGION, endpoint_url=os.environ["CATO_TEST_MOTO_URL"])
+
+
 def raw_items(durable: DynamoSessions, session: str) -> list[dict]:
-    client = getattr(durable.client, "inner", durable.client)
-    return client.query(TableName=durable.table, KeyConditionExpression="session_id = :s",
+    return boto_dynamodb().query(TableName=durable.table, KeyConditionExpression="session_id = :s",
                         ExpressionAttributeValues={":s": {"S": session}}, ConsistentRead=True)["Items"]
 
 
@@ -375,7 +376,7 @@ def test_items_written_per_turn_still_read_back_with_exchanges(aws, redis_server
         session, old = sid(), turns(3)
         now = int(time.time())
         for seq, m in enumerate(old, start=1):   # the exact shape the per-turn writer stored
-            durable.client.put_item(TableName=durable.table, Item={
+            boto_dynamodb().put_item(TableName=durable.table, Item={
                 "session_id": {"S": session}, "seq": {"S": f"{seq:012d}"}, "role": {"S": m.role},
                 "content": {"S": m.content}, "created_at": {"N": str(now)},
                 "expires_at": {"N": str(now + 86400)}})

@@ -311,3 +311,35 @@ def test_exact_only_scopes_never_embed_and_still_hit_the_same_question():
         assert await cache.lookup("Who am I?", scope="p|user:u|k") is None
 
     asyncio.run(scenario())
+
+
+class _SlowStoreCache(ExactCache):
+    """A cache whose stores take a while (a slow one can be planted for one question)."""
+
+    def __init__(self, slow_query):
+        super().__init__()
+        self.slow_query = slow_query
+
+    async def store(self, query, answer, *, scope="global", usage=None, exact_only=False):
+        await asyncio.sleep(5.0 if query == self.slow_query else 0.02)
+        await super().store(query, answer, scope=scope, usage=usage, exact_only=exact_only)
+
+
+def test_a_lookup_waits_for_its_own_questions_store_not_for_the_whole_scope():
+    async def scenario():
+        cache = _SlowStoreCache(slow_query="What is a slow question?")
+        orch = CatoOrchestrator(None, backends={t: FakeBackend(t) for t in ModelTier}, working=FakeWorking(),
+                                cache=cache)
+        ask = lambda q: orch.chat(parse_chat({"messages": msgs(("user", q))}), "p")  # noqa: E731
+        await ask("What is a slow question?")           # its store is planted to hang for 5 s
+        # another question in the same shared scope does not queue behind the hanging store
+        first = await asyncio.wait_for(ask("What is the capital of France?"), 1.0)
+        # the same question again waits for its own pending store, then hits it
+        again = await asyncio.wait_for(ask("What is the capital of France?"), 1.0)
+        other = await asyncio.wait_for(ask("What is the boiling point of water?"), 1.0)
+        assert again["cached"] and again["response"] == first["response"]
+        assert not other["cached"]
+        for task in list(orch.writes._pending):
+            task.cancel()
+
+    asyncio.run(scenario())
