@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator
 
 import aiohttp
+import yarl
 
 # service -> (SigV4 signing name, endpoint host prefix), as botocore's service models name them
 SERVICES = {"bedrock-runtime": ("bedrock", "bedrock-runtime"),
@@ -136,7 +137,8 @@ class AwsHttp:
         url = self.endpoint + path
         signed = self.signed_headers(method, url, body, headers)
         try:
-            async with self.session().request(method, url, data=body, headers=signed,
+            # encoded=True: the path goes out byte for byte as signed (yarl would decode "%3A" in a model id)
+            async with self.session().request(method, yarl.URL(url, encoded=True), data=body, headers=signed,
                                               timeout=timeout or self.timeout) as resp:
                 if resp.status >= 300:
                     raise error_of(resp.status, resp.headers, await resp.read())

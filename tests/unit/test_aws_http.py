@@ -348,10 +348,6 @@ def test_converse_answer_is_read_and_the_model_id_is_not_in_the_body(aws_env):
     assert match and match.group(2) == "bedrock"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: aws_http.py:139 passes the URL as a str, so yarl decodes %3A in the path and sends "
-    "/model/m.id:0/converse, while botocore signed /model/m.id%3A0/converse: AWS would answer "
-    "SignatureDoesNotMatch for every model id with ':'. Fix: request(method, yarl.URL(url, encoded=True), ...)"))
 def test_converse_path_keeps_the_model_id_encoded_and_signed(aws_env):
     _, seen = asyncio.run(bedrock_complete([(200, REPLY)]))
     (got,) = seen
