@@ -77,9 +77,8 @@ class Component:
 # --- the components -------------------------------------------------------------------------
 
 def _moto_argv(ctx: LaunchContext) -> list[str]:
-    exe = Path(sys.executable).parent / "moto_server"
-    head = [str(exe)] if os.access(exe, os.X_OK) else [sys.executable, "-m", "moto.server"]
-    return head + ["-H", HOST, "-p", str(ctx.port)]
+    # moto_server's own main, with DynamoDB Query reading one partition (see moto_main.py)
+    return [ctx.python, "-m", "cato_sandbox.moto_main", "-H", HOST, "-p", str(ctx.port)]
 
 
 def _moto_prereq() -> str | None:

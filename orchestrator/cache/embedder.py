@@ -92,7 +92,7 @@ class Embedder:
             model, vocab = model_file(), tokenizer_file()
             tokenizer = tokenizers.Tokenizer.from_file(str(vocab))
             tokenizer.enable_truncation(max_length=MAX_TOKENS)
-            tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+            tokenizer.no_padding()  # padded per length group in `_embed_batch`
             options = ort.SessionOptions()
             options.intra_op_num_threads = self._threads
             options.inter_op_num_threads = 1
@@ -115,9 +115,23 @@ class Embedder:
         return self.embed([text])[0]
 
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        """The texts' vectors, in order. The model runs on groups of texts of about the same length:
+        a batch is padded to its longest text, and attention grows with length, so one padded batch
+        of 64 mixed questions cost 22 ms of CPU a text on the 2-core machine against 8.3 ms in length
+        groups (and 9.5 ms one by one)."""
         encodings = self._tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        out = np.empty((len(texts), DIM), dtype=np.float32)
+        for group in length_groups([len(e.ids) for e in encodings]):
+            width = len(encodings[group[-1]].ids)
+            ids = np.zeros((len(group), width), dtype=np.int64)
+            mask = np.zeros((len(group), width), dtype=np.int64)
+            for row, i in enumerate(group):
+                n = len(encodings[i].ids)
+                ids[row, :n], mask[row, :n] = encodings[i].ids, 1
+            out[group] = self._pooled(ids, mask)
+        return out
+
+    def _pooled(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         feeds = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._input_names:
             feeds["token_type_ids"] = np.zeros_like(ids)
@@ -126,6 +140,19 @@ class Embedder:
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+
+
+def length_groups(lengths: list[int], *, max_group: int = 16, slack: int = 4) -> list[list[int]]:
+    """Indices grouped by token length, shortest first: at most `max_group` texts a group, whose
+    lengths differ by at most `slack` tokens (so padding wastes little)."""
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    groups: list[list[int]] = []
+    for i in order:
+        if groups and len(groups[-1]) < max_group and lengths[i] - lengths[groups[-1][0]] <= slack:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
 
 
 def _import(name: str):
