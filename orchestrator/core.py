@@ -5,6 +5,7 @@ snippets (`route_query`, `_determine_routing`, `circuit_breakers`).
 """
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from typing import Any
@@ -203,28 +204,56 @@ class CatoOrchestrator:
         if not self._started:
             await self._start()
         session_key = scoped(principal, request.session_id)
+        pinned = self.catalog.resolve(request.model) if self.catalog is not None else None
         history: list[Message] = list(request.client_history)
+        early: tuple[str, asyncio.Task] | None = None
         if not history and session_key:
             await self.writes.settle(session_key)  # the previous turn's write-behind, if still running
-            history = list(await self.working.history(session_key, self._turns()))
+            cached = getattr(self.working, "cached_history", None)
+            stored = await cached(session_key, self._turns()) if cached is not None else None
+            if stored is None:
+                # Redis does not hold it (a new session, or an evicted one): while the durable copy is
+                # read, the lookup the question gets if the history is empty runs alongside, so a new
+                # session's first turn waits for the slower of the two, not for both in a row.
+                scope = self._cache_scope(request, principal, pinned, [])
+                if cached is not None and scope is not None and is_shared(scope):
+                    early = scope, asyncio.ensure_future(self._lookup(scope, request.query))
+                try:
+                    stored = await self.working.history(session_key, self._turns())
+                except BaseException:
+                    if early is not None:
+                        early[1].cancel()
+                    raise
+            history = list(stored)
         messages = [*request.system, *history, request.messages[-1]]
-        pinned = self.catalog.resolve(request.model) if self.catalog is not None else None
         decision = self._determine_routing(request.query, request.domain)
         if pinned is not None:
             decision = RoutingDecision(pinned, FALLBACKS[pinned], f"pinned: model '{request.model}'", decision.score)
-        scope = None
-        if self.cache is not None:
-            max_temp = self.config.cache.max_temperature if self.config else 1.0
-            scope = cache_scope_for(request, principal, pinned, history, max_temperature=max_temp)
+        scope = self._cache_scope(request, principal, pinned, history)
         hit = None
-        if scope is not None:
-            # the same question's store, still behind its reply, lands first (only that one: waiting for
-            # every pending store of a shared scope queued each lookup behind all of them under load)
-            await self.writes.settle(_store_key(scope, request.query))
-            # Private scopes are keyed by the whole context, so a paraphrase hit there is unlikely:
-            # exact match only, no embedding (~5 ms of CPU saved on every session turn).
-            hit = await self.cache.lookup(request.query, scope=scope, exact_only=not is_shared(scope))
+        if early is not None and early[0] == scope:
+            hit = await early[1]
+        else:
+            if early is not None:
+                early[1].cancel()  # there was history: that answer is not this question's
+            if scope is not None:
+                hit = await self._lookup(scope, request.query)
         return _Turn(session_key, messages, decision, scope, hit)
+
+    def _cache_scope(self, request: ChatRequest, principal: str, pinned: ModelTier | None,
+                     history: list[Message]) -> str | None:
+        if self.cache is None:
+            return None
+        max_temp = self.config.cache.max_temperature if self.config else 1.0
+        return cache_scope_for(request, principal, pinned, history, max_temperature=max_temp)
+
+    async def _lookup(self, scope: str, query: str) -> CacheHit | None:
+        # the same question's store, still behind its reply, lands first (only that one: waiting for
+        # every pending store of a shared scope queued each lookup behind all of them under load)
+        await self.writes.settle(_store_key(scope, query))
+        # Private scopes are keyed by the whole context, so a paraphrase hit there is unlikely:
+        # exact match only, no embedding (~5 ms of CPU saved on every session turn).
+        return await self.cache.lookup(query, scope=scope, exact_only=not is_shared(scope))
 
     async def _first_token(self, decision: RoutingDecision, messages: list[Message], sampling: Sampling):
         tried: list[str] = []
@@ -252,8 +281,6 @@ class CatoOrchestrator:
         raise NoTierAvailable("no model tier could answer: " + "; ".join(tried), tried, last)
 
     async def _start(self) -> None:
-        import asyncio
-
         if not hasattr(self, "_start_lock"):
             self._start_lock = asyncio.Lock()
         async with self._start_lock:

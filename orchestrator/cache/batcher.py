@@ -6,6 +6,13 @@ cost. Texts that arrive while a batch is being embedded wait for the next one, s
 batches form by themselves; an idle service embeds at once (by default `max_wait_s` is 0: the
 worker yields to the event loop once, so requests started together still share a batch). A
 fixed 2 ms wait used to cost every idle lookup ~3 ms (2 ms sleep plus the timer's slack).
+
+Up to `workers` batches run at once, each on its own thread (onnxruntime runs one session from
+several threads, and releases the GIL while it does): with one, a replica's embeddings were a
+single queue that one thread worked through while the rest of the machine had CPU to spare
+(sessions at 200 concurrent: the first turn, which embeds, waited ~1 s longer than the next
+ones). `max_batch` is small for the same reason: a text that arrives just after a batch starts
+waits for that batch, which costs ~8 ms a text of CPU.
 """
 from __future__ import annotations
 
@@ -16,16 +23,20 @@ import numpy as np
 
 
 class EmbeddingBatcher:
-    def __init__(self, embed: Callable[[list[str]], np.ndarray], *, max_batch: int = 64, max_wait_s: float = 0.0):
-        self._embed, self.max_batch, self.max_wait_s = embed, max_batch, max_wait_s
+    def __init__(self, embed: Callable[[list[str]], np.ndarray], *, max_batch: int = 16, max_wait_s: float = 0.0,
+                 workers: int = 2):
+        self._embed, self.max_batch, self.max_wait_s, self.workers = embed, max_batch, max_wait_s, workers
         self._pending: list[tuple[str, asyncio.Future]] = []
-        self._worker: asyncio.Task | None = None
+        self._running: set[asyncio.Task] = set()
 
     async def embed(self, text: str) -> np.ndarray:
-        fut = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
         self._pending.append((text, fut))
-        if self._worker is None or self._worker.done():
-            self._worker = asyncio.get_running_loop().create_task(self._drain())
+        if len(self._running) < self.workers:
+            worker = loop.create_task(self._drain())
+            self._running.add(worker)
+            worker.add_done_callback(self._running.discard)
         return await fut
 
     async def _drain(self) -> None:
@@ -33,6 +44,8 @@ class EmbeddingBatcher:
             if len(self._pending) < self.max_batch:
                 await asyncio.sleep(self.max_wait_s)  # let concurrent requests join this batch
             batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
+            if not batch:
+                break  # another worker took them while this one yielded
             try:
                 vectors = await asyncio.to_thread(self._embed, [t for t, _ in batch])
             except Exception as exc:  # every waiter learns why, none hangs

@@ -169,10 +169,9 @@ class WorkingMemoryStore:
     async def history(self, session_id: str, limit: int = 20) -> list[Message]:
         if limit <= 0:
             return []
-        want = min(limit, self.max_turns)
         if session_id not in self._stale:
             try:
-                raw = await self.redis.lrange(self.keys(session_id)[0], -want, -1)
+                cached = await self._cached(session_id, limit)
             except self._redis_errors() as exc:
                 if self.durable is None:
                     log.error("working memory: Redis read for session %s failed (%s) and there is "
@@ -181,10 +180,28 @@ class WorkingMemoryStore:
                 log.warning("working memory: Redis read for session %s failed (%s); "
                             "reading the durable copy", session_id, exc)
                 return await self._from_durable(session_id, limit, warm=False)
-            complete = len(raw) >= limit or len(raw) < self.max_turns
-            if raw and (complete or self.durable is None):
-                return [_decode(r) for r in raw]
+            if cached is not None:
+                return cached
         return await self._from_durable(session_id, limit, warm=True)
+
+    async def cached_history(self, session_id: str, limit: int = 20) -> list[Message] | None:
+        """The history if Redis alone answers it; None when `history` would read the durable copy
+        (a new session, or one Redis no longer holds), so the caller can start other work first."""
+        if limit <= 0:
+            return []
+        if session_id in self._stale:
+            return None
+        try:
+            return await self._cached(session_id, limit)
+        except self._redis_errors():
+            return None
+
+    async def _cached(self, session_id: str, limit: int) -> list[Message] | None:
+        raw = await self.redis.lrange(self.keys(session_id)[0], -min(limit, self.max_turns), -1)
+        complete = len(raw) >= limit or len(raw) < self.max_turns
+        if raw and (complete or self.durable is None):
+            return [_decode(r) for r in raw]
+        return None if self.durable is not None else []
 
     # -- miss path ----------------------------------------------------------------------------
     async def _from_durable(self, session_id: str, limit: int, *, warm: bool) -> list[Message]:

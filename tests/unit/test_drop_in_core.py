@@ -343,3 +343,85 @@ def test_a_lookup_waits_for_its_own_questions_store_not_for_the_whole_scope():
             task.cancel()
 
     asyncio.run(scenario())
+
+
+class _ColdWorking(FakeWorking):
+    """Redis holds nothing (`cached_history` is None): every history read goes to the durable copy,
+    which takes `read_s`; its stored sessions are in `sessions`, as DynamoDB would hold them."""
+
+    def __init__(self, read_s=0.3):
+        super().__init__()
+        self.read_s = read_s
+
+    async def cached_history(self, session_id, limit=20):
+        return None
+
+    async def history(self, session_id, limit=20):
+        await asyncio.sleep(self.read_s)
+        return await super().history(session_id, limit)
+
+
+class _SlowLookupCache(ExactCache):
+    async def lookup(self, query, *, scope="global", exact_only=False):
+        await asyncio.sleep(0.3)   # an embedding queued behind others
+        return await super().lookup(query, scope=scope, exact_only=exact_only)
+
+
+def _cold(working):
+    cache = _SlowLookupCache()
+    orch = CatoOrchestrator(None, backends={t: FakeBackend(t) for t in ModelTier}, working=working, cache=cache)
+    ask = lambda q, s: orch.chat(parse_chat({"messages": msgs(("user", q))}, session_header=s), "p")  # noqa: E731
+    return orch, ask
+
+
+def test_a_new_sessions_first_turn_reads_history_and_looks_up_the_cache_at_once():
+    class Watching(_ColdWorking):
+        overlapped = None
+
+        async def history(self, session_id, limit=20):
+            if session_id == "p/new-session":   # is the lookup under way while this read is?
+                try:
+                    await asyncio.wait_for(cache.looking.wait(), 2.0)
+                    self.overlapped = True
+                except asyncio.TimeoutError:
+                    self.overlapped = False
+            return await super().history(session_id, limit)
+
+    class Watched(_SlowLookupCache):
+        def __init__(self):
+            super().__init__()
+            self.looking = asyncio.Event()
+
+        async def lookup(self, query, *, scope="global", exact_only=False):
+            self.looking.set()
+            return await super().lookup(query, scope=scope, exact_only=exact_only)
+
+    async def scenario():
+        nonlocal cache
+        working, cache = Watching(read_s=0.0), Watched()
+        orch = CatoOrchestrator(None, backends={t: FakeBackend(t) for t in ModelTier}, working=working, cache=cache)
+        ask = lambda q, s: orch.chat(parse_chat({"messages": msgs(("user", q))}, session_header=s), "p")  # noqa: E731
+        first = await ask("What is the capital of France?", None)       # no session: stored in the shared scope
+        await orch.writes.flush()
+        cache.looking.clear()
+        again = await ask("What is the capital of France?", "new-session")
+        assert again["cached"] and again["response"] == first["response"]
+        assert working.overlapped is True, "the history read and the cache lookup ran one after the other"
+
+    cache = None
+    asyncio.run(scenario())
+
+
+def test_a_stored_history_read_meanwhile_still_keeps_the_shared_answer_away():
+    """The early lookup assumed an empty history: when the durable copy holds one, its answer is dropped."""
+    async def scenario():
+        working = _ColdWorking(read_s=0.05)
+        orch, ask = _cold(working)
+        shared = await ask("What is a good breakfast?", None)
+        await orch.writes.flush()
+        working.sessions["p/ill"] = [Message("user", "I was diagnosed with diabetes"), Message("assistant", "Noted.")]
+        answer = await ask("What is a good breakfast?", "ill")
+        assert not answer["cached"] and answer["response"] != shared["response"]
+        assert "diabetes" in answer["response"]   # the model saw the stored history
+
+    asyncio.run(scenario())
