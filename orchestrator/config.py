@@ -65,6 +65,13 @@ class ServeConfig(_Model):
                     "Retry-After in OpenAI's shape, never queued into a timeout. Requests mostly await the model "
                     "(~0.3 MB each), so this bounds memory and queueing, not CPU: see docs/capacity.md.")
     retry_after_s: int = Field(default=1, ge=0, le=3600, description="Retry-After sent with a 429.")
+    write_concurrency: int = Field(
+        default=64, ge=1, description="Session and cache writes behind the reply sent at once per replica; the rest "
+                                      "wait in order (orchestrator/write_behind.py).")
+    max_pending_writes: int = Field(
+        default=20_000, ge=1,
+        description="Writes behind the reply a replica may hold; at this many, new requests get 429 until they "
+                    "drain (bounds memory, and what a crash could lose).")
     max_ongoing_requests: int = Field(
         default=576, ge=1,
         description="Per replica, for Serve: above max_admitted so health checks and metrics still get in while "

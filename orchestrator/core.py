@@ -98,7 +98,9 @@ class CatoOrchestrator:
         self.memory = memory
         self.consolidation_pipeline = getattr(memory, "consolidation", None)
         self.metrics = metrics
-        self.writes = WriteBehind()
+        serve = getattr(config, "serve", None)
+        self.writes = (WriteBehind(serve.write_concurrency, serve.max_pending_writes) if serve is not None
+                       else WriteBehind())
         from orchestrator.models_catalog import LEGACY_ALIASES, ModelCatalog
 
         self.catalog = (ModelCatalog(config.model_aliases, config.routed_models) if config

@@ -157,7 +157,7 @@ class OrchestratorDeployment:
         self.metrics = Metrics()
         self.orch = CatoOrchestrator(self.config, metrics=self.metrics)
         self.started = time.time()
-        self.admission = Admission(self.config.serve.max_admitted, self.config.serve.retry_after_s)
+        self.admission = Admission(self.config.serve.max_admitted, self.config.serve.retry_after_s, self.orch.writes)
         from orchestrator.memory.ingest_ledger import ledger_for
 
         self.ingest_ledger = ledger_for(self.orch.working)  # dual-write's idempotency (orchestrator/ingest.py)

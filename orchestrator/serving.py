@@ -10,15 +10,21 @@ from orchestrator.api_errors import ApiError
 class Admission:
     """At most `limit` chat requests at once; the next is refused at once with 429 + Retry-After."""
 
-    def __init__(self, limit: int, retry_after_s: int):
+    def __init__(self, limit: int, retry_after_s: int, writes=None):
         self.limit, self.retry_after_s, self.in_flight = limit, retry_after_s, 0
+        self.writes = writes   # the replica's WriteBehind: a full backlog refuses new requests too
 
     def acquire(self) -> None:
         if self.in_flight >= self.limit:
-            raise ApiError(429, f"the orchestrator is at capacity ({self.limit} requests in flight on this replica); "
-                                f"retry after {self.retry_after_s}s", code="at_capacity", type_="rate_limit_error",
-                           headers={"Retry-After": str(self.retry_after_s)})
+            self._refuse(f"the orchestrator is at capacity ({self.limit} requests in flight on this replica)")
+        if self.writes is not None and self.writes.full:
+            self._refuse(f"the orchestrator is at capacity ({self.writes.pending} session and cache writes "
+                         f"waiting on this replica)")
         self.in_flight += 1
+
+    def _refuse(self, why: str) -> None:
+        raise ApiError(429, f"{why}; retry after {self.retry_after_s}s", code="at_capacity", type_="rate_limit_error",
+                       headers={"Retry-After": str(self.retry_after_s)})
 
     def release(self) -> None:
         self.in_flight -= 1

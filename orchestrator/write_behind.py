@@ -15,6 +15,12 @@ What a crash can lose: a replica killed without a graceful shutdown (kill -9, OO
 loses the writes still pending at that instant, at most the last exchange of each session that
 was answered in the preceding moments (typically milliseconds of DynamoDB latency). The answer
 was delivered; the session then lacks that exchange, and its cached answer is not stored.
+
+Bounds: at most `max_running` writes are sent at once (the rest wait here, in order), so a burst
+never floods DynamoDB with hundreds of concurrent puts that a new session's history read would
+queue behind; and `full` says when `max_pending` writes are waiting, which the replica's
+admission turns into a 429 at once (serving.Admission) instead of a backlog that grows without
+bound in memory, and with it what a crash would lose.
 """
 from __future__ import annotations
 
@@ -26,9 +32,11 @@ log = logging.getLogger(__name__)
 
 
 class WriteBehind:
-    def __init__(self) -> None:
+    def __init__(self, max_running: int = 64, max_pending: int = 20_000) -> None:
+        self.max_running, self.max_pending = max_running, max_pending
         self._tails: dict[str, asyncio.Task] = {}
         self._pending: set[asyncio.Task] = set()
+        self._slots: asyncio.Semaphore | None = None   # made in the loop that runs the writes
 
     def submit(self, key: str | None, write: Callable[[], Awaitable[None]], what: str = "write") -> None:
         """Run `write()` after the reply; after the earlier writes of the same key, if any."""
@@ -37,8 +45,11 @@ class WriteBehind:
         async def run() -> None:
             if before is not None:
                 await asyncio.wait([before])  # its outcome is its own; only the order matters here
+            if self._slots is None:
+                self._slots = asyncio.Semaphore(self.max_running)
             try:
-                await write()
+                async with self._slots:
+                    await write()
             except Exception:  # noqa: BLE001 — the request was answered; the failure is logged
                 log.exception("write-behind %s for %s failed", what, key or "-")
 
@@ -66,3 +77,8 @@ class WriteBehind:
     @property
     def pending(self) -> int:
         return len(self._pending)
+
+    @property
+    def full(self) -> bool:
+        """As many writes wait as the replica may hold: new requests are refused until they drain."""
+        return len(self._pending) >= self.max_pending

@@ -1,0 +1,65 @@
+"""Writes behind the reply are bounded: at most `max_running` at once, in order per key, and a full
+backlog makes the replica's admission answer 429 (OpenAI's shape, Retry-After) at once."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from orchestrator.api_errors import ApiError
+from orchestrator.serving import Admission
+from orchestrator.write_behind import WriteBehind
+
+
+def test_no_more_than_max_running_writes_at_once_and_each_key_in_order():
+    async def scenario():
+        writes, running, peak, order = WriteBehind(max_running=3), 0, 0, []
+
+        def write(key, i):
+            async def run():
+                nonlocal running, peak
+                running += 1
+                peak = max(peak, running)
+                await asyncio.sleep(0.01)
+                order.append((key, i))
+                running -= 1
+            return run
+
+        for i in range(5):
+            for key in ("a", "b", "c", "d"):
+                writes.submit(key, write(key, i))
+        assert writes.pending == 20
+        await writes.flush()
+        return peak, order
+
+    peak, order = asyncio.run(scenario())
+    assert peak == 3
+    for key in "abcd":
+        assert [i for k, i in order if k == key] == [0, 1, 2, 3, 4]
+
+
+def test_a_full_backlog_refuses_new_requests_until_it_drains():
+    async def scenario():
+        writes = WriteBehind(max_running=1, max_pending=2)
+        admission = Admission(limit=100, retry_after_s=2, writes=writes)
+        gate = asyncio.Event()
+
+        async def held():
+            await gate.wait()
+
+        admission.acquire()
+        admission.release()
+        writes.submit("s1", held)
+        writes.submit("s2", held)
+        assert writes.full
+        with pytest.raises(ApiError) as refused:
+            admission.acquire()
+        gate.set()
+        await writes.flush()
+        admission.acquire()   # drained: admitted again
+        return refused.value, admission.in_flight
+
+    error, in_flight = asyncio.run(scenario())
+    assert error.status == 429 and error.headers == {"Retry-After": "2"}
+    assert "2 session and cache writes waiting" in error.message
+    assert in_flight == 1
