@@ -65,6 +65,11 @@ class ServeConfig(_Model):
                     "Retry-After in OpenAI's shape, never queued into a timeout. Requests mostly await the model "
                     "(~0.3 MB each), so this bounds memory and queueing, not CPU: see docs/capacity.md.")
     retry_after_s: int = Field(default=1, ge=0, le=3600, description="Retry-After sent with a 429.")
+    max_embeddings_waiting: int = Field(
+        default=128, ge=0,
+        description="Cache lookups a replica lets wait for the embedding model (~8 ms of CPU a text, 2 at once: "
+                    "128 is about half a second); beyond, new requests get 429 at once instead of queueing "
+                    "(0: no bound).")
     write_concurrency: int = Field(
         default=64, ge=1, description="Session and cache writes behind the reply sent at once per replica; the rest "
                                       "wait in order (orchestrator/write_behind.py).")

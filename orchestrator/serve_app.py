@@ -157,7 +157,8 @@ class OrchestratorDeployment:
         self.metrics = Metrics()
         self.orch = CatoOrchestrator(self.config, metrics=self.metrics)
         self.started = time.time()
-        self.admission = Admission(self.config.serve.max_admitted, self.config.serve.retry_after_s, self.orch.writes)
+        self.admission = Admission(self.config.serve.max_admitted, self.config.serve.retry_after_s, self.orch.writes,
+                                   self.orch.cache, self.config.serve.max_embeddings_waiting)
         from orchestrator.memory.ingest_ledger import ledger_for
 
         self.ingest_ledger = ledger_for(self.orch.working)  # dual-write's idempotency (orchestrator/ingest.py)

@@ -10,9 +10,12 @@ from orchestrator.api_errors import ApiError
 class Admission:
     """At most `limit` chat requests at once; the next is refused at once with 429 + Retry-After."""
 
-    def __init__(self, limit: int, retry_after_s: int, writes=None):
+    def __init__(self, limit: int, retry_after_s: int, writes=None, cache=None, max_embeddings_waiting: int = 0):
         self.limit, self.retry_after_s, self.in_flight = limit, retry_after_s, 0
         self.writes = writes   # the replica's WriteBehind: a full backlog refuses new requests too
+        # The embedding is the CPU-bound step (~8 ms of CPU a 30-token text here): while more texts wait
+        # for it than it clears in about a second, a new request would only queue; it is refused at once.
+        self.cache, self.max_embeddings_waiting = cache, max_embeddings_waiting
 
     def acquire(self) -> None:
         if self.in_flight >= self.limit:
@@ -20,6 +23,10 @@ class Admission:
         if self.writes is not None and self.writes.full:
             self._refuse(f"the orchestrator is at capacity ({self.writes.pending} session and cache writes "
                          f"waiting on this replica)")
+        waiting = getattr(self.cache, "embeddings_waiting", 0) if self.max_embeddings_waiting else 0
+        if waiting >= self.max_embeddings_waiting > 0:
+            self._refuse(f"the orchestrator is at capacity ({waiting} cache lookups waiting for the embedding "
+                         f"model on this replica)")
         self.in_flight += 1
 
     def _refuse(self, why: str) -> None:

@@ -29,6 +29,11 @@ class EmbeddingBatcher:
         self._pending: list[tuple[str, asyncio.Future]] = []
         self._running: set[asyncio.Task] = set()
 
+    @property
+    def waiting(self) -> int:
+        """Texts queued for a batch (not counting the batches being embedded)."""
+        return len(self._pending)
+
     async def embed(self, text: str) -> np.ndarray:
         loop = asyncio.get_running_loop()
         fut = loop.create_future()

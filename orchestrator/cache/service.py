@@ -204,6 +204,11 @@ class SemanticCacheService:
                            f"similarity {best.similarity:.3f} below threshold {self.threshold:.2f}")
 
     # -- housekeeping -------------------------------------------------------------------------
+    @property
+    def embeddings_waiting(self) -> int:
+        """Texts waiting for the embedding model, over every event loop of the process."""
+        return sum(b.waiting for b in list(self._batchers.values()))
+
     def stats(self) -> dict:
         with self._lock:
             lookups = self._hits + self._misses

@@ -63,3 +63,45 @@ def test_a_full_backlog_refuses_new_requests_until_it_drains():
     assert error.status == 429 and error.headers == {"Retry-After": "2"}
     assert "2 session and cache writes waiting" in error.message
     assert in_flight == 1
+
+
+class _Cache:
+    embeddings_waiting = 0
+
+
+def test_a_long_embedding_queue_refuses_new_requests_at_once():
+    cache = _Cache()
+    admission = Admission(limit=100, retry_after_s=1, cache=cache, max_embeddings_waiting=128)
+    cache.embeddings_waiting = 127
+    admission.acquire()
+    cache.embeddings_waiting = 128
+    with pytest.raises(ApiError) as refused:
+        admission.acquire()
+    assert refused.value.status == 429 and "128 cache lookups waiting" in refused.value.message
+    assert admission.in_flight == 1   # the refused one was never admitted
+    assert Admission(limit=100, retry_after_s=1, cache=cache, max_embeddings_waiting=0).acquire() is None  # 0: off
+
+
+def test_the_embedding_queue_counts_texts_waiting_for_a_batch():
+    import threading
+
+    import numpy as np
+
+    from orchestrator.cache.batcher import EmbeddingBatcher
+
+    gate = threading.Event()   # holds the model call, as a busy embedding would
+
+    def embed(texts):
+        gate.wait(5)
+        return np.zeros((len(texts), 4), dtype=np.float32)
+
+    async def scenario():
+        batcher = EmbeddingBatcher(embed, max_batch=2, workers=1)
+        tasks = [asyncio.ensure_future(batcher.embed(f"t{i}")) for i in range(7)]
+        await asyncio.sleep(0.05)
+        waiting = batcher.waiting          # one batch of 2 in the model, 5 waiting
+        gate.set()
+        await asyncio.gather(*tasks)
+        return waiting, batcher.waiting
+
+    assert asyncio.run(scenario()) == (5, 0)
