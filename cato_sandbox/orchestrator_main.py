@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     overrides = json.loads(overrides_file.read_text()) if overrides_file.exists() else {}
     if args.api_key_file:
         overrides.setdefault("api_keys", key_file_entries(Path(args.api_key_file), SANDBOX_PRINCIPAL))
-    config = sandbox_config(state, **overrides, serve=ServeConfig(port=args.port).model_dump(),
+    serve_overrides = {**overrides.pop("serve", {}), "port": args.port}   # the port is the launcher's
+    config = sandbox_config(state, **overrides, serve=ServeConfig(**serve_overrides).model_dump(),
                             admin_token=Path(args.admin_token_file).read_text().strip() if args.admin_token_file else "")
     ray.init(address=args.ray_address, namespace="cato", log_to_driver=False)
     serve.start(http_options={"host": "127.0.0.1", "port": args.port})
