@@ -90,11 +90,11 @@ class WorkingMemoryStore:
 
     def __init__(self, redis_url: str, *, ttl_s: int = 3600, durable: DurableSessions | None = None,
                  max_turns: int = 50, key_prefix: str = "wm", socket_timeout: float = 1.0,
-                 redis_client: Any = None):
+                 max_connections: int = 64, redis_client: Any = None):
         if max_turns < 1 or ttl_s < 1:
             raise ValueError("max_turns and ttl_s must be positive")
         self.redis_url, self.ttl_s, self.durable, self.max_turns = redis_url, ttl_s, durable, max_turns
-        self.key_prefix, self.socket_timeout = key_prefix, socket_timeout
+        self.key_prefix, self.socket_timeout, self.max_connections = key_prefix, socket_timeout, max_connections
         self._redis = redis_client
         self._scripts: dict[str, Any] = {}
         self._stale: set[str] = set()   # sessions whose last Redis write failed in this process
@@ -104,8 +104,13 @@ class WorkingMemoryStore:
     def redis(self) -> Any:
         if self._redis is None:
             import redis.asyncio as aioredis  # lazy
-            self._redis = aioredis.from_url(self.redis_url, socket_timeout=self.socket_timeout,
-                                            socket_connect_timeout=self.socket_timeout)
+            # A bounded pool: redis-py's default opens one more connection for every command in flight
+            # (2,000 at 2,000 concurrent requests, a connect each, on a Redis whose maxclients is shared
+            # by every replica); commands wait up to `socket_timeout` for a free one instead.
+            pool = aioredis.BlockingConnectionPool.from_url(
+                self.redis_url, max_connections=self.max_connections, timeout=self.socket_timeout,
+                socket_timeout=self.socket_timeout, socket_connect_timeout=self.socket_timeout)
+            self._redis = aioredis.Redis.from_pool(pool)  # closing the client closes the pool
         return self._redis
 
     def _script(self, name: str, source: str) -> Any:

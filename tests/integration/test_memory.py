@@ -266,6 +266,35 @@ def test_redis_only_store_round_trip_and_reads_never_raise(redis_server):
     asyncio.run(run())
 
 
+def test_many_concurrent_commands_share_a_bounded_pool_of_redis_connections(redis_server):
+    """2,000 requests in flight must not open 2,000 Redis connections: commands wait for one of
+    `max_connections` instead (redis-py's default pool opens one per command in flight)."""
+    def clients() -> int:
+        return int(redis_server.client().info("clients")["connected_clients"])
+
+    async def run():
+        store = WorkingMemoryStore(redis_server.url, ttl_s=60, max_connections=8)
+        session = sid()
+        await store.append(session, Message("user", "hello"))
+        before = clients()
+        seen = []
+
+        async def read():
+            assert await store.history(session) == [Message("user", "hello")]
+
+        async def watch():
+            for _ in range(20):
+                seen.append(clients())
+                await asyncio.sleep(0.005)
+
+        await asyncio.gather(watch(), *(read() for _ in range(500)))
+        await store.close()
+        return before, max(seen)
+
+    before, peak = asyncio.run(run())
+    assert peak - before <= 8, f"{peak - before} connections opened for 500 concurrent reads"
+
+
 # -- one write per exchange ------------------------------------------------------------------------
 class CountingClient(DynamoHttp):
     """The stores' own DynamoDB client, recording every operation sent through it."""
