@@ -112,7 +112,10 @@ def test_a_deployment_of_another_profile_blocks_and_is_seen(flag):
     other = AppConfigFlag(application="cato", environment="local", profile="pricing", flag="discount",
                           region="us-east-1", endpoint_url=flag.endpoint_url)
     other.ensure_setup()
-    slow = other.ensure_strategy("slow-other", 10, 10, 100)
+    # 1,440 strategy-minutes (AWS's maximum) at 10% a step: DEPLOYING for ~29 s of test time. The
+    # 10-minute, 100%-growth strategy used before reached BAKING within 0.2 s, which a loaded machine
+    # sometimes spent before the read below.
+    slow = other.ensure_strategy("slow-other", 1440, 10, 10)
     other.start_deployment(other.create_version(FlagSpec(enabled=True, percentage=5), "pricing"), slow, "pricing")
     assert flag.latest_deployment() is None  # not ours
     blocking = flag.blocking_deployment()
