@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, AsyncIterator
 
 import aiohttp
@@ -49,7 +49,6 @@ class AwsServiceError(Exception):
 class AwsResponse:
     status: int
     body: bytes
-    headers: dict[str, str] = field(default_factory=dict)
 
     def json(self) -> Any:
         return json.loads(self.body) if self.body else {}
@@ -65,10 +64,17 @@ def error_of(status: int, headers: Any, body: bytes) -> AwsServiceError:
         data = {}
     if not isinstance(data, dict):
         data = {}
-    code = (headers.get("x-amzn-ErrorType") or data.get("__type") or data.get("code") or "")
-    code = str(code).split(":", 1)[0].rsplit("#", 1)[-1]
+    code = error_code(headers.get("x-amzn-ErrorType") or data.get("__type") or data.get("code") or "")
     message = str(data.get("message") or data.get("Message") or body[:200].decode("utf-8", "replace"))
-    return AwsServiceError(status, code[:1].upper() + code[1:], message, data)
+    return AwsServiceError(status, code, message, data)
+
+
+def error_code(raw: object) -> str:
+    """An AWS error code as botocore names it: "ThrottlingException" from the header form
+    "ThrottlingException:http://...", the body form "com.amazonaws...#ThrottlingException", or the
+    in-stream form "throttlingException"."""
+    code = str(raw).split(":", 1)[0].rsplit("#", 1)[-1]
+    return code[:1].upper() + code[1:]
 
 
 class AwsHttp:
@@ -157,11 +163,7 @@ class AwsHttp:
                 raise AwsTransportError(f"{self.service} answer cut off by the timeout", timeout=True) from exc
             except aiohttp.ClientError as exc:
                 raise AwsTransportError(f"{type(exc).__name__}: {exc}") from exc
-            return AwsResponse(resp.status, raw, dict(resp.headers))
-
-    async def post_json(self, path: str, payload: dict, headers: dict[str, str] | None = None) -> AwsResponse:
-        body = json.dumps(payload, separators=(",", ":")).encode()
-        return await self.request("POST", path, body, {"Content-Type": "application/json", **(headers or {})})
+            return AwsResponse(resp.status, raw)
 
     async def close(self) -> None:
         if self._session is not None and not self._session.closed:

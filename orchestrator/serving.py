@@ -23,8 +23,8 @@ class Admission:
         if self.writes is not None and self.writes.full:
             self._refuse(f"the orchestrator is at capacity ({self.writes.pending} session and cache writes "
                          f"waiting on this replica)")
-        waiting = getattr(self.cache, "embeddings_waiting", 0) if self.max_embeddings_waiting else 0
-        if waiting >= self.max_embeddings_waiting > 0:
+        waiting = getattr(self.cache, "embeddings_waiting", 0)
+        if self.max_embeddings_waiting and waiting >= self.max_embeddings_waiting:
             self._refuse(f"the orchestrator is at capacity ({waiting} cache lookups waiting for the embedding "
                          f"model on this replica)")
         self.in_flight += 1

@@ -15,7 +15,7 @@ from typing import Any, AsyncIterator
 
 import aiohttp
 
-from orchestrator.aws_http import AwsHttp, AwsServiceError, AwsTransportError
+from orchestrator.aws_http import AwsHttp, AwsServiceError, AwsTransportError, error_code
 from orchestrator.backends.base import RetryingBackend, classify, is_content_filter
 from orchestrator.ports import BackendError, FailureKind, ModelTier
 
@@ -68,9 +68,8 @@ class AwsBackend(RetryingBackend):
 
     def _event(self, headers: dict, payload: bytes) -> tuple[str, dict | bytes]:
         if headers.get(":message-type") in ("exception", "error"):
-            code = str(headers.get(":exception-type") or headers.get(":error-code") or "")
+            code = error_code(headers.get(":exception-type") or headers.get(":error-code") or "")
             text = _json_or_empty(payload).get("message") or headers.get(":error-message") or ""
-            code = code[:1].upper() + code[1:]   # in-stream codes are "throttlingException"
             raise self.from_aws(AwsServiceError(200, code, str(text), {}))
         kind = str(headers.get(":event-type") or "")
         if headers.get(":content-type", "application/json") == "application/json":

@@ -38,12 +38,10 @@ def make_client(region: str, endpoint_url: str | None = None) -> Any:
     return DynamoHttp(region, endpoint_url, max_attempts=3, connect_timeout_s=3, timeout_s=10)
 
 
-def _map_error(exc: Exception, what: str) -> MemoryStoreError:
-    response = getattr(exc, "response", None)
-    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+def _map_error(exc: Exception, what: str, code: str | None, item: Any) -> MemoryStoreError:
+    """Our error for a failed DynamoDB call (botocore's or DynamoHttp's, whichever read `code`)."""
     cls = ConditionFailed if code in _CONDITION_CODES else MemoryStoreError
-    item = response.get("Item") if isinstance(response, dict) else None
-    return cls(f"DynamoDB {what} failed: {exc}", code=code, item=item)
+    return cls(f"DynamoDB {what} failed: {exc}", code=code, item=item if isinstance(item, dict) else None)
 
 
 async def call(client: Any, op: str, **kwargs: Any) -> dict:
@@ -57,19 +55,18 @@ async def call(client: Any, op: str, **kwargs: Any) -> dict:
         try:
             return await client.call(op, kwargs)
         except AwsServiceError as exc:
-            cls = ConditionFailed if exc.code in _CONDITION_CODES else MemoryStoreError
-            item = exc.body.get("Item")
-            raise cls(f"DynamoDB {op} failed: {exc}", code=exc.code,
-                      item=item if isinstance(item, dict) else None) from exc
+            raise _map_error(exc, op, exc.code, exc.body.get("Item")) from exc
         except AwsTransportError as exc:
-            raise MemoryStoreError(f"DynamoDB {op} failed: {exc}") from exc
+            raise _map_error(exc, op, None, None) from exc
     from botocore.exceptions import BotoCoreError, ClientError
 
     fn: Callable[..., dict] = getattr(client, op)
     try:
         return await asyncio.to_thread(fn, **kwargs)
     except (ClientError, BotoCoreError) as exc:
-        raise _map_error(exc, op) from exc
+        response = getattr(exc, "response", None)
+        response = response if isinstance(response, dict) else {}
+        raise _map_error(exc, op, response.get("Error", {}).get("Code"), response.get("Item")) from exc
 
 
 async def close_client(client: Any) -> None:
@@ -81,7 +78,7 @@ async def close_client(client: Any) -> None:
 
 
 async def backoff(attempt: int, base_s: float = 0.005, cap_s: float = 0.2) -> None:
-    """Full-jitter pause before retrying a conditional write that lost a race."""
+    """Full-jitter pause before a retry (a conditional write that lost a race, a throttled call)."""
     await asyncio.sleep(random.uniform(0, min(cap_s, base_s * 2 ** attempt)))
 
 

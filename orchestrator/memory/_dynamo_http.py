@@ -10,13 +10,13 @@ fills one in too), so a retried transaction is applied once.
 """
 from __future__ import annotations
 
-import asyncio
 import json
-import random
 import uuid
 from typing import Any
 
 from orchestrator.aws_http import AwsHttp, AwsServiceError, AwsTransportError
+
+from ._dynamo import backoff
 
 _RETRYABLE = {"Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
               "TooManyRequestsException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
@@ -58,7 +58,7 @@ class DynamoHttp:
             except (AwsServiceError, AwsTransportError) as exc:
                 if attempt == self.max_attempts or not retryable(exc):
                     raise
-            await asyncio.sleep(random.uniform(0, min(self.max_delay_s, self.base_delay_s * 2 ** attempt)))
+            await backoff(attempt, self.base_delay_s, self.max_delay_s)
         raise AssertionError("unreachable")
 
     def warm(self) -> None:
