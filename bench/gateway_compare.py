@@ -206,7 +206,7 @@ async def measure_cell(session, target: Target, scenario, conc: int, prof: dict,
     b, bd = tree.snapshot(), deps.snapshot() if deps else {}
     g0, t0 = me.cpu_times(), time.perf_counter()
     samples, w0, w1, done, total_ok = await run_step(session, target, scenario, conc, prof["warmup_s"], prof["measure_s"],
-                                     prof["timeout_s"])
+                                                     prof["timeout_s"], prof["client_retries"])
     g1, t1 = me.cpu_times(), time.perf_counter()
     a, ad = tree.snapshot(), deps.snapshot() if deps else {}
     # CPU per request: the tree's CPU over the whole step (warm-up and drain included) / every 200 of the step.
@@ -272,6 +272,9 @@ def main() -> int:
     ap.add_argument("--warmup-s", type=float)
     ap.add_argument("--measure-s", type=float)
     ap.add_argument("--timeout-s", type=float, help="per-request client timeout")
+    ap.add_argument("--client-retries", type=int, default=2,
+                    help="retries of a 429/5xx per turn, with the openai SDK's waits (its default: 2); 0 starts "
+                         "a new conversation at once")
     ap.add_argument("--scenarios", default="stateless,sessions,paraphrase,streaming")
     ap.add_argument("--targets", default=",".join(TARGETS))
     ap.add_argument("--orch-overrides", default="", help="JSON for orchestrator-overrides.json, e.g. "
@@ -294,6 +297,7 @@ def main() -> int:
     for k in ("rounds", "warmup_s", "measure_s", "timeout_s"):
         if getattr(args, k) is not None:
             prof[k] = getattr(args, k)
+    prof["client_retries"] = args.client_retries
     n_targets, n_scen = len(args.targets.split(",")), len(args.scenarios.split(","))
     est = (len(prof["latencies"]) * n_scen * len(prof["levels"]) * prof["rounds"] * n_targets
            * (prof["warmup_s"] + prof["measure_s"] + 0.7)

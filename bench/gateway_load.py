@@ -186,6 +186,7 @@ class Sample:
     tier: str | None = None
     hit_candidate: bool = False
     error: str = ""
+    retry_after_s: float | None = None  # the answer's Retry-After header, when it had one
 
 
 async def _one(session: aiohttp.ClientSession, target: Target, history: list[dict], turn: Turn,
@@ -194,11 +195,12 @@ async def _one(session: aiohttp.ClientSession, target: Target, history: list[dic
     headers = {"Authorization": f"Bearer {target.api_key}"}
     t0 = time.perf_counter()
     ttft = None
-    answer, cached, tier, err = "", None, None, ""
+    answer, cached, tier, err, retry_after = "", None, None, "", None
     try:
         async with asyncio.timeout(timeout_s):
             async with session.post(url, json=body, headers=headers) as r:
                 status = r.status
+                retry_after = _retry_after(r.headers.get("Retry-After"))
                 if status != 200 or not stream:
                     raw = await r.read()
                     if status == 200:
@@ -223,12 +225,45 @@ async def _one(session: aiohttp.ClientSession, target: Target, history: list[dic
     except (aiohttp.ClientError, OSError, ValueError) as exc:
         status, err = 0, f"{type(exc).__name__}: {exc}"[:300]
     t1 = time.perf_counter()
-    return Sample(t0, t1, status, (t1 - t0) * 1000, ttft, turn.turn_no, cached, tier, turn.hit_candidate, err), answer
+    return Sample(t0, t1, status, (t1 - t0) * 1000, ttft, turn.turn_no, cached, tier, turn.hit_candidate, err,
+                  retry_after), answer
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+SDK_RETRIED = {408, 409, 429}  # and every 5xx: what openai-python's _should_retry retries
+
+
+def sdk_retry_delay(sample: Sample, retries_done: int, rng: random.Random) -> float | None:
+    """The wait before the next try as the official openai SDK computes it, or None: it would not retry.
+
+    openai-python 3.x (_base_client._should_retry, _calculate_retry_timeout) retries 408, 409, 429 and
+    5xx, not client timeouts (its default timeout is 600 s) and not a Retry-After over 120 s; it waits
+    Retry-After when that is in (0, 120] s, else backs off 0.5 s * 2^n, at most 8 s, minus up to 25%.
+    """
+    if not (sample.status in SDK_RETRIED or sample.status >= 500):
+        return None
+    if sample.retry_after_s is not None and sample.retry_after_s > 120:
+        return None
+    if sample.retry_after_s is not None and 0 < sample.retry_after_s <= 120:
+        return sample.retry_after_s
+    return min(0.5 * 2 ** retries_done, 8.0) * (1 - 0.25 * rng.random())
 
 
 async def run_step(session: aiohttp.ClientSession, target: Target, scenario: Scenario, concurrency: int,
-                   warmup_s: float, measure_s: float, timeout_s: float) -> tuple[list[Sample], float, float, int, int]:
+                   warmup_s: float, measure_s: float, timeout_s: float,
+                   max_retries: int = 2) -> tuple[list[Sample], float, float, int, int]:
     """Closed loop: `concurrency` virtual users, each sending its next turn when the last answered.
+
+    Each virtual user behaves as a client of the official openai SDK (max_retries 2 by default): a
+    429 or 5xx is retried after the SDK's wait (Retry-After when the answer has one), every try a
+    sample of its own; when the retries are spent the conversation ends and a new one starts.
+    `max_retries=0` is a client that starts over at once (a retry storm: not how Cato's clients behave).
 
     Returns (samples started inside the measured window, window start, window end, 200s that
     finished inside the window whenever they started: the throughput, all 200s of the step). Requests still in flight at
@@ -237,6 +272,7 @@ async def run_step(session: aiohttp.ClientSession, target: Target, scenario: Sce
     t_begin = time.perf_counter()
     w0, w1 = t_begin + warmup_s, t_begin + warmup_s + measure_s
     samples: list[Sample] = []
+    rng = random.Random(concurrency)
     finished: list[float] = []  # end times of every 200, warm-up ones included (throughput)
 
     async def user() -> None:
@@ -247,9 +283,16 @@ async def run_step(session: aiohttp.ClientSession, target: Target, scenario: Sce
                 if time.perf_counter() >= w1:
                     return
                 history.append({"role": "user", "content": turn.text})
-                s, answer = await _one(session, target, history, turn, scenario.stream, timeout_s)
-                if s.t_start >= w0:
-                    samples.append(s)
+                retries = 0
+                while True:
+                    s, answer = await _one(session, target, history, turn, scenario.stream, timeout_s)
+                    if s.t_start >= w0:
+                        samples.append(s)
+                    delay = sdk_retry_delay(s, retries, rng) if retries < max_retries else None
+                    if delay is None or time.perf_counter() + delay >= w1:
+                        break
+                    retries += 1
+                    await asyncio.sleep(delay)
                 if s.status == 200:
                     finished.append(s.t_end)
                 if s.status != 200:

@@ -48,9 +48,10 @@ class EmbeddingBatcher:
         while self._pending:
             if len(self._pending) < self.max_batch:
                 await asyncio.sleep(self.max_wait_s)  # let concurrent requests join this batch
+            self._pending = [(t, f) for t, f in self._pending if not f.cancelled()]
             batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
             if not batch:
-                break  # another worker took them while this one yielded
+                break  # another worker took them while this one yielded, or their requests were cancelled
             try:
                 vectors = await asyncio.to_thread(self._embed, [t for t, _ in batch])
             except Exception as exc:  # every waiter learns why, none hangs

@@ -105,3 +105,34 @@ def test_the_embedding_queue_counts_texts_waiting_for_a_batch():
         return waiting, batcher.waiting
 
     assert asyncio.run(scenario()) == (5, 0)
+
+
+def test_the_embedding_skips_lookups_whose_request_was_cancelled():
+    """A request whose client went away (Serve cancels it) is not embedded: under overload that
+    work only delayed the requests still waiting. Planted: without the filter, all 7 texts reach the model."""
+    import asyncio
+    import threading
+
+    import numpy as np
+
+    from orchestrator.cache.batcher import EmbeddingBatcher
+
+    gate, embedded = threading.Event(), []
+
+    def embed(texts):
+        gate.wait(5)
+        embedded.extend(texts)
+        return np.zeros((len(texts), 4), dtype=np.float32)
+
+    async def scenario():
+        batcher = EmbeddingBatcher(embed, max_batch=2, workers=1)
+        tasks = [asyncio.ensure_future(batcher.embed(f"t{i}")) for i in range(7)]
+        await asyncio.sleep(0.05)          # t0, t1 in the model; t2..t6 waiting
+        for t in tasks[2:6]:
+            t.cancel()                     # their clients went away
+        gate.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return batcher.waiting
+
+    assert asyncio.run(scenario()) == 0
+    assert embedded == ["t0", "t1", "t6"]
