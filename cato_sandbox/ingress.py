@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -20,13 +21,15 @@ def ingress_env(mode: str, state_dir: Path) -> dict[str, str]:
     binds to 127.0.0.1, the replica's own port follows the node IP (127.0.0.1), the two ports are
     free ports chosen per sandbox, HAProxy's files live
     in a directory of this sandbox's own (not the shared /tmp/haproxy-serve), and the drain on
-    delete is 2 s, not 30.
+    delete is 2 s, not 30. The same hook bounds HAProxy's connections to the replica at the
+    replica's max_admitted and answers the overflow with a 429 (orchestrator/ingress_limits.py),
+    from the serve settings the sandbox's orchestrator runs with.
     """
     if mode != "haproxy":
         return {}
     base = haproxy_dir(state_dir)
     base.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
+    return {**_limits(state_dir, base),"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
             "RAY_SERVE_HAPROXY_NBTHREAD": "1", "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "2",
             "RAY_SERVE_HAPROXY_STATS_PORT": str(procs.free_port()),
             "RAY_SERVE_HAPROXY_METRICS_PORT": str(procs.free_port()),
@@ -37,6 +40,19 @@ def ingress_env(mode: str, state_dir: Path) -> dict[str, str]:
             # ray_loopback/sitecustomize.py rewrites the stats and exporter binds to 127.0.0.1
             "PYTHONPATH": os.pathsep.join([str(Path(__file__).with_name("ray_loopback")),
                                            str(_REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+
+
+def _limits(state_dir: Path, base: Path) -> dict[str, str]:
+    from orchestrator.ingress_limits import ENV_ERRORFILE_DIR, limits_env
+
+    from cato_sandbox.orchestrator_config import sandbox_serve
+
+    overrides_file = Path(state_dir) / "orchestrator-overrides.json"
+    overrides = json.loads(overrides_file.read_text()) if overrides_file.exists() else {}
+    serve = sandbox_serve(overrides)
+    queue = {-1: 100_000, 0: 1}.get(serve.max_queued_requests, serve.max_queued_requests)  # Ray's -1: no bound
+    return {**limits_env(serve.max_admitted, queue, serve.ingress_queue_timeout_s,
+                         serve.retry_after_s), ENV_ERRORFILE_DIR: str(base)}
 
 
 def haproxy_dir(state_dir: Path) -> Path:

@@ -6,13 +6,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestrator.config import OrchestratorConfig
+from orchestrator.config import OrchestratorConfig, ServeConfig
 from orchestrator.ports import ModelTier
 
 from cato_sandbox.state import SandboxState
 
 # The principal the sandbox's one client key (litellm.key, shared with LiteLLM) is recorded under.
 SANDBOX_PRINCIPAL = "sandbox"
+
+
+# Sized from what one replica on this 2-core machine serves (docs/capacity.md, "Admission"): ~200 sessions a
+# second at 500 ms, so ~100-130 requests in flight at saturation; 160 leaves room for slower answers while
+# keeping the replica's event loop ahead of its work. At 512 (the product default, for a replica with its
+# own cores) 2,000 concurrent sessions sharing these 2 cores with moto, the simulator and the load left the
+# replica's loop too slow to accept its connections (docs/performance.md).
+SANDBOX_SERVE = {"max_admitted": 160, "max_ongoing_requests": 224}
+
+
+def sandbox_serve(overrides: dict[str, Any]) -> ServeConfig:
+    """The sandbox replica's serve settings: SANDBOX_SERVE under the `serve` of orchestrator-overrides.json."""
+    return ServeConfig(**{**SANDBOX_SERVE, **overrides.get("serve", {})})
 
 
 def sandbox_config(state: SandboxState | dict[str, Any], **overrides: Any) -> OrchestratorConfig:

@@ -29,10 +29,10 @@ def main(argv: list[str] | None = None) -> int:
     import ray
     from ray import serve
 
-    from orchestrator.config import ServeConfig, key_file_entries
+    from orchestrator.config import key_file_entries
     from orchestrator.serve_app import build_app
 
-    from cato_sandbox.orchestrator_config import SANDBOX_PRINCIPAL, sandbox_config
+    from cato_sandbox.orchestrator_config import SANDBOX_PRINCIPAL, sandbox_config, sandbox_serve
     from cato_sandbox.state import read_state
 
     state = read_state(args.state_dir)
@@ -42,8 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     overrides = json.loads(overrides_file.read_text()) if overrides_file.exists() else {}
     if args.api_key_file:
         overrides.setdefault("api_keys", key_file_entries(Path(args.api_key_file), SANDBOX_PRINCIPAL))
-    serve_overrides = {**overrides.pop("serve", {}), "port": args.port}   # the port is the launcher's
-    config = sandbox_config(state, **overrides, serve=ServeConfig(**serve_overrides).model_dump(),
+    serve_settings = sandbox_serve(overrides).model_copy(update={"port": args.port})   # the port is the launcher's
+    overrides.pop("serve", None)
+    config = sandbox_config(state, **overrides, serve=serve_settings.model_dump(),
                             admin_token=Path(args.admin_token_file).read_text().strip() if args.admin_token_file else "")
     ray.init(address=args.ray_address, namespace="cato", log_to_driver=False)
     serve.start(http_options={"host": "127.0.0.1", "port": args.port})

@@ -65,6 +65,11 @@ class ServeConfig(_Model):
                     "Retry-After in OpenAI's shape, never queued into a timeout. Requests mostly await the model "
                     "(~0.3 MB each), so this bounds memory and queueing, not CPU: see docs/capacity.md.")
     retry_after_s: int = Field(default=1, ge=0, le=3600, description="Retry-After sent with a 429.")
+    ingress_queue_timeout_s: float = Field(
+        default=2.0, gt=0, le=60,
+        description="With the HAProxy ingress: HAProxy lets at most max_admitted requests reach a replica at once "
+                    "and holds up to max_queued_requests more for at most this long, then refuses them with 429 "
+                    "(orchestrator/ingress_limits.py; the Ray head's CATO_HAPROXY_* environment).")
     max_embeddings_waiting: int = Field(
         default=128, ge=0,
         description="Cache lookups a replica lets wait for the embedding model (~8 ms of CPU a text, 2 at once: "

@@ -43,12 +43,14 @@ def cli_env(workdir: Path, **extra: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def orchestrator_stack(work: Path, **env: str):
+def orchestrator_stack(work: Path, overrides: dict | None = None, **env: str):
     """`sandbox up` then `orchestrator install` through the CLI in `work`; yields (cli, orchestrator url);
-    `sandbox down` after."""
+    `sandbox down` after. `overrides`: the orchestrator's orchestrator-overrides.json."""
     cli = Cli(work, cli_env(work, CATO_STATE_URL=str(work / "state.db"), **env))
     r = cli.run("sandbox", "up", timeout=120)
     assert r.returncode == 0, r.stderr
+    if overrides:
+        (work / ".cato-migrate" / "orchestrator-overrides.json").write_text(json.dumps(overrides))
     try:
         r = cli.run("orchestrator", "install", "--output", "json", timeout=400)
         assert r.returncode == 0, r.stderr

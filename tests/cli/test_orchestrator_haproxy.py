@@ -9,9 +9,15 @@ import pytest
 from tests.cli.conftest import orchestrator_stack
 
 
+# two requests at once on the replica, one more held by HAProxy for at most 0.5 s: what does not fit is
+# HAProxy's 429 (orchestrator/ingress_limits.py)
+LIMITS = {"serve": {"max_admitted": 2, "max_ongoing_requests": 8, "max_queued_requests": 1,
+                    "ingress_queue_timeout_s": 0.5, "retry_after_s": 2}}
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    with orchestrator_stack(tmp_path_factory.mktemp("orch-haproxy"), CATO_SANDBOX_INGRESS="haproxy") as stack:
+    with orchestrator_stack(tmp_path_factory.mktemp("orch-haproxy"), LIMITS, CATO_SANDBOX_INGRESS="haproxy") as stack:
         yield stack
 
 
@@ -49,6 +55,50 @@ def test_haproxy_ingress_serves_the_openai_api_and_keeps_its_files_in_the_sandbo
     assert not _listening_beyond_loopback()  # stats and exporter (sandbox/ray_loopback), the replica port
     with pytest.raises(openai.AuthenticationError):
         openai.OpenAI(base_url=url + "/v1", api_key="sk-wrong", max_retries=0).models.list()
+
+
+def test_what_does_not_fit_on_the_replica_is_refused_by_haproxy_at_once_with_a_429(stack):
+    """8 requests at once on a replica that takes 2 (+1 queued) while the model takes 3 s: the rest get a 429
+    with Retry-After in OpenAI's shape before any answer, never a wait into a timeout, and from HAProxy: only 2
+    reach the replica. Planted: without the limits (no CATO_HAPROXY_* on the Ray head) the config has no
+    maxconn, all 8 reach the replica, and its own admission is what refuses."""
+    import json as _json
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from cato_sandbox.ingress import haproxy_dir
+    from cato_sandbox.state import read_state
+
+    cli, url = stack
+    state = cli.workdir / ".cato-migrate"
+    cfg = next(haproxy_dir(state).rglob("haproxy.cfg")).read_text()
+    assert " check maxconn 2 maxqueue 1 " in cfg and "timeout queue 500ms" in cfg
+    key = (state / "litellm.key").read_text().strip()
+    sim = read_state(state).urls()["simulator"] + "/admin/config"
+    before = httpx.get(sim, timeout=10, trust_env=False).json()
+    httpx.put(sim, json={"tiers": {"*": {"ttft_ms": 3000, "per_token_ms": 0}}}, timeout=10, trust_env=False)
+
+    def ask(i: int):
+        t0 = time.monotonic()
+        r = httpx.post(url + "/v1/chat/completions", headers={"Authorization": f"Bearer {key}"}, timeout=30,
+                       json={"model": "claude-3-haiku", "messages": [{"role": "user", "content": f"Question {i}?"}]},
+                       trust_env=False)
+        return r, time.monotonic() - t0
+
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(ask, range(8)))
+    finally:
+        httpx.put(sim, json={"tiers": before["tiers"]}, timeout=10, trust_env=False)
+    ok = [t for r, t in answers if r.status_code == 200]
+    refused = [(r, t) for r, t in answers if r.status_code == 429]
+    assert len(ok) + len(refused) == 8 and 1 <= len(ok) <= 2 and len(refused) >= 6, [r.status_code for r, _ in answers]
+    for r, took in refused:
+        assert r.headers["retry-after"] == "2" and took < min(ok)   # refused before any answer came back
+        error = _json.loads(r.content)["error"]
+        assert error["type"] == "rate_limit_error" and error["code"] == "at_capacity"
+        assert "every replica busy and its queue full" in error["message"]   # HAProxy's, not the replica's
 
 
 def test_sandbox_down_stops_haproxy_within_seconds(stack):

@@ -90,6 +90,24 @@ def test_serve_config_runs_the_orchestrator_app():
     assert set(cfg.backends) == {"bedrock_haiku", "bedrock_sonnet", "shadow_self"}
 
 
+def test_haproxy_limits_match_the_replicas_serve_settings():
+    """The Ray head's CATO_HAPROXY_* (orchestrator/ingress_limits.py) say what serveConfigV2 says, and
+    the hook directory is on PYTHONPATH: a mismatch would refuse at HAProxy what the replica admits,
+    or let through what it refuses."""
+    from orchestrator.config import OrchestratorConfig
+    from orchestrator.ingress_limits import limits_from_env
+
+    env = _docs(RAYSERVICE)
+    env = next(d for d in env if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "cato-orchestrator-env")["data"]
+    (app,) = yaml.safe_load(_rayservice()["spec"]["serveConfigV2"])["applications"]
+    serve = OrchestratorConfig.model_validate(app["args"]).serve
+    limits = limits_from_env(env)
+    assert limits is not None and env["PYTHONPATH"].endswith("orchestrator/ray_hooks")
+    assert (limits.maxconn, limits.maxqueue, limits.queue_timeout_s, limits.retry_after_s) == (
+        serve.max_admitted, serve.max_queued_requests, serve.ingress_queue_timeout_s, serve.retry_after_s)
+    assert serve.max_ongoing_requests > serve.max_admitted   # health checks and metrics still get in
+
+
 def test_litellm_pinned_and_configured():
     docs = {km.ref(d): d for d in _docs(K8S / "litellm" / "deployment.yaml")}
     dep = docs["Deployment/litellm"]
