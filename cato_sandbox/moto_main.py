@@ -59,8 +59,45 @@ def uninstall() -> None:
         del Table._cato_partition_query
 
 
+def keep_alive() -> None:
+    """Persistent HTTP/1.1 connections, as DynamoDB's endpoint keeps them. werkzeug's server always
+    answers `Connection: close` (http.server cannot skip an unread body before the next request line),
+    so every DynamoDB call of the orchestrator paid a new TCP connection and moto a new thread: at 2,000
+    concurrent sessions ~15% of the replica's event loop, and moto's listen backlog overflowing. Here
+    the body is read whole before moto sees it (so nothing unread is left on the connection) and the
+    close is dropped; a chunked body or `Expect: 100-continue` still closes the connection, as before."""
+    import io
+
+    from moto import server
+
+    class KeepAliveHandler(server.MotoRequestHandler):
+        protocol_version = "HTTP/1.1"
+        _keep = False
+
+        def run_wsgi(self) -> None:
+            if ("chunked" in self.headers.get("Transfer-Encoding", "").lower()
+                    or self.headers.get("Expect", "").lower().strip() == "100-continue"):
+                self._keep = False   # werkzeug's own path (it answers 100 Continue before the body comes)
+                return super().run_wsgi()
+            length = int(self.headers.get("Content-Length") or 0)
+            wire, self._keep = self.rfile, True
+            self.rfile = io.BufferedReader(io.BytesIO(wire.read(length) if length > 0 else b""))  # type: ignore[assignment]
+            try:
+                return super().run_wsgi()
+            finally:
+                self.rfile = wire
+
+        def send_header(self, keyword: str, value: str) -> None:
+            if self._keep and keyword.lower() == "connection" and value.lower() == "close":
+                return
+            super().send_header(keyword, value)
+
+    server.MotoRequestHandler = KeepAliveHandler  # type: ignore[misc]
+
+
 def main(argv: list[str] | None = None) -> None:
     install()
+    keep_alive()
     from moto.server import main as moto_main
 
     moto_main(argv if argv is not None else sys.argv[1:])

@@ -70,11 +70,37 @@ def test_the_sandbox_moto_answers_every_query_as_moto_does():
     ours = _serve([sys.executable, "-m", "cato_sandbox.moto_main", "-H", "127.0.0.1", "-p", str(b)], b)
     try:
         expected, got = _answers(f"http://127.0.0.1:{a}"), _answers(f"http://127.0.0.1:{b}")
+        plain_conn, ours_conn = _calls_on_one_connection(a), _calls_on_one_connection(b)
     finally:
         stop_process(plain)
         stop_process(ours)
     assert got == expected
     assert [len(x["Items"]) for x in got] == [5, 2, 5, 3, 3, 2, 0, 9, 1]   # the queries found what they ask
+    # ours keeps the connection alive, as DynamoDB does; plain moto (werkzeug) closes it after each
+    # answer, so each orchestrator call paid a new TCP connection
+    assert ours_conn == [(11, 200, False), (11, 200, False), (11, 200, False)]
+    assert plain_conn == [(11, 200, True)]   # werkzeug: "Connection: close" after every answer
+
+
+def _calls_on_one_connection(port: int) -> list[tuple[int, int, bool]]:
+    """(HTTP version, status, server will close) for ListTables sent three times on one connection."""
+    import http.client
+
+    conn, out = http.client.HTTPConnection("127.0.0.1", port, timeout=10), []
+    headers = {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "DynamoDB_20120810.ListTables",
+               "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/dynamodb/aws4_request, "
+                                "SignedHeaders=host, Signature=0"}
+    try:
+        for _ in range(3):
+            conn.request("POST", "/", body=b"{}", headers=headers)
+            r = conn.getresponse()
+            r.read()
+            out.append((r.version, r.status, r.will_close))
+            if r.will_close:
+                break
+    finally:
+        conn.close()
+    return out
 
 
 def test_a_query_reads_only_its_partition(monkeypatch):
