@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
 
@@ -29,7 +28,7 @@ def ingress_env(mode: str, state_dir: Path) -> dict[str, str]:
         return {}
     base = haproxy_dir(state_dir)
     base.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return {**_limits(state_dir, base),"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
+    return {**_limits(state_dir, base), "RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
             "RAY_SERVE_HAPROXY_NBTHREAD": "1", "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "2",
             "RAY_SERVE_HAPROXY_STATS_PORT": str(procs.free_port()),
             "RAY_SERVE_HAPROXY_METRICS_PORT": str(procs.free_port()),
@@ -43,16 +42,11 @@ def ingress_env(mode: str, state_dir: Path) -> dict[str, str]:
 
 
 def _limits(state_dir: Path, base: Path) -> dict[str, str]:
-    from orchestrator.ingress_limits import ENV_ERRORFILE_DIR, limits_env
+    from orchestrator.ingress_limits import ENV_ERRORFILE_DIR, limits_env_for
 
-    from cato_sandbox.orchestrator_config import sandbox_serve
+    from cato_sandbox.orchestrator_config import read_overrides, sandbox_serve
 
-    overrides_file = Path(state_dir) / "orchestrator-overrides.json"
-    overrides = json.loads(overrides_file.read_text()) if overrides_file.exists() else {}
-    serve = sandbox_serve(overrides)
-    queue = {-1: 100_000, 0: 1}.get(serve.max_queued_requests, serve.max_queued_requests)  # Ray's -1: no bound
-    return {**limits_env(serve.max_admitted, queue, serve.ingress_queue_timeout_s,
-                         serve.retry_after_s), ENV_ERRORFILE_DIR: str(base)}
+    return {**limits_env_for(sandbox_serve(read_overrides(state_dir))), ENV_ERRORFILE_DIR: str(base)}
 
 
 def haproxy_dir(state_dir: Path) -> Path:

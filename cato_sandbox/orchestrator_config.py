@@ -4,6 +4,8 @@ serveConfigV2 args (k8s/ray-serve/cato-orchestrator.yaml) or CATO_ORCHESTRATOR_C
 rehearsal builds it from the sandbox's state file."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from orchestrator.config import OrchestratorConfig, ServeConfig
@@ -21,6 +23,12 @@ SANDBOX_PRINCIPAL = "sandbox"
 # own cores) 2,000 concurrent sessions sharing these 2 cores with moto, the simulator and the load left the
 # replica's loop too slow to accept its connections (docs/performance.md).
 SANDBOX_SERVE = {"max_admitted": 160, "max_ongoing_requests": 224}
+
+
+def read_overrides(state_dir: Path | str) -> dict[str, Any]:
+    """`<state_dir>/orchestrator-overrides.json` (what a bench or test sets for the sandbox's orchestrator), or {}."""
+    path = Path(state_dir) / "orchestrator-overrides.json"
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def sandbox_serve(overrides: dict[str, Any]) -> ServeConfig:

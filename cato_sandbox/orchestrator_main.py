@@ -9,7 +9,6 @@ sandbox manager stops: on SIGTERM it shuts Serve down and exits.
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import threading
@@ -32,14 +31,13 @@ def main(argv: list[str] | None = None) -> int:
     from orchestrator.config import key_file_entries
     from orchestrator.serve_app import build_app
 
-    from cato_sandbox.orchestrator_config import SANDBOX_PRINCIPAL, sandbox_config, sandbox_serve
+    from cato_sandbox.orchestrator_config import SANDBOX_PRINCIPAL, read_overrides, sandbox_config, sandbox_serve
     from cato_sandbox.state import read_state
 
     state = read_state(args.state_dir)
     if state is None:
         ap.error(f"no sandbox is recorded in {args.state_dir}")
-    overrides_file = Path(args.state_dir) / "orchestrator-overrides.json"
-    overrides = json.loads(overrides_file.read_text()) if overrides_file.exists() else {}
+    overrides = read_overrides(args.state_dir)
     if args.api_key_file:
         overrides.setdefault("api_keys", key_file_entries(Path(args.api_key_file), SANDBOX_PRINCIPAL))
     serve_settings = sandbox_serve(overrides).model_copy(update={"port": args.port})   # the port is the launcher's

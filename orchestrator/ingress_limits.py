@@ -12,8 +12,8 @@ Ray exposes no setting for it, so this patches the template Ray renders its conf
 imported in the process that renders it (the Ray head's HAProxy manager): `sitecustomize` in
 `orchestrator/ray_hooks/` (production: the RayService puts that directory on PYTHONPATH) or the sandbox's
 own hook. Every anchor must match exactly once; if a Ray upgrade changes the template, `TemplateChanged`
-is raised and HAProxy is not started with half the limits (tests/unit/test_ingress_limits.py renders the
-real template).
+is raised and HAProxy is not started with half the limits (tests/unit/test_ingress_limits.py patches Ray's
+real template; tests/cli/test_orchestrator_haproxy.py runs the config Ray renders from it).
 """
 from __future__ import annotations
 
@@ -73,12 +73,18 @@ def limits_env(maxconn: int, maxqueue: int, queue_timeout_s: float, retry_after_
             ENV_RETRY_AFTER_S: str(retry_after_s)}
 
 
+def limits_env_for(serve) -> dict[str, str]:
+    """The environment for a replica's `ServeConfig`: HAProxy lets through what the replica admits."""
+    queue = {-1: 100_000, 0: 1}.get(serve.max_queued_requests, serve.max_queued_requests)  # Ray's -1: no bound
+    return limits_env(serve.max_admitted, queue, serve.ingress_queue_timeout_s, serve.retry_after_s)
+
+
 def refusal_http(retry_after_s: int) -> bytes:
     """HAProxy's answer when a replica's connections and queue are full: what the replica's admission sends."""
-    body = json.dumps({"error": {
-        "message": f"the orchestrator is at capacity (every replica busy and its queue full); "
-                   f"retry after {retry_after_s}s",
-        "type": "rate_limit_error", "param": None, "code": "at_capacity"}}).encode()
+    from orchestrator.api_errors import error_body
+
+    body = json.dumps(error_body(429, f"the orchestrator is at capacity (every replica busy and its queue full); "
+                                      f"retry after {retry_after_s}s", code="at_capacity")).encode()
     head = (f"HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nRetry-After: {retry_after_s}\r\n"
             f"Cache-Control: no-store\r\nContent-Length: {len(body)}\r\n\r\n")
     return head.encode() + body

