@@ -4,7 +4,7 @@ Why: boto3 is blocking, so every Bedrock, SageMaker and DynamoDB call took a wor
 Threads made convoys (a 64-thread pool holds 64 model calls; the 65th waits for one to end),
 contended for the GIL, and botocore's per-call machinery (hooks, serialisers, urllib3) cost
 2-3 ms of CPU per call on this machine. Here a call is one aiohttp request on the event loop,
-signed by botocore's own `SigV4Auth` (the signature boto3 would send), with credentials from
+signed as botocore's `SigV4Auth` signs (orchestrator/sigv4.py: the same headers, the day's key kept), with credentials from
 botocore's credential chain (environment, profile, IRSA web identity on EKS, instance role),
 refreshed as botocore refreshes them. botocore is imported on first use only.
 
@@ -110,12 +110,11 @@ class AwsHttp:
         return self._credentials
 
     def signed_headers(self, method: str, url: str, body: bytes, headers: dict[str, str]) -> dict[str, str]:
-        from botocore.auth import SigV4Auth
-        from botocore.awsrequest import AWSRequest
+        from orchestrator.sigv4 import sign
 
-        request = AWSRequest(method=method, url=url, data=body, headers=headers)
-        SigV4Auth(self.credentials().get_frozen_credentials(), self.signing_name, self.region).add_auth(request)
-        return dict(request.headers.items())
+        creds = self.credentials().get_frozen_credentials()
+        return sign(method, url, body, headers, access_key=creds.access_key, secret_key=creds.secret_key,
+                    token=creds.token, region=self.region, service=self.signing_name)
 
     def warm(self) -> None:
         """Resolve credentials and import the signer now (a replica's warm-up), not on a request."""
