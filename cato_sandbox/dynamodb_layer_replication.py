@@ -35,6 +35,7 @@ class Replicator:
     def __init__(self, call: MotoCall, lag_s: float = 0.05, clock: Callable[[], float] = time.monotonic):
         self._call, self.lag_s, self._clock = call, lag_s, clock
         self._queue: deque[Change] = deque()
+        self._in_flight = 0     # popped from the queue, not yet applied: still pending for stats()
         self._cv = threading.Condition()
         self.paused = False
         self.applied = 0
@@ -69,7 +70,10 @@ class Replicator:
         with self._cv:
             now = self._clock()
             oldest = (now - self._queue[0].queued_at) * 1000 if self._queue else 0.0
-            return {"paused": self.paused, "lag_ms": round(self.lag_s * 1000, 3), "pending": len(self._queue),
+            # a change being applied counts as pending until it is counted as applied or failed, so
+            # pending == 0 means `applied` and `failed` are final
+            return {"paused": self.paused, "lag_ms": round(self.lag_s * 1000, 3),
+                    "pending": len(self._queue) + self._in_flight,
                     "oldest_pending_ms": round(oldest, 3), "applied": self.applied, "failed": self.failed,
                     "last_lag_ms": None if self.last_lag_ms is None else round(self.last_lag_ms, 3),
                     "last_error": self.last_error}
@@ -92,6 +96,7 @@ class Replicator:
                 if wait > 0:
                     self._cv.wait(timeout=wait)
                     continue
+                self._in_flight += 1
                 return self._queue.popleft()
             return None
 
@@ -101,10 +106,12 @@ class Replicator:
                 self._apply(change)
                 with self._cv:
                     self.applied += 1
+                    self._in_flight -= 1
                     self.last_lag_ms = (self._clock() - change.queued_at) * 1000
             except Exception as exc:  # noqa: BLE001 - counted and reported; the worker keeps going
                 with self._cv:
                     self.failed += 1
+                    self._in_flight -= 1
                     self.last_error = f"{change.table} {change.source}->{','.join(change.targets)}: {exc}"
 
     def _apply(self, change: Change) -> None:
