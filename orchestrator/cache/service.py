@@ -55,6 +55,39 @@ class LookupTrace:
 RECENT_VECTORS = 1024
 
 
+class ExactScope:
+    """A scope whose entries are found only by their exact question (a private context's scope):
+    no vectors and no preallocated matrix, so its memory is what the entries' `size` counts. A
+    VectorIndex there cost 16 x 384 floats (24 KB) per scope for an entry counted as 1.5 KB, so the
+    byte cap undercounted a cache of session scopes about sixteenfold."""
+
+    def __init__(self) -> None:
+        self._payload: dict[int, Entry] = {}
+        self._next_id = 0
+
+    def __len__(self) -> int:
+        return len(self._payload)
+
+    def payload(self, item_id: int) -> Entry:
+        return self._payload[item_id]
+
+    def set_payload(self, item_id: int, payload: Entry) -> None:
+        if item_id not in self._payload:
+            raise KeyError(item_id)
+        self._payload[item_id] = payload
+
+    def add(self, vector: None, payload: Entry) -> int:
+        item_id, self._next_id = self._next_id, self._next_id + 1
+        self._payload[item_id] = payload
+        return item_id
+
+    def remove(self, item_id: int) -> None:
+        del self._payload[item_id]
+
+    def search(self, vector: np.ndarray, k: int, *, min_similarity: float = 0.0) -> list:
+        return []
+
+
 def normalise(query: str) -> str:
     return re.sub(r"\s+", " ", query).strip().rstrip("?!. ").lower()
 
@@ -79,7 +112,7 @@ class SemanticCacheService:
         self.embedder, self.threshold, self.max_entries = embedder, threshold, max_entries
         self.guard = ParaphraseGuard() if guard is True else (guard or None)
         self.candidates, self._brute_force_max = candidates, brute_force_max
-        self._indexes: dict[str, VectorIndex] = {}
+        self._indexes: dict[str, VectorIndex | ExactScope] = {}
         self._exact: dict[str, dict[str, int]] = {}          # scope -> normalised query -> id
         self._age: OrderedDict[tuple[str, int], None] = OrderedDict()
         self._lock = threading.Lock()
@@ -88,7 +121,6 @@ class SemanticCacheService:
         # request pays for one embedding, not two (embedding is most of the cache's CPU).
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
         self._batchers: dict[int, EmbeddingBatcher] = {}  # one per event loop
-        self._width: int | None = None
 
     # -- SemanticCache port -------------------------------------------------------------------
     async def lookup(self, query: str, *, scope: str = "global", exact_only: bool = False) -> CacheHit | None:
@@ -104,20 +136,32 @@ class SemanticCacheService:
             if known is not None:                                # same question again: new answer
                 self._replace(scope, known, query, answer, usage)
                 return
-        # exact-only entries get a zero vector: cosine 0 with everything, so only the exact path finds them
-        vector = np.zeros(self._dim(), dtype=np.float32) if exact_only else await self._vector(query)
+            index = self._indexes.get(scope)
+        # an exact-only entry has no vector; in a scope that also holds embedded entries it gets a zero
+        # vector: cosine 0 with everything, so only the exact path finds it
+        vector: np.ndarray | None = None
+        if not exact_only:
+            vector = await self._vector(query)
+        elif isinstance(index, VectorIndex):
+            vector = np.zeros(index.dim, dtype=np.float32)
         with self._lock:
             index = self._indexes.get(scope)
             if index is None:
-                # small to start: most scopes (one user's, one session's) hold a handful of entries
-                index = self._indexes[scope] = VectorIndex(vector.shape[-1], brute_force_max=self._brute_force_max,
-                                                           initial_capacity=16)
+                # exact-only scopes (one user's or one session's context) hold no vectors at all; others
+                # start small: most hold a handful of entries
+                index = self._indexes[scope] = (ExactScope() if exact_only else
+                                                VectorIndex(vector.shape[-1], brute_force_max=self._brute_force_max,
+                                                            initial_capacity=16))
                 self._exact[scope] = {}
             known = self._exact[scope].get(key)
             if known is not None:                                # stored meanwhile by another task
                 self._replace(scope, known, query, answer, usage)
                 return
-            entry = self._entry(query, answer, usage, vector.nbytes)
+            if isinstance(index, ExactScope):
+                vector = None                                    # found by its exact question only
+            elif vector is None:
+                vector = np.zeros(index.dim, dtype=np.float32)   # the scope got an index meanwhile
+            entry = self._entry(query, answer, usage, 0 if vector is None else vector.nbytes)
             item_id = index.add(vector, entry)
             self._exact[scope][key] = item_id
             self._age[(scope, item_id)] = None
@@ -244,15 +288,6 @@ class SemanticCacheService:
             del exact[normalise(entry.query)]
         if not len(index):
             del self._indexes[scope], self._exact[scope]
-
-    def _dim(self) -> int:
-        """The embedding's width, without embedding anything once it is known."""
-        with self._lock:
-            for index in self._indexes.values():
-                return index.dim
-        if self._width is None:
-            self._width = int(getattr(self.embedder, "dim", 0)) or int(self.embedder.embed(["width"]).shape[-1])
-        return self._width
 
     async def _vector(self, text: str) -> np.ndarray:
         key = normalise(text)

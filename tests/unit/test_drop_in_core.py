@@ -313,6 +313,41 @@ def test_exact_only_scopes_never_embed_and_still_hit_the_same_question():
     asyncio.run(scenario())
 
 
+def test_private_scopes_hold_no_vector_matrix_so_the_byte_cap_counts_what_they_hold():
+    """One session's or one user's scope used to get a VectorIndex with 16 rows of 384 floats (24 KB)
+    for one entry counted at ~1.5 KB, so `max_bytes` undercounted a cache of session scopes ~16x."""
+    import tracemalloc
+
+    cache = SemanticCacheService(_HashEmbedder(), threshold=0.5, guard=False)
+
+    async def fill(n):
+        for i in range(n):
+            await cache.store(f"question {i}", f"answer {i}", scope=f"p|session:{i}|k", exact_only=True)
+
+    asyncio.run(fill(10))                       # warm-up: imports, first allocations
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    asyncio.run(fill(2_000))
+    per_entry = (tracemalloc.get_traced_memory()[0] - before) / 2_000
+    tracemalloc.stop()
+    assert per_entry < 4_000, per_entry         # a VectorIndex per scope: ~26,000
+    assert cache.stats()["bytes"] < 2_010 * 200  # counted: question + answer, no vector
+
+    async def still_found():
+        assert (await cache.lookup("question 7", scope="p|session:7|k", exact_only=True)).answer == "answer 7"
+        # an exact-only store in a scope with embedded entries still gets a zero vector there
+        await cache.store("What is Python?", "A language.", scope="global")
+        await cache.store("What is my name?", "Bob.", scope="global", exact_only=True)
+        assert (await cache.lookup("what is my name", scope="global")).answer == "Bob."
+        # a store that asks for a vector in an exact-only scope is kept there, found by its question
+        await cache.store("Who am I?", "Carol.", scope="p|session:7|k")
+        assert (await cache.lookup("who am i", scope="p|session:7|k")).answer == "Carol."
+        cache.clear("p|session:7|k")
+        assert await cache.lookup("question 7", scope="p|session:7|k", exact_only=True) is None
+
+    asyncio.run(still_found())
+
+
 class _SlowStoreCache(ExactCache):
     """A cache whose stores take a while (a slow one can be planted for one question)."""
 
