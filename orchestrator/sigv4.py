@@ -45,6 +45,8 @@ def signing_key(secret: str, day: str, region: str, service: str) -> bytes:
 @lru_cache(maxsize=256)
 def _url_parts(url: str) -> tuple[str, str, str]:
     """(host, canonical path, canonical query) of a URL: a replica sends to a handful of URLs."""
+    from botocore.utils import normalize_url_path   # dot segments and empty segments, as botocore removes them
+
     parts = urlsplit(url)
     host = parts.hostname or ""
     if ":" in host:                                   # an IPv6 literal
@@ -55,23 +57,7 @@ def _url_parts(url: str) -> tuple[str, str, str]:
     if parts.query:
         pairs = sorted(pair.partition("=")[::2] for pair in parts.query.split("&"))
         query = "&".join(f"{k}={v}" for k, v in pairs)
-    return host, quote(_normalise_path(parts.path), safe="/~"), query
-
-
-def _normalise_path(path: str) -> str:
-    """botocore's `normalize_url_path`: RFC 3986 dot segments and empty segments removed."""
-    if not path:
-        return "/"
-    out: list[str] = []
-    for segment in path.split("/"):
-        if segment == "..":
-            if out:
-                out.pop()
-        elif segment and segment != ".":
-            out.append(segment)
-    first = "/" if path[0] == "/" else ""
-    last = "/" if path[-1] == "/" and out else ""
-    return first + "/".join(out) + last
+    return host, quote(normalize_url_path(parts.path), safe="/~"), query
 
 
 def sign(method: str, url: str, body: bytes, headers: dict[str, str], *, access_key: str, secret_key: str,

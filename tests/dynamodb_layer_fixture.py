@@ -13,6 +13,16 @@ from cato_migrate.settings import Settings
 from cato_migrate.wiring import Services
 
 
+def wait_for(fn, timeout=5.0):
+    """Poll `fn` until it is true (True) or `timeout` s pass (False): replication is asynchronous."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if fn():
+            return True
+        time.sleep(0.01)
+    return False
+
+
 def reset_moto(moto_url: str) -> None:
     req = urllib.request.Request(moto_url + "/moto-api/reset", method="POST", data=b"")
     with urllib.request.urlopen(req, timeout=10):

@@ -136,14 +136,7 @@ class SemanticCacheService:
             if known is not None:                                # same question again: new answer
                 self._replace(scope, known, query, answer, usage)
                 return
-            index = self._indexes.get(scope)
-        # an exact-only entry has no vector; in a scope that also holds embedded entries it gets a zero
-        # vector: cosine 0 with everything, so only the exact path finds it
-        vector: np.ndarray | None = None
-        if not exact_only:
-            vector = await self._vector(query)
-        elif isinstance(index, VectorIndex):
-            vector = np.zeros(index.dim, dtype=np.float32)
+        vector = None if exact_only else await self._vector(query)
         with self._lock:
             index = self._indexes.get(scope)
             if index is None:
@@ -157,10 +150,12 @@ class SemanticCacheService:
             if known is not None:                                # stored meanwhile by another task
                 self._replace(scope, known, query, answer, usage)
                 return
+            # an exact-only scope keeps no vectors; in a scope of embedded entries an exact-only one gets
+            # a zero vector: cosine 0 with everything, so only the exact path finds it
             if isinstance(index, ExactScope):
-                vector = None                                    # found by its exact question only
+                vector = None
             elif vector is None:
-                vector = np.zeros(index.dim, dtype=np.float32)   # the scope got an index meanwhile
+                vector = np.zeros(index.dim, dtype=np.float32)
             entry = self._entry(query, answer, usage, 0 if vector is None else vector.nbytes)
             item_id = index.add(vector, entry)
             self._exact[scope][key] = item_id

@@ -4,7 +4,6 @@ planted fault) and passes again once it resumes. Real moto server over HTTP, rea
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
 
 import boto3
@@ -14,7 +13,7 @@ from botocore.exceptions import ClientError
 from cato_migrate.checks.dynamodb_replication import DynamoDbReplication, ReplicationParams
 from cato_migrate.core.table_specs import KNOWN_TABLES
 from cato_migrate.steps.dynamodb_tables import ensure_table
-from tests.dynamodb_layer_fixture import context, dynamodb_layer  # noqa: F401 (fixture)
+from tests.dynamodb_layer_fixture import context, dynamodb_layer, wait_for  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.integration
 
@@ -34,14 +33,6 @@ def make_table(c, name="t"):
     c.create_table(TableName=name, KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
                    AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
 
-
-def wait_for(fn, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if fn():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def test_replica_is_listed_in_both_regions_and_existing_items_are_copied(dynamodb_layer):

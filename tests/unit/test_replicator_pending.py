@@ -7,15 +7,7 @@ import threading
 import time
 
 from cato_sandbox.dynamodb_layer_replication import Change, Replicator
-
-
-def _until(fn, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if fn():
-            return True
-        time.sleep(0.005)
-    return False
+from tests.dynamodb_layer_fixture import wait_for
 
 
 def test_a_change_being_applied_is_still_pending():
@@ -35,7 +27,7 @@ def test_a_change_being_applied_is_still_pending():
         stats = replicator.stats()
         assert (stats["pending"], stats["applied"]) == (1, 0)
         release.set()
-        assert _until(lambda: replicator.stats()["pending"] == 0)
+        assert wait_for(lambda: replicator.stats()["pending"] == 0)
         assert replicator.stats()["applied"] == 1
     finally:
         release.set()
@@ -49,7 +41,7 @@ def test_a_failed_change_leaves_pending_too():
     replicator = Replicator(call, lag_s=0.0)
     try:
         replicator.enqueue(Change({}, "t", {"k": {"S": "a"}}, "us-east-1", ("us-west-2",), time.monotonic()))
-        assert _until(lambda: replicator.stats()["failed"] == 1)
+        assert wait_for(lambda: replicator.stats()["failed"] == 1)
         assert replicator.stats()["pending"] == 0
     finally:
         replicator.close()
