@@ -68,7 +68,7 @@ def test_missing_flag_key_means_absent(flag):
 
 def test_second_deployment_while_one_bakes_is_conflict(flag):
     flag.ensure_setup()
-    slow = flag.ensure_strategy("slow", 10, 10, 100)
+    slow = flag.ensure_strategy("slow", 1440, 10, 100)
     deploy(flag, FlagSpec(enabled=True, percentage=10), slow)
     with pytest.raises(Conflict):
         deploy(flag, FlagSpec(enabled=True, percentage=50), slow)

@@ -82,6 +82,6 @@ def test_an_alarm_rollback_is_read_back_with_the_alarm_name(cw, appconfig_layer,
     assert "arn:aws:cloudwatch:us-east-1:123456789012:alarm:p99" in rolled.rollback_reason
     cw.set_alarm_state(AlarmName="p99", StateValue="OK", StateReason="fine")
     stopped = flag.start_deployment(flag.create_version(FlagSpec(enabled=True, percentage=10), "t"),
-                                    flag.ensure_strategy("slow", 10, 0, 100), "t")
+                                    flag.ensure_strategy("slow", 1440, 0, 100), "t")
     by_user = flag.stop_deployment(stopped.number)
     assert (by_user.state, by_user.rollback_by, by_user.rollback_alarm) == ("ROLLED_BACK", "USER", "")

@@ -48,7 +48,7 @@ def test_an_instant_deployment_is_served_and_names_its_profile(flag):
 def test_one_deployment_at_a_time_and_a_stop_reverts_what_is_served(flag):
     flag.ensure_setup()
     instant = flag.ensure_strategy("contract-instant", 0, 0, 100)
-    slow = flag.ensure_strategy("contract-slow", 30, 0, 100)
+    slow = flag.ensure_strategy("contract-slow", 1440, 0, 100)
     _deploy(flag, 10, instant)
     dep = _deploy(flag, 50, slow)
     assert flag.blocking_deployment().number == dep.number
