@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 
 # One AppConfig strategy-minute lasts 0.02 s on the test layer. A deployment a test must still find
-# DEPLOYING when it stops it needs AWS's longest duration (1,440 minutes = 28.8 s here): a 10-minute one
+# DEPLOYING or BAKING when it stops it or fires an alarm needs AWS's longest duration or bake (1,440
+# minutes = 28.8 s here): a 10-minute one
 # ends 0.2 s after it starts, which a loaded CI machine can spend between two calls (it then
 # completed, and the stop reverted it instead of rolling it back).
 APPCONFIG_MINUTE_SECONDS = 0.02

@@ -96,7 +96,7 @@ def test_unknown_deployment_number_is_an_error(flag):
 def test_stopping_a_baking_deployment_sends_allow_revert(flag):
     """AWS stops only a DEPLOYING deployment without AllowRevert; the sandbox refuses it as AWS does."""
     flag.ensure_setup()
-    baking = flag.ensure_strategy("bake-long", 0, 30, 100)
+    baking = flag.ensure_strategy("bake-long", 0, 1440, 100)
     deploy(flag, FlagSpec(enabled=True, percentage=10), baking)
     dep = flag.latest_deployment()
     assert dep.state == "BAKING"

@@ -73,7 +73,7 @@ def test_cloudwatch_unreachable_is_reported_not_raised(appconfig_layer, monkeypa
 def test_an_alarm_rollback_is_read_back_with_the_alarm_name(cw, appconfig_layer, moto_server):
     flag = make_flag(appconfig_layer, moto_server)
     flag.ensure_monitors()
-    baking = flag.ensure_strategy("bake-long", 0, 30, 100)
+    baking = flag.ensure_strategy("bake-long", 0, 1440, 100)
     dep = flag.start_deployment(flag.create_version(FlagSpec(enabled=True, percentage=10), "t"), baking, "t")
     assert dep.rollback_by == "" and dep.state == "BAKING"
     cw.set_alarm_state(AlarmName="p99", StateValue="ALARM", StateReason="p99 > 2 s")

@@ -91,7 +91,7 @@ def test_an_alarm_monitor_rolls_back_a_baking_deployment_and_names_the_alarm(ala
     assert flag.ensure_monitors()["attached"] == ["contract-alarm"]
     assert [m.rsplit(":", 1)[-1] for m in flag.describe_setup()["monitors"]] == ["contract-alarm"]
     _deploy(flag, 10, flag.ensure_strategy("contract-instant", 0, 0, 100))
-    dep = _deploy(flag, 50, flag.ensure_strategy("contract-bake", 0, 30, 100))
+    dep = _deploy(flag, 50, flag.ensure_strategy("contract-bake", 0, 1440, 100))
     assert flag.get_deployment(dep.number).state == "BAKING"
     set_alarm("ALARM")
     rolled = flag.get_deployment(dep.number)
