@@ -71,6 +71,17 @@ def test_sampling_parameters_reach_the_backend():
                                                          "stop": ("\n\n",)}
 
 
+def test_a_pinned_model_is_not_scored_by_the_router_a_routed_one_is():
+    orch, backends, _ = make()
+    scored = []
+    decide = orch.router.decide
+    orch.router.decide = lambda query, domain: scored.append(query) or decide(query, domain)
+    r = chat(orch, {"model": "claude-3-haiku", "messages": msgs(("user", "Explain the implications of it all"))})
+    assert scored == [] and r["model"] == "bedrock_haiku" and r["route_reason"] == "pinned: model 'claude-3-haiku'"
+    chat(orch, {"model": "cato", "messages": msgs(("user", "What is 2+2?"))})
+    assert scored == ["What is 2+2?"]
+
+
 def test_an_unknown_model_is_404_before_any_backend_call():
     orch, backends, working = make()
     with pytest.raises(ApiError) as e:
