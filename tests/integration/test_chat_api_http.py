@@ -167,6 +167,24 @@ def test_a_full_replica_refuses_at_once_with_429_and_retry_after(server):
     assert post(server, {"messages": OK_TURN}).status_code == 200  # and serves again once there is room
 
 
+def test_a_defect_on_the_chat_path_is_a_500_in_openai_shape_and_frees_its_slot(server, caplog):
+    orch = server.deployment.orch
+    before = server.deployment.admission.in_flight
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("planted defect")
+
+    saved, orch.chat = orch.chat, broken
+    try:
+        r = post(server, {"messages": OK_TURN})
+    finally:
+        orch.chat = saved
+    assert r.status_code == 500 and r.json()["error"]["code"] == "internal_error"
+    assert "RuntimeError" in r.json()["error"]["message"] and "Traceback" not in r.text
+    assert server.deployment.admission.in_flight == before
+    assert post(server, {"messages": OK_TURN}).status_code == 200
+
+
 def test_healthz_is_200_only_once_warm(server):
     import time
 

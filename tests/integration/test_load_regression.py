@@ -120,24 +120,8 @@ def _ctx(sandbox, tmp_path, orchestrator_url: str, legacy_url: str = ""):
     return make_context(settings, store=SqliteStateStore(tmp_path / "state.db"))
 
 
-# The risk register's gate, as it will enter phase 2's exit criteria once the new stack passes it on
-# the sandbox (today it truthfully reports a regression there: README, "Load"). Same figures.
-NO_REGRESSION = {
-    "id": "p2.exit.no-regression-vs-litellm", "title": "No performance regression against LiteLLM (risk register)",
-    "check": "no_regression",
-    "params": {"requests": 2000, "concurrency": 504, "rounds": 2, "max_throughput_drop": 0.10,
-               "sandbox": {"requests": 1000, "concurrency": 10, "rounds": 2, "min_ok": 1000}},
-    "threshold": {"metric": "p99_vs_legacy", "op": "<=", "value": 1.10, "unit": "ratio"},
-}
-
-
 def _criterion(ctx, crit_id: str, **params):
-    if crit_id == NO_REGRESSION["id"]:
-        from cato_migrate.core.runbook import CriterionSpec
-
-        crit = CriterionSpec.model_validate(NO_REGRESSION)
-    else:
-        crit = next(c for p in ctx.runbook.phases for c in p.exit_criteria if c.id == crit_id)
+    crit = next(c for p in ctx.runbook.phases for c in p.exit_criteria if c.id == crit_id)
     return crit.model_copy(update={"params": {**crit.params, **params}})
 
 

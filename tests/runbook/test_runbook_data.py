@@ -13,7 +13,7 @@ def test_the_runbook_has_all_phases_and_weeks():
     assert [p.phase for p in rb.phases] == [1, 2, 3, 4]
     weeks = [w.week for p in rb.phases for w in p.weeks]
     assert weeks == list(range(1, 17))
-    assert [len(p.exit_criteria) for p in rb.phases] == [4, 4, 4, 4]
+    assert [len(p.exit_criteria) for p in rb.phases] == [4, 5, 4, 4]  # phase 2 + the risk register's no-regression gate
 
 
 def test_thresholds_triggers_and_traffic_plan():
