@@ -148,7 +148,7 @@ class ChatFastPath:
 def _route_path(scope) -> str:
     """The path the app routes on, as Starlette's router reads it (without the mount's root_path)."""
     path, root = scope["path"], scope.get("root_path", "")
-    return path[len(root):] or "/" if root and path.startswith(root) else path
+    return (path[len(root):] or "/") if root and path.startswith(root) else path
 
 
 api.add_middleware(ChatFastPath)
