@@ -167,7 +167,7 @@ def test_a_full_replica_refuses_at_once_with_429_and_retry_after(server):
     assert post(server, {"messages": OK_TURN}).status_code == 200  # and serves again once there is room
 
 
-def test_a_defect_on_the_chat_path_is_a_500_in_openai_shape_and_frees_its_slot(server, caplog):
+def test_a_defect_on_the_chat_path_is_a_500_in_openai_shape_and_frees_its_slot(server):
     orch = server.deployment.orch
     before = server.deployment.admission.in_flight
 
